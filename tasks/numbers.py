@@ -1,0 +1,331 @@
+"""Numbers: money, percentages, percentage points and counts, with values and USD amounts.
+
+The grammar (regular expressions, linear in the text's length; see README "Numbers"):
+- number: "1,071.74", "383.35", ".5", or spelled out ("five", "twenty-three", "a" before a scale);
+  negative only with an explicit minus sign, "minus" or "negative".
+- scale: thousand/k, million/m/mn/mln, billion/bn/bln/b, trillion/tn/trn/trln, lakh, crore;
+  one-letter scales ("$5m") must be glued to the number.
+- money: a currency before ("$", "US$", "HK$", "£", "€", "¥", "RMB ", "CNY1.2bn") or after
+  ("yuan", "U.S. dollars", "euros", "pence", "12,000-yuan", "418bn-rand") the amount.
+  A bare "$" or "dollars" is USD; "¥" is CNY when the document mentions China, else JPY.
+- percent: "%", "percent", "per cent", "pct", "3.3-percent"; "percentage point(s)" is its own kind.
+- count: a plain number that is not money, percent, a year, a date, a time, an ordinal or part
+  of a name or identifier ("COVID-19", "G20", "5G", "A380", "Boeing 737").
+- ranges ("10 to 15 percent", "10-15%", "$10-$15m"): one row per endpoint, with the unit and
+  scale of the right endpoint shared back to the left.
+- qualifiers: "about", "nearly", ... set `approximate`; "more than", "up to", ... set `bound`.
+  Direction words ("fell 3%") do not change the sign; parentheses are never a negative sign.
+- exchange-rate statements ("8.28 yuan to the dollar") are not amounts.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, replace
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+from prefect import get_run_logger, task
+
+from tasks.errors import ErrorRecord, errors_table
+from tasks.fx import usd_rate
+from tasks.schemas import QUANTITIES
+from tasks.storage import StageOutput, read_table, write_stage_output
+from tasks.tasking import STAGE_TASK_OPTIONS
+
+STAGE = "numbers"
+
+UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+         "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+WORD_VALUES = {word: i for i, word in enumerate(UNITS)} | {word: 20 + 10 * i for i, word in enumerate(TENS)}
+WORD_VALUES |= {"a": 1, "an": 1, "a half": 0.5, "half a": 0.5}
+
+SCALES = {
+    "thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "mn": 1e6, "mln": 1e6,
+    "billion": 1e9, "bn": 1e9, "bln": 1e9, "b": 1e9, "trillion": 1e12, "tn": 1e12,
+    "trn": 1e12, "trln": 1e12, "lakh": 1e5, "lakhs": 1e5, "crore": 1e7, "crores": 1e7,
+}
+
+# Currency written before the amount. Longest first so "US$" wins over "$".
+PREFIX_CURRENCIES = {
+    "US$": "USD", "U.S.$": "USD", "HK$": "HKD", "A$": "AUD", "AU$": "AUD", "C$": "CAD", "CA$": "CAD",
+    "S$": "SGD", "NZ$": "NZD", "NT$": "TWD", "R$": "BRL", "$": "USD", "£": "GBP", "€": "EUR",
+    "₹": "INR", "₩": "KRW", "Rs.": "INR", "Rs": "INR", "RMB": "CNY", "Rmb": "CNY",
+}
+ISO_CODES = ["USD", "CNY", "EUR", "GBP", "JPY", "HKD", "AUD", "CAD", "CHF", "SGD", "INR", "KRW",
+             "RUB", "ZAR", "BRL", "MXN", "SEK", "NOK", "DKK", "NZD", "TRY", "TWD", "THB", "IDR",
+             "MYR", "PHP", "PLN", "CZK", "HUF", "ILS", "AED", "SAR"]
+# Currency written after the amount (lower-cased, spaces normalised); minor units carry a factor.
+SUFFIX_CURRENCIES = {
+    "yuan": ("CNY", 1), "renminbi": ("CNY", 1), "rmb": ("CNY", 1), "元": ("CNY", 1),
+    "u.s. dollars": ("USD", 1), "u.s. dollar": ("USD", 1), "us dollars": ("USD", 1), "us dollar": ("USD", 1),
+    "american dollars": ("USD", 1), "dollars": ("USD", 1), "dollar": ("USD", 1),
+    "hong kong dollars": ("HKD", 1), "australian dollars": ("AUD", 1), "canadian dollars": ("CAD", 1),
+    "singapore dollars": ("SGD", 1), "new zealand dollars": ("NZD", 1),
+    "euros": ("EUR", 1), "euro": ("EUR", 1), "euro cents": ("EUR", 0.01),
+    "pounds sterling": ("GBP", 1), "pounds": ("GBP", 1), "pound": ("GBP", 1), "sterling": ("GBP", 1),
+    "pence": ("GBP", 0.01), "p": ("GBP", 0.01), "cents": ("USD", 0.01), "cent": ("USD", 0.01),
+    "yen": ("JPY", 1), "rupees": ("INR", 1), "rupee": ("INR", 1), "won": ("KRW", 1),
+    "roubles": ("RUB", 1), "rubles": ("RUB", 1), "rand": ("ZAR", 1), "swiss francs": ("CHF", 1),
+    "francs": ("CHF", 1), "ringgit": ("MYR", 1), "baht": ("THB", 1), "rupiah": ("IDR", 1),
+} | {code.lower(): (code, 1) for code in ISO_CODES}
+PERCENT_UNITS = {"%": "percent", "percent": "percent", "per cent": "percent", "pct": "percent",
+                 "percentage point": "percentage_points", "percentage points": "percentage_points",
+                 "percentage-point": "percentage_points", "pp": "percentage_points"}
+APPROXIMATE = {"about", "around", "approximately", "roughly", "nearly", "almost", "some",
+               "an estimated", "estimated", "close to", "circa", "approx."}
+LOWER_BOUND = {"more than", "over", "at least", "above", "exceeding", "upwards of", "in excess of"}
+UPPER_BOUND = {"less than", "under", "up to", "fewer than", "below", "as much as", "as many as", "at most"}
+CHINA_CONTEXT = re.compile(r"\b(?:China|Chinese|Beijing|yuan|renminbi|RMB|Shanghai)\b")
+
+
+def _alternation(words) -> str:
+    return "|".join(re.escape(word).replace(r"\ ", r"\s+") for word in sorted(words, key=len, reverse=True))
+
+
+_DIGITS = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?!,\d{3})|\.\d+"
+_WORDS = (rf"(?:(?:{'|'.join(TENS)})(?:-(?:{'|'.join(UNITS[1:10])}))?|{'|'.join(UNITS)}|a\s+half|half\s+a)\b")
+# Not inside another number, word or identifier ("COVID-19", "A380"); "10-15%" is allowed.
+_NUMBER_START = r"(?<![\w.,$£€¥/])(?<![^\W\d_]-)"
+
+
+def _number(form: str) -> str:
+    """A signed number; group names carry the form because Python's re wants unique names."""
+    return (rf"(?P<neg_{form}>(?:\bminus|\bnegative)\s+|-|−)?"
+            rf"(?:(?P<digits_{form}>{_DIGITS})|(?P<words_{form}>{_WORDS}))")
+
+
+def _scale(form: str) -> str:
+    spaced = _alternation(word for word in SCALES if len(word) > 1)
+    return rf"(?:[\s-]?(?P<scale_{form}>{spaced})\b|(?P<glued_{form}>[mbk])\b)"
+
+
+_A_SCALE = rf"(?P<a_word>an?)\s+(?P<a_scale>{_alternation(['thousand', 'million', 'billion', 'trillion'])})\b"
+_PREFIX = rf"(?P<prefix>{_alternation(PREFIX_CURRENCIES)}|¥|(?:{'|'.join(ISO_CODES)})(?=\s?\d))"
+_SUFFIX = rf"[\s-]?(?P<suffix>{_alternation(SUFFIX_CURRENCIES)})(?![\w$])"
+_PERCENT = rf"[\s-]?(?P<percent>%|{_alternation(w for w in PERCENT_UNITS if w != '%')})(?!\w)"
+
+# Forms, tried in this order at each position: money with the currency before, money with the
+# currency after, percentages, counts.
+QUANTITY = re.compile(
+    rf"(?P<before>(?<![\w$]){_PREFIX}\s?{_number('before')}(?:{_scale('before')})?)"
+    rf"|(?P<after>{_NUMBER_START}(?:{_A_SCALE}|{_number('after')}(?:{_scale('after')})?){_SUFFIX})"
+    rf"|(?P<pct>{_NUMBER_START}{_number('pct')}{_PERCENT})"
+    rf"|(?P<count>{_NUMBER_START}(?P<neg_count>-)?(?P<digits_count>{_DIGITS})(?:{_scale('count')})?(?![\w%]|[.,:/]\d))",
+    re.IGNORECASE,
+)
+_MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+# Spans whose numbers are dates, times or phone numbers, never quantities.
+NOT_QUANTITY = re.compile(
+    rf"\b{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:\s*(?:-|–|to|and)\s*\d{{1,2}}(?!\d))?(?:,?\s+\d{{4}})?"
+    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:(?:-|–|to|and)\s*\d{{1,2}}\s+)?{_MONTHS}(?:\s+\d{{4}})?"
+    r"|\b\d{1,2}(?::\d\d){1,2}(?:\s?[ap]\.?m\.?)?|\b\d{1,2}\s?[ap]\.?m\.?(?!\w)"
+    r"|(?:\+\d{1,3}[\s-])?\(?\b\d{2,4}\)?[\s-]\d{3,4}[\s-]\d{4}\b"
+    r"|\b\d{4}-\d\d-\d\d\b",
+    re.IGNORECASE,
+)
+EXCHANGE_RATE_AFTER = re.compile(
+    r"\s*(?:to|per|against|for)\s+(?:the|one|a|each|1)\s+(?:U\.?S\.?\s+)?(?:dollar|euro|pound|yen|yuan)", re.IGNORECASE
+)
+RANGE_JOINER = re.compile(r"^\s*(?:-|–|to)\s*$", re.IGNORECASE)
+BETWEEN_JOINER = re.compile(r"^\s*and\s*$", re.IGNORECASE)
+BETWEEN_BEFORE = re.compile(r"\bbetween\s+$", re.IGNORECASE)
+QUALIFIER_BEFORE = re.compile(
+    rf"(?P<q>{_alternation(APPROXIMATE | LOWER_BOUND | UPPER_BOUND)})\s*$", re.IGNORECASE
+)
+CAPITALISED_WORD_BEFORE = re.compile(r"\b[A-Z][\w-]*\s$")
+SENTENCE_END = re.compile(r"(?:^|[.!?:;\"'“”(\n])\s*$")
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A number found in a text, before currency conversion."""
+
+    text: str
+    start_char: int
+    end_char: int
+    kind: str
+    value: float
+    currency: str | None = None
+    approximate: bool = False
+    bound: str | None = None
+    scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class QuantityRow:
+    """One row of the `quantities` table."""
+
+    doc_id: str
+    text: str
+    start_char: int
+    end_char: int
+    kind: str
+    value: float
+    currency: str | None
+    fraction: float | None
+    value_usd: float | None
+    fx_rate: float | None
+    fx_rate_date: date | None
+    fx_rate_source: str | None
+    approximate: bool
+    bound: str | None
+
+
+def _form(match: re.Match) -> str:
+    return next(form for form in ("before", "after", "pct", "count") if match[form])
+
+
+def _number_value(match: re.Match, form: str) -> float:
+    digits, words = match[f"digits_{form}"], form != "count" and match[f"words_{form}"]
+    if digits:
+        value = float(digits.replace(",", ""))
+    else:
+        words = " ".join(words.lower().split())
+        value = WORD_VALUES.get(words) or sum(WORD_VALUES[part] for part in words.split("-"))
+    return -value if match[f"neg_{form}"] else value
+
+
+def _scale_value(match: re.Match, form: str) -> float:
+    if form == "after" and match["a_scale"]:
+        return SCALES[match["a_scale"].lower()]
+    if form == "pct":
+        return 1.0
+    scale = match[f"scale_{form}"] or match[f"glued_{form}"]
+    return SCALES[" ".join(scale.lower().split())] if scale else 1.0
+
+
+def _qualifiers(text: str, start: int) -> tuple[bool, str | None]:
+    found = QUALIFIER_BEFORE.search(text[max(0, start - 25):start])
+    if not found:
+        return False, None
+    qualifier = " ".join(found["q"].lower().split())
+    bound = "lower" if qualifier in LOWER_BOUND else "upper" if qualifier in UPPER_BOUND else None
+    return qualifier in APPROXIMATE, bound
+
+
+def _currency(match: re.Match, china_context: bool) -> tuple[str, float]:
+    """(ISO code, factor to the major unit) of a money match."""
+    prefix = match["prefix"]
+    if prefix == "¥":
+        return ("CNY" if china_context else "JPY"), 1.0
+    if prefix:
+        return PREFIX_CURRENCIES.get(prefix) or prefix.upper(), 1.0
+    return SUFFIX_CURRENCIES[" ".join(match["suffix"].lower().split())]
+
+
+def _is_count(match: re.Match, text: str, scale: float) -> bool:
+    start = match.start()
+    if match["neg_count"] and start > 0 and not text[start - 1].isspace():
+        return False
+    if scale == 1 and re.fullmatch(r"1[5-9]\d\d|20\d\d", match["digits_count"]):
+        return False  # a year
+    return scale != 1 or not _follows_name(text, start)
+
+
+def _follows_name(text: str, start: int) -> bool:
+    """True after a capitalised word that does not start a sentence: "Boeing 737", "Windows 10"."""
+    word = CAPITALISED_WORD_BEFORE.search(text, max(0, start - 40), start)
+    return word is not None and not SENTENCE_END.search(text, max(0, word.start() - 5), word.start())
+
+
+def _parse(match: re.Match, text: str, china_context: bool) -> Quantity | None:
+    form = _form(match)
+    start, end = match.span()
+    scale = _scale_value(match, form)
+    value = (1.0 if form == "after" and match["a_word"] else _number_value(match, form)) * scale
+    currency = None
+    if form == "count":
+        if not _is_count(match, text, scale):
+            return None
+        kind = "count"
+    elif form == "pct":
+        kind = PERCENT_UNITS[" ".join(match["percent"].lower().split())]
+    else:
+        spelled = form == "after" and match["words_after"]
+        if (spelled and scale == 1 and match["words_after"].lower() in ("a", "an")) or EXCHANGE_RATE_AFTER.match(text, end):
+            return None
+        currency, factor = _currency(match, china_context)
+        kind, value = "money", value * factor
+    if not math.isfinite(value):
+        return None
+    approximate, bound = _qualifiers(text, start)
+    return Quantity(match.group(), start, end, kind, value, currency, approximate, bound, scale)
+
+
+def _is_range(text: str, left: Quantity, right: Quantity) -> bool:
+    """"10 to 15", "10-15", or "between 10 and 15"."""
+    joiner = text[left.end_char:right.start_char]
+    if RANGE_JOINER.match(joiner):
+        return True
+    return bool(BETWEEN_JOINER.match(joiner) and BETWEEN_BEFORE.search(text, max(0, left.start_char - 12), left.start_char))
+
+
+def _share_range_units(quantities: list[Quantity], text: str) -> list[Quantity]:
+    """Give the left endpoint of a range the kind, currency and scale of the right one."""
+    shared = list(quantities)
+    for i in range(len(shared) - 1):
+        left, right = shared[i], shared[i + 1]
+        if not _is_range(text, left, right):
+            continue
+        if left.kind == "count" and right.kind != "count":
+            scale = right.scale if left.scale == 1 else 1.0
+            shared[i] = replace(left, kind=right.kind, value=left.value * scale, currency=right.currency,
+                                scale=left.scale * scale)
+        elif left.kind == "money" and right.kind in ("money", "count"):
+            if right.kind == "count":  # "$10-15m": the right endpoint takes the currency
+                shared[i + 1] = right = replace(right, kind="money", currency=left.currency)
+            if left.scale == 1 != right.scale:
+                shared[i] = replace(left, value=left.value * right.scale, scale=right.scale)
+    return shared
+
+
+def find_quantities(text: str) -> list[Quantity]:
+    """Every money amount, percentage, percentage-point change and count in `text`."""
+    excluded = [m.span() for m in NOT_QUANTITY.finditer(text)]
+    china_context = bool(CHINA_CONTEXT.search(text))
+    found = []
+    for match in QUANTITY.finditer(text):
+        start, end = match.span()
+        if any(s < end and start < e for s, e in excluded):
+            continue
+        quantity = _parse(match, text, china_context)
+        if quantity is not None:
+            found.append(quantity)
+    return _share_range_units(found, text)
+
+
+def to_row(doc_id: str, quantity: Quantity, published_date: date | None, default_fx_date: date | None) -> QuantityRow:
+    """A quantities-table row: percent as a fraction, money converted to USD."""
+    rate = usd_rate(quantity.currency, published_date, default_fx_date) if quantity.kind == "money" else None
+    usd = quantity.value * rate.usd_per_unit if rate and rate.usd_per_unit is not None else None
+    return QuantityRow(
+        doc_id=doc_id, text=quantity.text, start_char=quantity.start_char, end_char=quantity.end_char,
+        kind=quantity.kind, value=quantity.value, currency=quantity.currency,
+        fraction=quantity.value / 100 if quantity.kind == "percent" else None,
+        value_usd=usd if usd is None or math.isfinite(usd) else None,
+        fx_rate=rate.usd_per_unit if rate else None, fx_rate_date=rate.rate_date if rate else None,
+        fx_rate_source=rate.source if rate else None, approximate=quantity.approximate, bound=quantity.bound,
+    )
+
+
+def extract_quantities(documents: list[dict], default_fx_date: date | None) -> tuple[list[QuantityRow], list[ErrorRecord]]:
+    """Quantity rows of every document (rows with doc_id, source, text, published_date)."""
+    rows: list[QuantityRow] = []
+    for document in documents:
+        for quantity in find_quantities(document["text"]):
+            rows.append(to_row(document["doc_id"], quantity, document["published_date"], default_fx_date))
+    return rows, []
+
+
+@task(name="numbers", task_run_name="numbers {documents.label}", **STAGE_TASK_OPTIONS)
+def numbers_task(documents: StageOutput, work_dir: str, default_fx_date: date | None, cache_version: str) -> StageOutput:
+    """Money, percentages and counts of one batch of clean documents."""
+    columns = ["doc_id", "source", "text", "published_date"]
+    rows, errors = extract_quantities(read_table(documents.path).select(columns).to_pylist(), default_fx_date)
+    get_run_logger().info("found %d quantities", len(rows))
+    table = pa.Table.from_pylist([asdict(row) for row in rows], schema=QUANTITIES)
+    return write_stage_output(table, errors_table(errors), Path(work_dir) / STAGE, documents.label)

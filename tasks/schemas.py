@@ -1,0 +1,122 @@
+"""Arrow schemas of every table newsflow writes: the column contract, in one place.
+
+Each field carries a ``description`` in its metadata; `docs/schema.md` is generated from the same
+definitions (``python -m tasks.schemas``) so the docs cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+def _field(name: str, type_: pa.DataType, description: str, nullable: bool = True) -> pa.Field:
+    return pa.field(name, type_, nullable=nullable, metadata={"description": description})
+
+
+def _schema(description: str, *fields: pa.Field) -> pa.Schema:
+    return pa.schema(list(fields), metadata={"description": description})
+
+
+DOCUMENTS = _schema(
+    "One row per article that was read successfully.",
+    _field("doc_id", pa.string(), "Stable id: first 16 hex digits of sha256(source).", False),
+    _field("source", pa.string(), "Path relative to the raw dir; JSONL records add #id=<id> or #line=<n>.", False),
+    _field("title", pa.string(), "From metadata, else the first line when it looks like a headline."),
+    _field("published_date", pa.date32(), "Publication date (drives the FX rate date)."),
+    _field("date_source", pa.string(), "How published_date was found: metadata, dateline, text or none.", False),
+    _field("text", pa.string(), "Clean text; every start_char/end_char refers to it.", False),
+    _field("content_sha256", pa.string(), "sha256 of the decoded raw text (before cleaning).", False),
+    _field("n_words", pa.int32(), "Whitespace-separated words in text.", False),
+    _field("url", pa.string(), "From metadata."),
+    _field("publisher", pa.string(), "The metadata's `source` field (the outlet)."),
+    _field("language", pa.string(), "From metadata."),
+    _field("encoding", pa.string(), "Character encoding the raw bytes were decoded from.", False),
+    _field("model", pa.string(), "spaCy model name and version used for entities.", False),
+    _field("pipeline_version", pa.string(), "newsflow pipeline version that produced the row.", False),
+    _field("processed_at", UTC_TIMESTAMP, "When this document's batch was computed (UTC).", False),
+)
+
+ENTITIES = _schema(
+    "One row per named-entity mention.",
+    _field("doc_id", pa.string(), "The document (documents.doc_id).", False),
+    _field("text", pa.string(), "The mention as it appears in the clean text.", False),
+    _field("label", pa.string(), "spaCy label: PERSON, ORG, GPE, LOC, NORP, ...", False),
+    _field("start_char", pa.int32(), "Start offset in documents.text.", False),
+    _field("end_char", pa.int32(), "End offset (exclusive) in documents.text.", False),
+    _field("sentence", pa.int32(), "Index of the sentence holding the mention (0-based).", False),
+    _field("canonical", pa.string(), "Canonical name of the entity within its document.", False),
+)
+
+QUANTITIES = _schema(
+    "One row per money amount, percentage, percentage-point change or count.",
+    _field("doc_id", pa.string(), "The document (documents.doc_id).", False),
+    _field("text", pa.string(), "The surface span in the clean text.", False),
+    _field("start_char", pa.int32(), "Start offset in documents.text.", False),
+    _field("end_char", pa.int32(), "End offset (exclusive) in documents.text.", False),
+    _field("kind", pa.string(), "money, percent, percentage_points or count.", False),
+    _field("value", pa.float64(), "The number with its scale applied (2.44 trillion -> 2.44e12).", False),
+    _field("currency", pa.string(), "ISO 4217 code (money only)."),
+    _field("fraction", pa.float64(), "value / 100 (percent only)."),
+    _field("value_usd", pa.float64(), "value * fx_rate (money only; null when no rate applies)."),
+    _field("fx_rate", pa.float64(), "US dollars per unit of currency."),
+    _field("fx_rate_date", pa.date32(), "Date of the rate used (the ECB business day on or before the wanted date)."),
+    _field("fx_rate_source", pa.string(), "ecb, ecb_default_date (document has no date), fixed_peg, identity (USD), or a reason there is no rate."),
+    _field("approximate", pa.bool_(), "A qualifier such as about, around, nearly, some.", False),
+    _field("bound", pa.string(), "lower (more than, at least, over), upper (up to, less than) or null."),
+)
+
+ERRORS = _schema(
+    "One row per rejected input or per failure of a stage on one document.",
+    _field("source", pa.string(), "Path relative to the raw dir (with #id= or #line= for JSONL).", False),
+    _field("doc_id", pa.string(), "The document, when the error concerns one that was read."),
+    _field("stage", pa.string(), "ingest, clean, entities or numbers.", False),
+    _field("error_type", pa.string(), "A short machine-readable reason, e.g. empty_document.", False),
+    _field("message", pa.string(), "What went wrong, for a person.", False),
+    _field("recorded_at", UTC_TIMESTAMP, "When the error was recorded (UTC).", False),
+)
+
+# Internal hand-off from ingest to clean (not a published table).
+INGESTED = _schema(
+    "Decoded articles with their metadata, before cleaning.",
+    _field("doc_id", pa.string(), "", False),
+    _field("source", pa.string(), "", False),
+    _field("title", pa.string(), ""),
+    _field("published_date", pa.date32(), ""),
+    _field("url", pa.string(), ""),
+    _field("publisher", pa.string(), ""),
+    _field("language", pa.string(), ""),
+    _field("encoding", pa.string(), "", False),
+    _field("raw_text", pa.string(), "", False),
+    _field("content_sha256", pa.string(), "", False),
+)
+
+PUBLISHED_TABLES: dict[str, pa.Schema] = {
+    "documents": DOCUMENTS,
+    "entities": ENTITIES,
+    "quantities": QUANTITIES,
+    "errors": ERRORS,
+}
+
+
+def to_markdown() -> str:
+    """The table contract as Markdown (the body of docs/schema.md)."""
+    lines = [
+        "# Table contract",
+        "",
+        "Generated from `tasks/schemas.py` by `python -m tasks.schemas > docs/schema.md`.",
+        "Each table is `data/processed/<table>/<table>.parquet` (zstd). The same descriptions are",
+        "stored in each Arrow field's metadata under the key `description`.",
+    ]
+    for name, schema in PUBLISHED_TABLES.items():
+        lines += ["", f"## `{name}`", "", schema.metadata[b"description"].decode(), ""]
+        lines += ["| column | type | nullable | description |", "|---|---|---|---|"]
+        for field in schema:
+            description = field.metadata[b"description"].decode()
+            lines.append(f"| `{field.name}` | {field.type} | {'yes' if field.nullable else 'no'} | {description} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(to_markdown(), end="")

