@@ -21,6 +21,7 @@ The grammar (regular expressions, linear in the text's length; see README "Numbe
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 import re
 from dataclasses import asdict, dataclass, replace
 from datetime import date
@@ -285,12 +286,14 @@ def _share_range_units(quantities: list[Quantity], text: str) -> list[Quantity]:
 
 def find_quantities(text: str) -> list[Quantity]:
     """Every money amount, percentage, percentage-point change and count in `text`."""
-    excluded = [m.span() for m in NOT_QUANTITY.finditer(text)]
+    excluded = [m.span() for m in NOT_QUANTITY.finditer(text)]  # sorted, non-overlapping
+    excluded_ends = [end for _, end in excluded]
     china_context = bool(CHINA_CONTEXT.search(text))
     found = []
     for match in QUANTITY.finditer(text):
         start, end = match.span()
-        if any(s < end and start < e for s, e in excluded):
+        i = bisect_right(excluded_ends, start)  # the first excluded span ending after `start`
+        if i < len(excluded) and excluded[i][0] < end:
             continue
         quantity = _parse(match, text, china_context)
         if quantity is not None:

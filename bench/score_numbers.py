@@ -1,0 +1,116 @@
+"""Score `tasks.numbers.find_quantities` against the hand-labelled BBC business sentences.
+
+Reads tests/data/bbc_business_quantities.jsonl (one sentence per line with its expected money
+amounts and percentages), runs the parser on each sentence, ignores predicted counts and matches
+predictions to expected items greedily and one-to-one within each sentence. A match needs the same
+kind, the same currency (money only) and a value within 0.5% of the expected one. Precision,
+recall and F1 are reported for money and for percentages (percent and percentage points together).
+
+    cd /work/main && .venv/bin/python bench/score_numbers.py [--verbose] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tasks.numbers import find_quantities
+
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "bbc_business_quantities.jsonl"
+GROUPS = {"money": "money", "percent": "percent", "percentage_points": "percent"}
+TOLERANCE = 0.005
+
+
+@dataclass(frozen=True)
+class Item:
+    """One expected or predicted quantity, reduced to what is scored."""
+
+    text: str
+    kind: str
+    value: float
+    currency: str | None
+
+
+@dataclass
+class Score:
+    """Counts for one group, and the misses to list with --verbose."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def figures(self) -> dict[str, float | int]:
+        precision = self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+        recall = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        return {"tp": self.tp, "fp": self.fp, "fn": self.fn,
+                "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
+
+
+def matches(predicted: Item, expected: Item) -> bool:
+    """Same kind, same currency for money, value within 0.5% (exact when the expected value is 0)."""
+    if predicted.kind != expected.kind:
+        return False
+    if predicted.kind == "money" and predicted.currency != expected.currency:
+        return False
+    return abs(predicted.value - expected.value) <= TOLERANCE * abs(expected.value)
+
+
+def describe(item: Item) -> str:
+    currency = f" {item.currency}" if item.currency else ""
+    return f"{item.text!r} {item.kind} {item.value:g}{currency}"
+
+
+def score_sentence(row: dict, scores: dict[str, Score]) -> None:
+    """Match one sentence's predictions to its expected items and add the outcome to `scores`."""
+    sentence = row["sentence"]
+    expected = [Item(e["text"], e["kind"], e["value"], e["currency"]) for e in row["expected"]]
+    predicted = [Item(q.text, q.kind, q.value, q.currency)
+                 for q in find_quantities(sentence) if q.kind in GROUPS]
+    unmatched = list(expected)
+    where = f"{row['file']}: {sentence}"
+    for prediction in predicted:
+        score = scores[GROUPS[prediction.kind]]
+        hit = next((e for e in unmatched if matches(prediction, e)), None)
+        if hit is None:
+            score.fp += 1
+            score.errors.append(f"FP {describe(prediction)}\n    {where}")
+        else:
+            score.tp += 1
+            unmatched.remove(hit)
+    for item in unmatched:
+        score = scores[GROUPS[item.kind]]
+        score.fn += 1
+        score.errors.append(f"FN {describe(item)}\n    {where}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--verbose", action="store_true", help="list every false positive and negative")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON")
+    args = parser.parse_args()
+
+    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
+    scores = {"money": Score(), "percent": Score()}
+    for row in rows:
+        score_sentence(row, scores)
+
+    print(f"{len(rows)} sentences from {len({row['file'] for row in rows})} articles ({DATA.name})")
+    print(f"{'group':<8} {'tp':>4} {'fp':>4} {'fn':>4} {'precision':>9} {'recall':>6} {'f1':>6}")
+    for group, score in scores.items():
+        f = score.figures()
+        print(f"{group:<8} {f['tp']:>4} {f['fp']:>4} {f['fn']:>4} "
+              f"{f['precision']:>9.3f} {f['recall']:>6.3f} {f['f1']:>6.3f}")
+    if args.verbose:
+        for group, score in scores.items():
+            print(f"\n== {group}: {len(score.errors)} errors")
+            print("\n".join(score.errors))
+    if args.json:
+        args.json.write_text(json.dumps({group: score.figures() for group, score in scores.items()}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

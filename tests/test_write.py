@@ -1,0 +1,68 @@
+"""Tests for tasks/write.py and tasks/storage.py: atomic, content-addressed, no duplicates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tasks.errors import ErrorRecord, errors_table
+from tasks.schemas import DOCUMENTS, ENTITIES, PUBLISHED_TABLES, QUANTITIES
+from tasks.storage import write_parquet_atomic, write_stage_output
+from tasks.write import TableParts, publish_tables, published_key
+
+
+def _doc(doc_id: str) -> dict:
+    return dict(doc_id=doc_id, source=f"{doc_id}.txt", date_source="none", text="t", content_sha256="h", n_words=1,
+                encoding="utf-8", model="m", pipeline_version="1", processed_at=pa.scalar(0, pa.timestamp("us", "UTC")).as_py())
+
+
+def _parts(tmp_path: Path, doc_ids: list[str]) -> TableParts:
+    work = tmp_path / "work"
+    documents = write_stage_output(pa.Table.from_pylist([_doc(d) for d in doc_ids], schema=DOCUMENTS),
+                                   errors_table([]), work, "docs")
+    entities = write_stage_output(ENTITIES.empty_table(), errors_table([]), work, "ents")
+    quantities = write_stage_output(QUANTITIES.empty_table(),
+                                    errors_table([ErrorRecord("x.txt", "numbers", "boom", "m")]), work, "qty")
+    ingest_errors = work / "ingest.errors.parquet"
+    write_parquet_atomic(errors_table([ErrorRecord("bad.pdf", "ingest", "unsupported_file_type", "m")]), ingest_errors)
+    return TableParts([documents], [entities], [quantities], str(ingest_errors))
+
+
+def test_publish_tables_writes_every_table_with_its_schema(tmp_path: Path):
+    processed = tmp_path / "processed"
+    published = publish_tables(_parts(tmp_path, ["b", "a"]), processed)
+    assert published.rows == {"documents": 2, "entities": 0, "quantities": 0, "errors": 2}
+    assert published.is_intact()
+    for name, schema in PUBLISHED_TABLES.items():
+        table = pq.read_table(processed / name)
+        assert table.schema.equals(schema, check_metadata=False)
+        assert table.schema.field(0).metadata[b"description"]
+    assert pq.read_table(processed / "documents")["doc_id"].to_pylist() == ["a", "b"]
+    assert sorted(p.name for p in processed.rglob("*") if p.is_file()) == sorted(
+        ["_manifest.json"] + [f"{name}.parquet" for name in PUBLISHED_TABLES])
+
+
+def test_deleting_a_table_invalidates_the_published_key(tmp_path: Path):
+    processed = tmp_path / "processed"
+    published = publish_tables(_parts(tmp_path, ["a"]), processed)
+    (processed / "entities" / "entities.parquet").unlink()
+    assert published_key(processed) is None and not published.is_intact()
+
+
+def test_duplicate_documents_are_refused(tmp_path: Path):
+    with pytest.raises(ValueError, match="duplicate doc_id"):
+        publish_tables(_parts(tmp_path, ["a", "a"]), tmp_path / "processed")
+    assert not (tmp_path / "processed" / "documents").exists()
+
+
+def test_stage_outputs_are_content_addressed_and_verified(tmp_path: Path):
+    table = pa.Table.from_pylist([_doc("a")], schema=DOCUMENTS)
+    first = write_stage_output(table, errors_table([]), tmp_path, "x")
+    again = write_stage_output(table, errors_table([]), tmp_path, "x")
+    assert first == again and first.is_intact()
+    Path(first.path).write_bytes(Path(first.path).read_bytes()[:-10])  # truncated behind our back
+    assert not first.is_intact()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary files left
