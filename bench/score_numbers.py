@@ -18,7 +18,9 @@ from pathlib import Path
 
 from tasks.numbers import find_quantities
 
-DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "bbc_business_quantities.jsonl"
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "tests" / "data" / "bbc_business_quantities.jsonl"
+CORPUS = REPO.parent / "shared" / "corpora" / "bbc"
 GROUPS = {"money": "money", "percent": "percent", "percentage_points": "percent"}
 TOLERANCE = 0.005
 
@@ -64,12 +66,25 @@ def describe(item: Item) -> str:
     return f"{item.text!r} {item.kind} {item.value:g}{currency}"
 
 
-def score_sentence(row: dict, scores: dict[str, Score]) -> None:
+def predictions(row: dict, corpus: Path | None) -> list[Item]:
+    """The parser's money and percentages in the sentence, read in its article when available
+    (as the pipeline does: the article decides ambiguous currencies such as "rupees")."""
+    sentence = row["sentence"]
+    article = corpus / row["file"] if corpus else None
+    if article is None or not article.is_file():
+        found = find_quantities(sentence)
+    else:
+        text = article.read_text(encoding="utf-8")
+        start = text.index(sentence)
+        found = [q for q in find_quantities(text) if start <= q.start_char and q.end_char <= start + len(sentence)]
+    return [Item(q.text, q.kind, q.value, q.currency) for q in found if q.kind in GROUPS]
+
+
+def score_sentence(row: dict, scores: dict[str, Score], corpus: Path | None) -> None:
     """Match one sentence's predictions to its expected items and add the outcome to `scores`."""
     sentence = row["sentence"]
     expected = [Item(e["text"], e["kind"], e["value"], e["currency"]) for e in row["expected"]]
-    predicted = [Item(q.text, q.kind, q.value, q.currency)
-                 for q in find_quantities(sentence) if q.kind in GROUPS]
+    predicted = predictions(row, corpus)
     unmatched = list(expected)
     where = f"{row['file']}: {sentence}"
     for prediction in predicted:
@@ -91,14 +106,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--verbose", action="store_true", help="list every false positive and negative")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON")
+    parser.add_argument("--data", type=Path, default=DATA, help="labelled sentences (default: %(default)s)")
+    parser.add_argument("--corpus", type=Path, default=CORPUS,
+                        help="BBC corpus folder, to read each sentence in its article (default: %(default)s)")
     args = parser.parse_args()
+    corpus = args.corpus if args.corpus.is_dir() else None
+    print(f"context: {'whole articles from ' + str(corpus) if corpus else 'sentences only (corpus not found)'}")
 
-    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines() if line.strip()]
     scores = {"money": Score(), "percent": Score()}
     for row in rows:
-        score_sentence(row, scores)
+        score_sentence(row, scores, corpus)
 
-    print(f"{len(rows)} sentences from {len({row['file'] for row in rows})} articles ({DATA.name})")
+    print(f"{len(rows)} sentences from {len({row['file'] for row in rows})} articles ({args.data.name})")
     print(f"{'group':<8} {'tp':>4} {'fp':>4} {'fn':>4} {'precision':>9} {'recall':>6} {'f1':>6}")
     for group, score in scores.items():
         f = score.figures()

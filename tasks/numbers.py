@@ -21,6 +21,7 @@ The grammar (regular expressions, linear in the text's length; see README "Numbe
 from __future__ import annotations
 
 import math
+from collections import Counter
 from bisect import bisect_right
 import re
 from dataclasses import asdict, dataclass, replace
@@ -42,7 +43,9 @@ UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
          "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
 TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 WORD_VALUES = {word: i for i, word in enumerate(UNITS)} | {word: 20 + 10 * i for i, word in enumerate(TENS)}
-WORD_VALUES |= {"a": 1, "an": 1, "a half": 0.5, "half a": 0.5}
+WORD_VALUES |= {"a": 1, "an": 1, "a half": 0.5, "half a": 0.5, "half of a": 0.5, "a quarter": 0.25,
+                "quarter": 0.25, "a quarter of a": 0.25, "quarter of a": 0.25, "three-quarters of a": 0.75,
+                "three quarters of a": 0.75}
 
 SCALES = {
     "thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "mn": 1e6, "mln": 1e6,
@@ -69,10 +72,29 @@ SUFFIX_CURRENCIES = {
     "euros": ("EUR", 1), "euro": ("EUR", 1), "euro cents": ("EUR", 0.01),
     "pounds sterling": ("GBP", 1), "pounds": ("GBP", 1), "pound": ("GBP", 1), "sterling": ("GBP", 1),
     "pence": ("GBP", 0.01), "p": ("GBP", 0.01), "cents": ("USD", 0.01), "cent": ("USD", 0.01),
-    "yen": ("JPY", 1), "rupees": ("INR", 1), "rupee": ("INR", 1), "won": ("KRW", 1),
-    "roubles": ("RUB", 1), "rubles": ("RUB", 1), "rand": ("ZAR", 1), "swiss francs": ("CHF", 1),
-    "francs": ("CHF", 1), "ringgit": ("MYR", 1), "baht": ("THB", 1), "rupiah": ("IDR", 1),
+    "canadian cents": ("CAD", 0.01), "australian cents": ("AUD", 0.01), "us cents": ("USD", 0.01),
+    "yen": ("JPY", 1), "indian rupees": ("INR", 1), "won": ("KRW", 1), "swiss francs": ("CHF", 1),
+    "roubles": ("RUB", 1), "rubles": ("RUB", 1), "rouble": ("RUB", 1), "ruble": ("RUB", 1), "rand": ("ZAR", 1),
+    "francs": ("CHF", 1), "cfa francs": ("XAF", 1), "ringgit": ("MYR", 1), "baht": ("THB", 1),
+    "rupiah": ("IDR", 1), "naira": ("NGN", 1), "reais": ("BRL", 1), "kronor": ("SEK", 1), "krona": ("SEK", 1),
+    "zloty": ("PLN", 1), "shekels": ("ILS", 1), "lira": ("TRY", 1),
+    # Names shared by several currencies: resolved by the country the document mentions most.
+    "rupees": ("rupees", 1), "rupee": ("rupees", 1), "pesos": ("pesos", 1), "peso": ("pesos", 1),
+    "dinars": ("dinars", 1), "dinar": ("dinars", 1),
 } | {code.lower(): (code, 1) for code in ISO_CODES}
+# Currency names written before the amount ("Australian dollars 648m").
+PREFIX_NAMES = {"us dollars": "USD", "u.s. dollars": "USD", "australian dollars": "AUD",
+                "canadian dollars": "CAD", "hong kong dollars": "HKD", "new zealand dollars": "NZD",
+                "singapore dollars": "SGD"}
+# Ambiguous names and symbols: {name: ([(country pattern, ISO code), ...], default or None)}.
+CONTEXT_CURRENCIES = {
+    "¥": ([(r"China|Chinese|Beijing|Shanghai|yuan|renminbi|RMB", "CNY"), (r"Japan", "JPY")], "JPY"),
+    "rupees": ([(r"Sri Lanka", "LKR"), (r"Pakistan", "PKR"), (r"Nepal", "NPR"), (r"India", "INR")], "INR"),
+    "pesos": ([(r"Argentin", "ARS"), (r"Colombia", "COP"), (r"Chile", "CLP"), (r"Philippine", "PHP"),
+               (r"Mexic", "MXN")], None),
+    "dinars": ([(r"Algeria", "DZD"), (r"Iraq", "IQD"), (r"Kuwait", "KWD"), (r"Jordan", "JOD"),
+                (r"Tunisia", "TND"), (r"Serbia", "RSD"), (r"Libya", "LYD")], None),
+}
 PERCENT_UNITS = {"%": "percent", "percent": "percent", "per cent": "percent", "pct": "percent",
                  "percentage point": "percentage_points", "percentage points": "percentage_points",
                  "percentage-point": "percentage_points", "pp": "percentage_points"}
@@ -80,7 +102,6 @@ APPROXIMATE = {"about", "around", "approximately", "roughly", "nearly", "almost"
                "an estimated", "estimated", "close to", "circa", "approx."}
 LOWER_BOUND = {"more than", "over", "at least", "above", "exceeding", "upwards of", "in excess of"}
 UPPER_BOUND = {"less than", "under", "up to", "fewer than", "below", "as much as", "as many as", "at most"}
-CHINA_CONTEXT = re.compile(r"\b(?:China|Chinese|Beijing|yuan|renminbi|RMB|Shanghai)\b")
 
 
 def _alternation(words) -> str:
@@ -88,7 +109,8 @@ def _alternation(words) -> str:
 
 
 _DIGITS = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?!,\d{3})|\.\d+"
-_WORDS = (rf"(?:(?:{'|'.join(TENS)})(?:-(?:{'|'.join(UNITS[1:10])}))?|{'|'.join(UNITS)}|a\s+half|half\s+a)\b")
+_FRACTIONS = r"(?:a\s+)?quarter(?:\s+of\s+a)?|three[\s-]quarters\s+of\s+a|a\s+half|half(?:\s+of)?\s+a"
+_WORDS = rf"(?:(?:{'|'.join(TENS)})(?:-(?:{'|'.join(UNITS[1:10])}))?|{_FRACTIONS}|{'|'.join(UNITS)})\b"
 # Not inside another number, word or identifier ("COVID-19", "A380"); "10-15%" is allowed.
 _NUMBER_START = r"(?<![\w.,$£€¥/])(?<![^\W\d_]-)"
 
@@ -105,32 +127,52 @@ def _scale(form: str) -> str:
 
 
 _A_SCALE = rf"(?P<a_word>an?)\s+(?P<a_scale>{_alternation(['thousand', 'million', 'billion', 'trillion'])})\b"
-_PREFIX = rf"(?P<prefix>{_alternation(PREFIX_CURRENCIES)}|¥|(?:{'|'.join(ISO_CODES)})(?=\s?\d))"
+_PREFIX = (rf"(?P<prefix>{_alternation(PREFIX_CURRENCIES)}|¥|(?:{'|'.join(ISO_CODES)})(?=\s?\d)"
+           rf"|(?:{_alternation(PREFIX_NAMES)})(?=\s\d))")
 _SUFFIX = rf"[\s-]?(?P<suffix>{_alternation(SUFFIX_CURRENCIES)})(?![\w$])"
 _PERCENT = rf"[\s-]?(?P<percent>%|{_alternation(w for w in PERCENT_UNITS if w != '%')})(?!\w)"
 
 # Forms, tried in this order at each position: money with the currency before, money with the
 # currency after, percentages, counts.
 QUANTITY = re.compile(
-    rf"(?P<before>(?<![\w$]){_PREFIX}\s?{_number('before')}(?:{_scale('before')})?)"
+    # Every form starts at a digit, a sign or currency symbol, or the start of a word: failing
+    # fast everywhere else makes the scan about twice as fast.
+    r"(?:(?=[\d.$£€¥₹₩\-−])|\b(?=[A-Za-z]))"
+    rf"(?:(?P<before>(?<![\w$]){_PREFIX}\s?{_number('before')}(?:{_scale('before')})?)"
     rf"|(?P<after>{_NUMBER_START}(?:{_A_SCALE}|{_number('after')}(?:{_scale('after')})?){_SUFFIX})"
     rf"|(?P<pct>{_NUMBER_START}{_number('pct')}{_PERCENT})"
-    rf"|(?P<count>{_NUMBER_START}(?P<neg_count>-)?(?P<digits_count>{_DIGITS})(?:{_scale('count')})?(?![\w%]|[.,:/]\d))",
+    rf"|(?P<count>{_NUMBER_START}(?P<neg_count>-)?(?P<digits_count>{_DIGITS})(?:{_scale('count')})?(?![\w%]|[.,:/]\d)))",
     re.IGNORECASE,
 )
 _MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 # Spans whose numbers are dates, times or phone numbers, never quantities.
 NOT_QUANTITY = re.compile(
+    r"(?:(?=[\d+(])|\b(?=[A-Za-z]))(?:"  # fail fast inside words, as QUANTITY does
     rf"\b{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:\s*(?:-|–|to|and)\s*\d{{1,2}}(?!\d))?(?:,?\s+\d{{4}})?"
     rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:(?:-|–|to|and)\s*\d{{1,2}}\s+)?{_MONTHS}(?:\s+\d{{4}})?"
     r"|\b\d{1,2}(?::\d\d){1,2}(?:\s?[ap]\.?m\.?)?|\b\d{1,2}\s?[ap]\.?m\.?(?!\w)"
     r"|(?:\+\d{1,3}[\s-])?\(?\b\d{2,4}\)?[\s-]\d{3,4}[\s-]\d{4}\b"
-    r"|\b\d{4}-\d\d-\d\d\b",
+    r"|\b\d{4}-\d\d-\d\d\b)",
     re.IGNORECASE,
 )
+# Exchange-rate statements: "8.28 yuan to the dollar", "1.31 euros per US dollar",
+# "One dollar bought 102.55 yen", "strengthened against the dollar to 104.53 yen".
+_FX_WORD = r"(?:U\.?S\.?\s+)?(?:dollar|euro|pound|yen|yuan|sterling|greenback)"
 EXCHANGE_RATE_AFTER = re.compile(
-    r"\s*(?:to|per|against|for)\s+(?:the|one|a|each|1)\s+(?:U\.?S\.?\s+)?(?:dollar|euro|pound|yen|yuan)", re.IGNORECASE
+    rf"\s*(?:(?:to|per|against|for)\s+(?:the\s+|one\s+|a\s+|each\s+|1\s+)?{_FX_WORD}"
+    r"|(?:bought|buys|fetched|fetches|(?:was|is)\s+worth)\s)",
+    re.IGNORECASE,
 )
+EXCHANGE_RATE_BEFORE = re.compile(
+    rf"\b(?:against|versus|vs\.?|one|a|the|each)\s+{_FX_WORD}s?\b[^.;$£€¥\d]{{0,40}}?"
+    r"\b(?:bought|buys|buying|fetched|fetches|fetching|worth|to|at)\s+$",
+    re.IGNORECASE,
+)
+# "481.42m yuan ($58.16m; £30.7m)": one amount in three currencies.
+LINK_OPEN = re.compile(r"\s*\(\s*(?:about|around|approximately|roughly|nearly|almost|some|or)?\s*")
+LINK_JOINER = re.compile(r"\s*(?:;|,|/|or|and)\s*")
+LINK_CLOSE = re.compile(r"\s*\)")
+USD_MISMATCH_TOLERANCE = 0.02
 RANGE_JOINER = re.compile(r"^\s*(?:-|–|to)\s*$", re.IGNORECASE)
 BETWEEN_JOINER = re.compile(r"^\s*and\s*$", re.IGNORECASE)
 BETWEEN_BEFORE = re.compile(r"\bbetween\s+$", re.IGNORECASE)
@@ -154,6 +196,7 @@ class Quantity:
     approximate: bool = False
     bound: str | None = None
     scale: float = 1.0
+    amount_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -174,6 +217,9 @@ class QuantityRow:
     fx_rate_source: str | None
     approximate: bool
     bound: str | None
+    amount_id: int
+    stated_usd: float | None
+    usd_mismatch: bool | None
 
 
 def _form(match: re.Match) -> str:
@@ -208,14 +254,34 @@ def _qualifiers(text: str, start: int) -> tuple[bool, str | None]:
     return qualifier in APPROXIMATE, bound
 
 
-def _currency(match: re.Match, china_context: bool) -> tuple[str, float]:
-    """(ISO code, factor to the major unit) of a money match."""
+class CurrencyContext:
+    """Resolves ambiguous currency names ("rupees", "¥") for one document: the currency of the
+    country the text mentions most often among the candidates, else the name's default.
+    Computed on first use, since most documents have no ambiguous name."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.resolved: dict[str, str | None] = {}
+
+    def resolve(self, name: str) -> str | None:
+        if name not in self.resolved:
+            countries, default = CONTEXT_CURRENCIES[name]
+            counts = [(len(re.findall(rf"\b(?:{pattern})", self.text)), code) for pattern, code in countries]
+            best_count, best_code = max(counts)
+            self.resolved[name] = best_code if best_count else default
+        return self.resolved[name]
+
+
+def _currency(match: re.Match, context: CurrencyContext) -> tuple[str | None, float]:
+    """(ISO code, factor to the major unit) of a money match; None when it stays ambiguous."""
     prefix = match["prefix"]
-    if prefix == "¥":
-        return ("CNY" if china_context else "JPY"), 1.0
+    if prefix in CONTEXT_CURRENCIES:
+        return context.resolve(prefix), 1.0
     if prefix:
-        return PREFIX_CURRENCIES.get(prefix) or prefix.upper(), 1.0
-    return SUFFIX_CURRENCIES[" ".join(match["suffix"].lower().split())]
+        name = " ".join(prefix.lower().split())
+        return PREFIX_CURRENCIES.get(prefix) or PREFIX_NAMES.get(name) or prefix.upper(), 1.0
+    code, factor = SUFFIX_CURRENCIES[" ".join(match["suffix"].lower().split())]
+    return (context.resolve(code) if code in CONTEXT_CURRENCIES else code), factor
 
 
 def _is_count(match: re.Match, text: str, scale: float) -> bool:
@@ -233,7 +299,18 @@ def _follows_name(text: str, start: int) -> bool:
     return word is not None and not SENTENCE_END.search(text, max(0, word.start() - 5), word.start())
 
 
-def _parse(match: re.Match, text: str, china_context: bool) -> Quantity | None:
+def _is_exchange_rate_target(text: str, start: int, currency: str) -> bool:
+    """True for "against the dollar to 104.53 yen": another currency, then the rate."""
+    before = EXCHANGE_RATE_BEFORE.search(text, max(0, start - 60), start)
+    if before is None:
+        return False
+    named = before.group().lower()
+    same = {"USD": ("dollar", "greenback"), "EUR": ("euro",), "GBP": ("pound", "sterling"),
+            "JPY": ("yen",), "CNY": ("yuan",)}.get(currency, ())
+    return not any(word in named.split()[0] for word in same)
+
+
+def _parse(match: re.Match, text: str, context: CurrencyContext) -> Quantity | None:
     form = _form(match)
     start, end = match.span()
     scale = _scale_value(match, form)
@@ -246,10 +323,11 @@ def _parse(match: re.Match, text: str, china_context: bool) -> Quantity | None:
     elif form == "pct":
         kind = PERCENT_UNITS[" ".join(match["percent"].lower().split())]
     else:
-        spelled = form == "after" and match["words_after"]
-        if (spelled and scale == 1 and match["words_after"].lower() in ("a", "an")) or EXCHANGE_RATE_AFTER.match(text, end):
+        if EXCHANGE_RATE_AFTER.match(text, end):
             return None
-        currency, factor = _currency(match, china_context)
+        currency, factor = _currency(match, context)
+        if currency is None or _is_exchange_rate_target(text, start, currency):
+            return None
         kind, value = "money", value * factor
     if not math.isfinite(value):
         return None
@@ -288,40 +366,89 @@ def find_quantities(text: str) -> list[Quantity]:
     """Every money amount, percentage, percentage-point change and count in `text`."""
     excluded = [m.span() for m in NOT_QUANTITY.finditer(text)]  # sorted, non-overlapping
     excluded_ends = [end for _, end in excluded]
-    china_context = bool(CHINA_CONTEXT.search(text))
+    context = CurrencyContext(text)
     found = []
     for match in QUANTITY.finditer(text):
         start, end = match.span()
         i = bisect_right(excluded_ends, start)  # the first excluded span ending after `start`
         if i < len(excluded) and excluded[i][0] < end:
             continue
-        quantity = _parse(match, text, china_context)
+        quantity = _parse(match, text, context)
         if quantity is not None:
             found.append(quantity)
-    return _share_range_units(found, text)
+    return link_amounts(_share_range_units(found, text), text)
 
 
-def to_row(doc_id: str, quantity: Quantity, published_date: date | None, default_fx_date: date | None) -> QuantityRow:
-    """A quantities-table row: percent as a fraction, money converted to USD."""
-    rate = usd_rate(quantity.currency, published_date, default_fx_date) if quantity.kind == "money" else None
-    usd = quantity.value * rate.usd_per_unit if rate and rate.usd_per_unit is not None else None
-    return QuantityRow(
-        doc_id=doc_id, text=quantity.text, start_char=quantity.start_char, end_char=quantity.end_char,
-        kind=quantity.kind, value=quantity.value, currency=quantity.currency,
-        fraction=quantity.value / 100 if quantity.kind == "percent" else None,
-        value_usd=usd if usd is None or math.isfinite(usd) else None,
-        fx_rate=rate.usd_per_unit if rate else None, fx_rate_date=rate.rate_date if rate else None,
-        fx_rate_source=rate.source if rate else None, approximate=quantity.approximate, bound=quantity.bound,
-    )
+def link_amounts(quantities: list[Quantity], text: str) -> list[Quantity]:
+    """Number the amounts of a text; rows that state one amount in several currencies,
+    "481.42m yuan ($58.16m; £30.7m)", share their `amount_id`."""
+    linked: list[Quantity] = []
+    i = amount_id = 0
+    while i < len(quantities):
+        last = _last_linked(quantities, i, text) if quantities[i].kind == "money" else i
+        linked += [replace(q, amount_id=amount_id) for q in quantities[i:last + 1]]
+        i, amount_id = last + 1, amount_id + 1
+    return linked
+
+
+def _last_linked(quantities: list[Quantity], first: int, text: str) -> int:
+    """Index of the last money amount in the parenthesis that follows quantities[first]."""
+    def joined(left: int, pattern: re.Pattern) -> bool:
+        right = left + 1
+        return (right < len(quantities) and quantities[right].kind == "money"
+                and pattern.fullmatch(text, quantities[left].end_char, quantities[right].start_char) is not None)
+
+    if not joined(first, LINK_OPEN):
+        return first
+    last = first + 1
+    while joined(last, LINK_JOINER):
+        last += 1
+    return last if LINK_CLOSE.match(text, quantities[last].end_char) else first
+
+
+def to_rows(doc_id: str, quantities: list[Quantity], published_date: date | None,
+            default_fx_date: date | None) -> list[QuantityRow]:
+    """Quantities-table rows: percent as a fraction, money in USD, the article's own USD figure
+    beside ours on linked amounts, flagged when the two differ by more than 2%."""
+    stated = {q.amount_id: q.value for q in quantities if q.currency == "USD"}
+    group_sizes = Counter(q.amount_id for q in quantities)
+    rows = []
+    for quantity in quantities:
+        rate = usd_rate(quantity.currency, published_date, default_fx_date) if quantity.kind == "money" else None
+        usd = quantity.value * rate.usd_per_unit if rate and rate.usd_per_unit is not None else None
+        usd = usd if usd is None or math.isfinite(usd) else None
+        stated_usd = None
+        if quantity.kind == "money" and quantity.currency != "USD" and group_sizes.get(quantity.amount_id, 1) > 1:
+            stated_usd = stated.get(quantity.amount_id)
+        mismatch = None
+        if stated_usd and usd is not None:
+            mismatch = abs(usd - stated_usd) > USD_MISMATCH_TOLERANCE * abs(stated_usd)
+        rows.append(QuantityRow(
+            doc_id=doc_id, text=quantity.text, start_char=quantity.start_char, end_char=quantity.end_char,
+            kind=quantity.kind, value=quantity.value, currency=quantity.currency,
+            fraction=quantity.value / 100 if quantity.kind == "percent" else None, value_usd=usd,
+            fx_rate=rate.usd_per_unit if rate else None, fx_rate_date=rate.rate_date if rate else None,
+            fx_rate_source=rate.source if rate else None, approximate=quantity.approximate, bound=quantity.bound,
+            amount_id=quantity.amount_id, stated_usd=stated_usd, usd_mismatch=mismatch,
+        ))
+    return rows
 
 
 def extract_quantities(documents: list[dict], default_fx_date: date | None) -> tuple[list[QuantityRow], list[ErrorRecord]]:
-    """Quantity rows of every document (rows with doc_id, source, text, published_date)."""
+    """Quantity rows of every document (rows with doc_id, source, text, published_date).
+
+    A document the parser fails on becomes an error row; the others go on.
+    """
     rows: list[QuantityRow] = []
+    errors: list[ErrorRecord] = []
     for document in documents:
-        for quantity in find_quantities(document["text"]):
-            rows.append(to_row(document["doc_id"], quantity, document["published_date"], default_fx_date))
-    return rows, []
+        try:
+            quantities = find_quantities(document["text"])
+            rows += to_rows(document["doc_id"], quantities, document["published_date"], default_fx_date)
+        except (ValueError, ArithmeticError, KeyError, IndexError) as error:
+            errors.append(ErrorRecord(document["source"], STAGE, "numbers_error",
+                                      f"{type(error).__name__}: {error}", document["doc_id"]))
+    return rows, errors
 
 
 @task(name="numbers", task_run_name="numbers {documents.label}", **STAGE_TASK_OPTIONS)

@@ -65,6 +65,9 @@ QUANTITIES = _schema(
     _field("fx_rate_source", pa.string(), "ecb, ecb_default_date (document has no date), fixed_peg, identity (USD), or a reason there is no rate."),
     _field("approximate", pa.bool_(), "A qualifier such as about, around, nearly, some.", False),
     _field("bound", pa.string(), "lower (more than, at least, over), upper (up to, less than) or null."),
+    _field("amount_id", pa.int32(), "Number of the amount within the document; rows that state one amount in several currencies (\"481.42m yuan ($58.16m; £30.7m)\") share it.", False),
+    _field("stated_usd", pa.float64(), "The article's own USD figure for this amount (non-USD rows of a linked amount)."),
+    _field("usd_mismatch", pa.bool_(), "value_usd and stated_usd differ by more than 2% (a typo or a different rate date)."),
 )
 
 ERRORS = _schema(
