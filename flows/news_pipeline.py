@@ -22,6 +22,7 @@ from tasks.entities import entities_task
 from tasks.ingest import discover_sources, ingest_task
 from tasks.numbers import numbers_task
 from tasks.settings import DEFAULT_CACHE_DIR, DEFAULT_PROCESSED_DIR, DEFAULT_RAW_DIR, Settings, cache_version
+from tasks.storage import ensure_private_folder, exclusive_run_lock
 from tasks.write import TableParts, write_task
 
 
@@ -33,6 +34,7 @@ class RunSummary:
     rows: dict[str, int] = field(default_factory=dict)
     computed: Counter = field(default_factory=Counter)
     cached: Counter = field(default_factory=Counter)
+    accounting: tuple[int, int, int] = (0, 0, 0)  # inputs, documents, rejected inputs
 
     @property
     def computed_anything(self) -> bool:
@@ -43,6 +45,7 @@ class RunSummary:
         lines = [
             f"documents: {self.rows.get('documents', 0)}   entities: {self.rows.get('entities', 0)}   "
             f"quantities: {self.rows.get('quantities', 0)}   errors: {self.rows.get('errors', 0)}",
+            "inputs accounted for: {1} documents + {2} rejected = {0} of {0}".format(*self.accounting),
             "task runs (computed/cached): "
             + ", ".join(f"{stage} {self.computed[stage]}/{self.cached[stage]}" for stage in stages),
             "nothing changed: every result came from the cache" if not self.computed_anything else "",
@@ -71,10 +74,18 @@ def news_pipeline(
     cache_dir: str = str(DEFAULT_CACHE_DIR),
 ) -> RunSummary:
     """Turn the articles in `raw_dir` into Parquet tables in `processed_dir`."""
-    logger = get_run_logger()
     settings = Settings.from_env(Path(raw_dir).resolve(), Path(processed_dir).resolve(), Path(cache_dir).resolve())
     if not settings.raw_dir.is_dir():
         raise FileNotFoundError(f"raw folder not found: {settings.raw_dir}")
+    ensure_private_folder(settings.cache_dir)
+    ensure_private_folder(settings.result_dir)
+    with exclusive_run_lock(settings.processed_dir):
+        return _run_stages(settings)
+
+
+def _run_stages(settings: Settings) -> RunSummary:
+    """The DAG: ingest once, then clean -> entities and numbers per batch, then write."""
+    logger = get_run_logger()
     version = cache_version()
     work_dir = str(settings.work_dir)
     summary = RunSummary(processed_dir=str(settings.processed_dir))
@@ -94,10 +105,11 @@ def news_pipeline(
         quantities.append(_run(numbers_task, settings, summary, "numbers", documents=clean, work_dir=work_dir,
                                default_fx_date=settings.default_fx_date, cache_version=version))
 
-    parts = TableParts(documents, entities, quantities, ingested.errors_path)
+    parts = TableParts(documents, entities, quantities, ingested.errors_path, ingested.n_inputs)
     published = _run(write_task, settings, summary, "write",
                      parts=parts, processed_dir=str(settings.processed_dir), cache_version=version)
     summary.rows = published.rows
+    summary.accounting = (published.n_inputs, published.rows["documents"], published.n_rejected)
     logger.info("run summary\n%s", summary.render())
     return summary
 

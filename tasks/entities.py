@@ -11,7 +11,8 @@ Canonical names (within one document; no cross-document linking to a knowledge b
   whose letters do not match the initials.
 - GPE/LOC: GPE_ALIASES maps common variants ("U.S.", "America" -> "United States").
 Noise: mentions with no letter or digit, and labels known to be wrong for a text
-(MISLABELLED, e.g. "COVID-19" tagged ORG), are dropped.
+(MISLABELLED, e.g. "COVID-19" tagged ORG), are dropped; a mention that starts with a personal
+title ("Mr Ebbers" tagged ORG) is relabelled PERSON.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ STAGE = "entities"
 # listens to it can go: about 2x faster with identical entities. senter gives sentence indexes.
 EXCLUDED_COMPONENTS = ["tok2vec", "parser", "tagger", "lemmatizer", "attribute_ruler"]
 NLP_BATCH_SIZE = 32
+# Longer texts go through NER in pieces (cut at whitespace): spaCy refuses texts over
+# nlp.max_length (1,000,000 characters) and its memory grows with the length of one text.
+MAX_CHUNK_CHARS = 100_000
 
 TITLES = {
     "mr", "mrs", "ms", "miss", "dr", "prof", "professor", "sir", "dame", "lord", "lady",
@@ -47,7 +51,7 @@ TITLES = {
 GPE_ALIASES = {
     "u.s.": "United States", "us": "United States", "u.s": "United States", "usa": "United States",
     "u.s.a.": "United States", "united states": "United States", "united states of america": "United States",
-    "america": "United States", "uk": "United Kingdom", "u.k.": "United Kingdom", "britain": "United Kingdom",
+    "america": "United States", "la": "Los Angeles", "uk": "United Kingdom", "u.k.": "United Kingdom", "britain": "United Kingdom",
     "great britain": "United Kingdom", "united kingdom": "United Kingdom", "prc": "China",
     "people's republic of china": "China", "mainland china": "China", "uae": "United Arab Emirates",
 }
@@ -60,7 +64,11 @@ ORG_ALIASES = {
     "EU": "European Union",
     "WTO": "World Trade Organization",
     "IMF": "International Monetary Fund",
+    "PWC": "PricewaterhouseCoopers",
 }
+NAME_SUFFIXES = {"qc", "kc", "mp", "jr", "sr", "ii", "iii"}
+# Titles that only people carry: a mention starting with one is a PERSON whatever NER said.
+PERSONAL_TITLES = {"mr", "mrs", "ms", "miss", "dr", "sir", "dame", "lord", "lady"}
 # (text, label) pairs the small model gets wrong often enough to be worth a rule.
 MISLABELLED = {("covid-19", "ORG"), ("covid", "ORG"), ("coronavirus", "ORG")}
 INITIAL_STOPWORDS = {"of", "and", "for", "the", "on", "in", "&"}
@@ -101,10 +109,20 @@ def normalise_name(text: str) -> str:
 
 
 def strip_titles(name: str) -> str:
+    """A person's name without leading titles ("President", "Mr") or trailing suffixes ("QC")."""
     words = name.split()
     while len(words) > 1 and words[0].lower().rstrip(".") in TITLES:
         words = words[1:]
+    while len(words) > 1 and words[-1].lower().rstrip(".,") in NAME_SUFFIXES:
+        words = words[:-1]
     return " ".join(words)
+
+
+def corrected_label(text: str, label: str) -> str:
+    """spaCy's label, except that a mention starting with a personal title is a PERSON
+    (the small model tags "Mr Ebbers" as ORG now and then)."""
+    first = text.split()[0].lower().rstrip(".") if text.split() else ""
+    return "PERSON" if label != "PERSON" and first in PERSONAL_TITLES and len(text.split()) > 1 else label
 
 
 def initials(name: str) -> str:
@@ -137,28 +155,48 @@ def canonical_names(mentions: list[tuple[str, str]]) -> list[str]:
     return canonical
 
 
-def document_mentions(doc_id: str, doc) -> list[Mention]:
-    """The kept mentions of one spaCy Doc, with sentence indexes and canonical names."""
-    sentence_starts = [sentence.start_char for sentence in doc.sents]
-    kept = [ent for ent in doc.ents if not is_noise(normalise_name(ent.text), ent.label_)]
-    names = canonical_names([(ent.text, ent.label_) for ent in kept])
+def text_chunks(text: str, max_chars: int = MAX_CHUNK_CHARS) -> list[tuple[int, str]]:
+    """(offset, chunk) pieces of at most `max_chars`, cut after a newline or a space when
+    possible, so that long documents stay under spaCy's max_length and its memory per text."""
+    chunks, start = [], 0
+    while len(text) - start > max_chars:
+        end = start + max_chars
+        cut = max(text.rfind("\n", start + max_chars // 2, end), text.rfind(" ", start + max_chars // 2, end))
+        end = cut + 1 if cut > 0 else end
+        chunks.append((start, text[start:end]))
+        start = end
+    chunks.append((start, text[start:]))
+    return chunks
+
+
+def document_mentions(doc_id: str, pieces: list[tuple[int, object]]) -> list[Mention]:
+    """The kept mentions of one document from its spaCy Docs (one per chunk, with offsets)."""
+    spans, sentence_starts = [], []
+    for offset, doc in pieces:
+        sentence_starts += [offset + sentence.start_char for sentence in doc.sents]
+        spans += [(offset, ent, corrected_label(ent.text, ent.label_)) for ent in doc.ents
+                  if not is_noise(normalise_name(ent.text), ent.label_)]
+    names = canonical_names([(ent.text, label) for _, ent, label in spans])
     return [
-        Mention(doc_id, ent.text, ent.label_, ent.start_char, ent.end_char,
-                bisect_right(sentence_starts, ent.start_char) - 1, name)
-        for ent, name in zip(kept, names)
+        Mention(doc_id, ent.text, label, offset + ent.start_char, offset + ent.end_char,
+                bisect_right(sentence_starts, offset + ent.start_char) - 1, name)
+        for (offset, ent, label), name in zip(spans, names)
     ]
 
 
 def extract_entities(nlp, documents: list[dict]) -> tuple[list[Mention], list[ErrorRecord]]:
     """Mentions of every document (rows with doc_id, source, text), processed with nlp.pipe."""
+    chunks = ((chunk, (index, offset)) for index, row in enumerate(documents) for offset, chunk in text_chunks(row["text"]))
+    pieces: dict[int, list[tuple[int, object]]] = {}
+    for doc, (index, offset) in nlp.pipe(chunks, as_tuples=True, batch_size=NLP_BATCH_SIZE):
+        pieces.setdefault(index, []).append((offset, doc))
     mentions: list[Mention] = []
     errors: list[ErrorRecord] = []
-    texts = ((row["text"], row) for row in documents)
-    for doc, row in nlp.pipe(texts, as_tuples=True, batch_size=NLP_BATCH_SIZE):
+    for index, row in enumerate(documents):
         try:
-            mentions.extend(document_mentions(row["doc_id"], doc))
-        except ValueError as error:
-            errors.append(ErrorRecord(row["source"], STAGE, "entity_error", str(error), row["doc_id"]))
+            mentions.extend(document_mentions(row["doc_id"], pieces.get(index, [])))
+        except (ValueError, KeyError, IndexError) as error:
+            errors.append(ErrorRecord(row["source"], STAGE, "entity_error", f"{type(error).__name__}: {error}", row["doc_id"]))
     return mentions, errors
 
 

@@ -76,6 +76,7 @@ class IngestOutput:
     errors_path: str
     n_documents: int
     n_errors: int
+    n_inputs: int
 
     def is_intact(self) -> bool:
         """True when every file this output names is still on disk."""
@@ -280,6 +281,25 @@ def read_source(raw_dir: Path, source: SourceFile, max_bytes: int, errors: list[
     return []
 
 
+def count_inputs(raw_dir: Path, sources: list[SourceFile]) -> int:
+    """How many inputs must end up as a document or a rejection: every file except sidecars
+    that sit beside an article, and every non-empty line of a JSONL file (counted on its own,
+    independently of the reading code, for the run's accounting check)."""
+    total = 0
+    for source in sources:
+        path = raw_dir / source.relpath
+        name = path.name.lower()
+        if name.endswith(SIDECAR_SUFFIX):
+            article = path.with_name(path.name[: -len(SIDECAR_SUFFIX)])
+            total += not any(article.with_name(article.name + suffix).is_file() for suffix in TEXT_SUFFIXES)
+        elif name.endswith(JSONL_SUFFIX) and path.is_file() and not path.is_symlink():
+            with path.open("rb") as lines:
+                total += sum(1 for line in lines if line.strip())
+        else:
+            total += 1
+    return total
+
+
 def _batch_key(documents: list[RawDocument]) -> str:
     digest = hashlib.sha256()
     for document in documents:
@@ -351,4 +371,5 @@ def ingest_task(
         "ingested %d documents in %d batches from %d files; %d rejected inputs or metadata",
         len(documents), len(batches), len(sources), len(errors),
     )
-    return IngestOutput(batches=batches, errors_path=str(errors_path), n_documents=len(documents), n_errors=len(errors))
+    return IngestOutput(batches=batches, errors_path=str(errors_path), n_documents=len(documents),
+                        n_errors=len(errors), n_inputs=count_inputs(Path(raw_dir), sources))

@@ -49,6 +49,15 @@ ENTITIES = _schema(
     _field("canonical", pa.string(), "Canonical name of the entity within its document.", False),
 )
 
+DOCUMENT_ENTITIES = _schema(
+    "One row per distinct entity (canonical name and label) per document: the entities table rolled up.",
+    _field("doc_id", pa.string(), "The document (documents.doc_id).", False),
+    _field("canonical", pa.string(), "Canonical name (entities.canonical).", False),
+    _field("label", pa.string(), "spaCy label.", False),
+    _field("mentions", pa.int32(), "Number of mentions of this entity in the document.", False),
+    _field("first_start_char", pa.int32(), "Start offset of the first mention.", False),
+)
+
 QUANTITIES = _schema(
     "One row per money amount, percentage, percentage-point change or count.",
     _field("doc_id", pa.string(), "The document (documents.doc_id).", False),
@@ -98,6 +107,7 @@ INGESTED = _schema(
 PUBLISHED_TABLES: dict[str, pa.Schema] = {
     "documents": DOCUMENTS,
     "entities": ENTITIES,
+    "document_entities": DOCUMENT_ENTITIES,
     "quantities": QUANTITIES,
     "errors": ERRORS,
 }

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+import stat
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 ROW_GROUP_SIZE = 64 * 1024
+LOCK_FILE = ".newsflow.lock"
 
 
 @dataclass(frozen=True)
@@ -98,3 +103,49 @@ def write_stage_output(rows: pa.Table, errors: pa.Table, folder: Path, label: st
 
 def read_table(path: str | Path) -> pa.Table:
     return pq.read_table(path)
+
+
+class RunLockedError(RuntimeError):
+    """Another newsflow run holds the processed folder."""
+
+
+@contextmanager
+def exclusive_run_lock(processed_dir: Path) -> Iterator[None]:
+    """Hold `<processed_dir>/.newsflow.lock` for the whole run, or fail at once with the holder.
+
+    The lock is an flock on the file, so the kernel releases it when its holder dies, even by
+    SIGKILL: a stale lock file (its pid no longer running) never blocks a later run.
+    """
+    processed_dir.mkdir(parents=True, exist_ok=True)
+    path = processed_dir / LOCK_FILE
+    with open(path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "unknown"
+            raise RunLockedError(f"another newsflow run (pid {holder}) is writing {processed_dir}; try again later") from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        try:
+            yield
+        finally:
+            lock.seek(0)
+            lock.truncate()
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def ensure_private_folder(folder: Path) -> None:
+    """Create `folder` (mode 700) or check that only its owner can write it.
+
+    Cached results are pickles: anyone who can write them can run code as the pipeline's user.
+    """
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = folder.stat().st_mode
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise PermissionError(
+            f"{folder} is writable by other users ({stat.filemode(mode)}); cached results are pickles, "
+            f"so newsflow refuses to use it. Fix with: chmod go-w {folder}"
+        )

@@ -19,14 +19,16 @@ import pyarrow.compute as pc
 from prefect import get_run_logger, task
 
 from tasks.errors import utc_now
-from tasks.schemas import PUBLISHED_TABLES
+from tasks.schemas import DOCUMENT_ENTITIES, PUBLISHED_TABLES
 from tasks.storage import StageOutput, read_table, write_parquet_atomic
 from tasks.tasking import STAGE_TASK_OPTIONS
 
 MANIFEST = "_manifest.json"
+REJECTING_STAGES = ["ingest", "clean"]  # stages whose errors drop the input
 SORT_KEYS = {
     "documents": [("source", "ascending")],
     "entities": [("doc_id", "ascending"), ("start_char", "ascending")],
+    "document_entities": [("doc_id", "ascending"), ("first_start_char", "ascending"), ("label", "ascending")],
     "quantities": [("doc_id", "ascending"), ("start_char", "ascending")],
     "errors": [("source", "ascending"), ("stage", "ascending"), ("error_type", "ascending")],
 }
@@ -39,6 +41,8 @@ class PublishedTables:
     processed_dir: str
     parts_key: str
     rows: dict[str, int]
+    n_inputs: int
+    n_rejected: int
 
     def is_intact(self) -> bool:
         """True while the tables on disk are still the ones this write produced."""
@@ -53,6 +57,7 @@ class TableParts:
     entities: list[StageOutput]
     quantities: list[StageOutput]
     ingest_errors_path: str
+    n_inputs: int
 
     def files(self) -> dict[str, list[str]]:
         stage_outputs = self.documents + self.entities + self.quantities
@@ -66,7 +71,7 @@ class TableParts:
     def key(self) -> str:
         """A hash of every part's content: equal keys mean equal tables."""
         hashes = [output.content_sha256 for output in self.documents + self.entities + self.quantities]
-        return hashlib.sha256(json.dumps(hashes + [self.ingest_errors_path]).encode()).hexdigest()
+        return hashlib.sha256(json.dumps(hashes + [self.ingest_errors_path, self.n_inputs]).encode()).hexdigest()
 
 
 def table_paths(processed_dir: Path) -> dict[str, Path]:
@@ -92,16 +97,42 @@ def merge_table(name: str, files: list[str]) -> pa.Table:
     return table.sort_by(SORT_KEYS[name])
 
 
-def check_unique_documents(documents: pa.Table) -> None:
-    """Fail loudly rather than publish a document twice."""
+def roll_up_entities(entities: pa.Table) -> pa.Table:
+    """document_entities: one row per (doc_id, canonical, label) with its mention count."""
+    grouped = entities.group_by(["doc_id", "canonical", "label"], use_threads=False).aggregate(
+        [("start_char", "count"), ("start_char", "min")]
+    )
+    table = grouped.rename_columns(["doc_id", "canonical", "label", "mentions", "first_start_char"])
+    return table.select(DOCUMENT_ENTITIES.names).cast(DOCUMENT_ENTITIES).sort_by(SORT_KEYS["document_entities"])
+
+
+class AccountingError(ValueError):
+    """The tables would lose or duplicate an input: nothing is published."""
+
+
+def check_accounting(documents: pa.Table, errors: pa.Table, n_inputs: int) -> int:
+    """Every input is one document or one rejection, and no document appears twice.
+
+    Returns the number of rejected inputs. Metadata errors (the article is kept) and errors of
+    the entities and numbers stages (the document is kept) are not rejections.
+    """
     if pc.count_distinct(documents["doc_id"]).as_py() != documents.num_rows:
-        raise ValueError("duplicate doc_id in documents: refusing to publish")
+        raise AccountingError("duplicate doc_id in documents: refusing to publish")
+    is_rejection = pc.and_(pc.is_in(errors["stage"], pa.array(REJECTING_STAGES)),
+                           pc.not_equal(errors["error_type"], "invalid_metadata"))
+    n_rejected = pc.sum(is_rejection.cast(pa.int64())).as_py() or 0
+    if documents.num_rows + n_rejected != n_inputs:
+        raise AccountingError(
+            f"{n_inputs} inputs but {documents.num_rows} documents + {n_rejected} rejections: refusing to publish"
+        )
+    return n_rejected
 
 
 def publish_tables(parts: TableParts, processed_dir: Path) -> PublishedTables:
     """Write every table atomically, then the manifest."""
     tables = {name: merge_table(name, files) for name, files in parts.files().items()}
-    check_unique_documents(tables["documents"])
+    tables["document_entities"] = roll_up_entities(tables["entities"])
+    n_rejected = check_accounting(tables["documents"], tables["errors"], parts.n_inputs)
     for name, path in table_paths(processed_dir).items():
         write_parquet_atomic(tables[name], path)
     counts = {name: table.num_rows for name, table in tables.items()}
@@ -109,7 +140,7 @@ def publish_tables(parts: TableParts, processed_dir: Path) -> PublishedTables:
     tmp = processed_dir / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest, indent=2))
     tmp.replace(processed_dir / MANIFEST)
-    return PublishedTables(str(processed_dir), parts.key(), counts)
+    return PublishedTables(str(processed_dir), parts.key(), counts, parts.n_inputs, n_rejected)
 
 
 @task(name="write", task_run_name="write tables to {processed_dir}", **STAGE_TASK_OPTIONS)

@@ -75,6 +75,9 @@ def test_seed_article_end_to_end(seed_raw: Path, tmp_path: Path):
     people = set(entities[entities.label == "PERSON"].canonical)
     assert {"Xi Jinping", "Liu Hua", "Zuo Xiaodong", "Hu Zucai", "Wang Wenbin", "Antonio Guterres", "Shen Yi"} <= people
     assert not entities.text.str.contains("Photo").any()
+    rollup = read(tmp_path, "document_entities").set_index(["canonical", "label"])
+    assert rollup.loc[("Xi Jinping", "PERSON"), "mentions"] == (entities.canonical == "Xi Jinping").sum() >= 8
+    assert rollup.index.is_unique
     for row in entities.itertuples():
         assert document["text"][row.start_char:row.end_char] == row.text
 

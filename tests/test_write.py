@@ -9,9 +9,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from tasks.errors import ErrorRecord, errors_table
-from tasks.schemas import DOCUMENTS, ENTITIES, PUBLISHED_TABLES, QUANTITIES
+from tasks.schemas import DOCUMENT_ENTITIES, DOCUMENTS, ENTITIES, PUBLISHED_TABLES, QUANTITIES
 from tasks.storage import write_parquet_atomic, write_stage_output
-from tasks.write import TableParts, publish_tables, published_key
+from tasks.write import AccountingError, TableParts, publish_tables, published_key, roll_up_entities
 
 
 def _doc(doc_id: str) -> dict:
@@ -28,13 +28,13 @@ def _parts(tmp_path: Path, doc_ids: list[str]) -> TableParts:
                                     errors_table([ErrorRecord("x.txt", "numbers", "boom", "m")]), work, "qty")
     ingest_errors = work / "ingest.errors.parquet"
     write_parquet_atomic(errors_table([ErrorRecord("bad.pdf", "ingest", "unsupported_file_type", "m")]), ingest_errors)
-    return TableParts([documents], [entities], [quantities], str(ingest_errors))
+    return TableParts([documents], [entities], [quantities], str(ingest_errors), n_inputs=len(set(doc_ids)) + 1)
 
 
 def test_publish_tables_writes_every_table_with_its_schema(tmp_path: Path):
     processed = tmp_path / "processed"
     published = publish_tables(_parts(tmp_path, ["b", "a"]), processed)
-    assert published.rows == {"documents": 2, "entities": 0, "quantities": 0, "errors": 2}
+    assert published.rows == {"documents": 2, "entities": 0, "quantities": 0, "errors": 2, "document_entities": 0}
     assert published.is_intact()
     for name, schema in PUBLISHED_TABLES.items():
         table = pq.read_table(processed / name)
@@ -43,6 +43,13 @@ def test_publish_tables_writes_every_table_with_its_schema(tmp_path: Path):
     assert pq.read_table(processed / "documents")["doc_id"].to_pylist() == ["a", "b"]
     assert sorted(p.name for p in processed.rglob("*") if p.is_file()) == sorted(
         ["_manifest.json"] + [f"{name}.parquet" for name in PUBLISHED_TABLES])
+
+
+def test_an_input_lost_between_stages_blocks_publishing(tmp_path: Path):
+    parts = _parts(tmp_path, ["a", "b"])
+    lost = TableParts(parts.documents, parts.entities, parts.quantities, parts.ingest_errors_path, n_inputs=4)
+    with pytest.raises(AccountingError, match="4 inputs but 2 documents \\+ 1 rejections"):
+        publish_tables(lost, tmp_path / "processed")
 
 
 def test_deleting_a_table_invalidates_the_published_key(tmp_path: Path):
@@ -66,3 +73,19 @@ def test_stage_outputs_are_content_addressed_and_verified(tmp_path: Path):
     Path(first.path).write_bytes(Path(first.path).read_bytes()[:-10])  # truncated behind our back
     assert not first.is_intact()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary files left
+
+
+def test_roll_up_entities_counts_mentions_per_canonical_entity():
+    rows = [("d1", "Xi Jinping", "PERSON", 50), ("d1", "Xi Jinping", "PERSON", 10), ("d1", "Xi Jinping", "ORG", 5),
+            ("d2", "Xi Jinping", "PERSON", 7), ("d1", "China", "GPE", 3)]
+    entities = pa.Table.from_pylist(
+        [dict(doc_id=d, text=c, label=label, start_char=start, end_char=start + 2, sentence=0, canonical=c)
+         for d, c, label, start in rows], schema=ENTITIES)
+    rolled = roll_up_entities(entities)
+    assert rolled.schema.equals(DOCUMENT_ENTITIES, check_metadata=False)
+    assert rolled.to_pylist() == [
+        dict(doc_id="d1", canonical="China", label="GPE", mentions=1, first_start_char=3),
+        dict(doc_id="d1", canonical="Xi Jinping", label="ORG", mentions=1, first_start_char=5),
+        dict(doc_id="d1", canonical="Xi Jinping", label="PERSON", mentions=2, first_start_char=10),
+        dict(doc_id="d2", canonical="Xi Jinping", label="PERSON", mentions=1, first_start_char=7),
+    ]
