@@ -5,8 +5,8 @@ Rules:
   before it (`last_known`), and fx_rate_date records that ECB business day.
 - `fallback_on_wrong_date` is never enabled: outside a currency's ECB range there is no rate
   (value_usd null, fx_rate_source says why) instead of a rate from another date.
-- Fixed pegs fill documented gaps: CNY at 8.277 per USD before 2005-04-01 (the peg in force
-  since 1994; the ECB's CNY quotes start that day).
+- Fixed pegs fill documented gaps: CNY at 8.277 per USD from 1994-01-01 to 2005-03-31 (the peg
+  in force since 1994; the ECB's CNY quotes start on 2005-04-01). Before 1994: no rate.
 - A document without a date uses the configured default date (Settings.default_fx_date, else
   the latest ECB date), labelled `ecb_default_date`.
 """
@@ -19,7 +19,9 @@ from datetime import date, timedelta
 
 from currency_converter import CurrencyConverter, RateNotFoundError
 
-FIXED_PEGS_USD_PER_UNIT = {"CNY": (date(2005, 4, 1), 1 / 8.277)}  # currency: (peg ends, rate)
+# currency: (first day, first day after, USD per unit). The CNY peg: 1994 unification, ECB quotes
+# from 2005-04-01 (the rate moved from about 8.7 in 1994 to 8.28 by 1997 and stayed there).
+FIXED_PEGS_USD_PER_UNIT = {"CNY": (date(1994, 1, 1), date(2005, 4, 1), 1 / 8.277)}
 MAX_DAYS_BACK = 10
 
 
@@ -70,8 +72,8 @@ def usd_rate(currency: str, on: date | None, default_date: date | None = None) -
     if on is None:
         on, source = default_date or latest_ecb_date(), "ecb_default_date"
     peg = FIXED_PEGS_USD_PER_UNIT.get(currency)
-    if peg is not None and on < peg[0]:
-        return FxRate(peg[1], on, "fixed_peg")
+    if peg is not None and peg[0] <= on < peg[1]:
+        return FxRate(peg[2], on, "fixed_peg")
     filled = _converters()[0]
     if currency not in filled.currencies:
         return FxRate(None, None, "unsupported_currency")

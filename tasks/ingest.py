@@ -31,6 +31,7 @@ JSONL_SUFFIX = ".jsonl"
 SIDECAR_SUFFIX = ".meta.json"
 METADATA_KEYS = ("title", "published", "url", "source", "language")
 STAGE = "ingest"
+LIKELY_ENCODINGS = ["cp1252", "gb18030", "big5", "shift_jis", "euc_jp", "euc_kr", "cp1251", "koi8_r"]
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,10 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    best = charset_normalizer.from_bytes(data).best()
+    # The encodings news scrapes come in are tried first: on short texts, open detection
+    # mistakes cp1252 for its Central European cousin cp1250 ("£" read as "Ł").
+    best = charset_normalizer.from_bytes(data, cp_isolation=LIKELY_ENCODINGS).best()
+    best = best or charset_normalizer.from_bytes(data).best()
     if best is None:
         raise InputError("undecodable", "not UTF-8 and no other text encoding fits")
     return str(best), best.encoding

@@ -26,6 +26,7 @@ def test_weekend_uses_the_last_known_ecb_day():
     [
         ("USD", date(1850, 1, 1), "identity", True),
         ("CNY", date(2000, 1, 1), "fixed_peg", True),
+        ("CNY", date(1850, 1, 1), "no_rate_for_date", False),
         ("GBP", date(1850, 1, 1), "no_rate_for_date", False),
         ("GBP", date(2090, 1, 1), "no_rate_for_date", False),
         ("XYZ", date(2020, 1, 1), "unsupported_currency", False),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -182,3 +183,90 @@ def test_command_line_runs_twice_with_no_traceback_and_caches_across_processes(s
         assert result.returncode == 0, output
         assert "Traceback" not in output
         assert expected in result.stdout
+
+
+def _cli(raw: Path, tmp_path: Path, env: dict) -> list[str]:
+    return [sys.executable, "-m", "flows.news_pipeline", "run", "--raw-dir", str(raw),
+            "--processed-dir", str(tmp_path / "processed"), "--cache-dir", str(tmp_path / "cache")]
+
+
+def _comparable(folder: Path, table: str) -> pd.DataFrame:
+    frame = pd.read_parquet(folder / table).drop(columns=["processed_at", "recorded_at"], errors="ignore")
+    return frame.reset_index(drop=True)
+
+
+def test_sigkill_mid_run_keeps_the_old_tables_and_the_next_run_finishes(stories_raw: Path, tmp_path: Path):
+    """kill -9 a real run during NER: the previous tables stay readable and unchanged; the next
+    run reuses what was cached and ends with the same tables as an uninterrupted run."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env["NEWSFLOW_BATCH_SIZE"] = "2"
+    assert subprocess.run(_cli(stories_raw, tmp_path, env), cwd=REPO, env=env, capture_output=True,
+                          timeout=300).returncode == 0
+    before = _comparable(tmp_path / "processed", "documents")
+    for i in range(8, 20):
+        (stories_raw / f"late{i}.txt").write_text(f"Late story {i}\n\nBeta Ltd lost {i}% or ${i}m in Paris, Jean Roux said.")
+
+    run = subprocess.Popen(_cli(stories_raw, tmp_path, env), cwd=REPO, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    seen = []
+    for line in run.stdout:
+        seen.append(line)
+        if "batch 3 of" in line:
+            run.send_signal(9)
+            break
+    run.wait(timeout=60)
+    assert run.returncode == -9, "".join(seen)
+    pd.testing.assert_frame_equal(_comparable(tmp_path / "processed", "documents"), before)
+
+    rerun = subprocess.run(_cli(stories_raw, tmp_path, env), cwd=REPO, env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    computed, cached = map(int, re.search(r"clean (\d+)/(\d+)", rerun.stdout).groups())
+    assert cached > 0 and computed > 0  # the batches cleaned before the kill came from the cache
+    reference = tmp_path / "reference"
+    news_pipeline(raw_dir=str(stories_raw), processed_dir=str(reference / "processed"),
+                  cache_dir=str(reference / "cache"))
+    for table in ("documents", "entities", "document_entities", "quantities", "errors"):
+        pd.testing.assert_frame_equal(_comparable(tmp_path / "processed", table), _comparable(reference / "processed", table))
+
+
+def test_transient_os_error_while_writing_tables_is_retried(seed_raw: Path, tmp_path: Path, monkeypatch):
+    import tasks.write
+
+    calls = []
+    real_write = tasks.write.write_parquet_atomic
+
+    def flaky_write(table, path):
+        calls.append(path)
+        if len(calls) == 1:
+            raise OSError("No space left on device (injected)")
+        return real_write(table, path)
+
+    monkeypatch.setattr(tasks.write, "write_parquet_atomic", flaky_write)
+    summary = run(seed_raw, tmp_path)
+    assert summary.rows["documents"] == 1 and len(calls) > 5
+
+
+def test_mixed_bad_inputs_are_all_accounted_for(tmp_path: Path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "good.txt").write_text("Acme rose 5% on Monday, Jane Doe said.")
+    (raw / "empty.txt").write_bytes(b"")
+    (raw / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    (raw / "cp1252.txt").write_bytes("Le caf\u00e9 a gagn\u00e9 5 % et \u00a35m.".encode("cp1252"))
+    (raw / "utf16.txt").write_bytes("Sales rose 7% to $3m.".encode("utf-16"))
+    (raw / "doc.pdf").write_bytes(b"%PDF-1.4")
+    (raw / "bad.txt").write_text("Profits hit 1e309 yuan and 999999999999999999999 trillion yuan in 1850.")
+    (raw / "bad.meta.json").write_text('{"published": "1850-01-01"}')
+    (raw / "feed.jsonl").write_text('{"text": "ok 3%"}\n{broken\n\n{"text": 5}\n')
+    summary = run(raw, tmp_path)
+    # 7 files (the sidecar belongs to bad.txt) + 3 non-empty JSONL lines; rejected: empty, image,
+    # pdf, the broken line and the line whose text is not a string.
+    assert summary.accounting == (10, 5, 5)
+    assert "inputs accounted for: 5 documents + 5 rejected = 10 of 10" in summary.render()
+    documents = read(tmp_path, "documents").set_index("source")
+    assert documents.loc["utf16.txt", "encoding"] == "utf-16"
+    assert "café" in documents.loc["cp1252.txt", "text"] and "£5m" in documents.loc["cp1252.txt", "text"]
+    quantities = read(tmp_path, "quantities").merge(documents.reset_index()[["doc_id", "source"]], on="doc_id")
+    bad = quantities[quantities.source == "bad.txt"]
+    assert bad.value_usd.isna().all() and set(bad.fx_rate_source) <= {"no_rate_for_date"}
