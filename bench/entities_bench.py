@@ -12,12 +12,12 @@ Runs on the same clean BBC texts, in one process, one after the other:
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import spacy
 
+from figures import report
 from tasks.clean import clean_text
 from tasks.entities import NLP_BATCH_SIZE, extract_entities, load_nlp
 from tasks.settings import SPACY_MODEL
@@ -60,10 +60,7 @@ def main() -> None:
         "entities_full_pipeline": sum(len(ents) for ents in full_docs),
         "entities_differing_lean_vs_full": sum(len(a ^ b) for a, b in zip(lean_docs, full_docs)),
     }
-    print(json.dumps(figures, indent=2))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    report(figures, args.json)
 
 
 if __name__ == "__main__":

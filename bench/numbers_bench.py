@@ -13,11 +13,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from datetime import date
 from pathlib import Path
 
+from figures import report
 from tasks.clean import clean_text
 from tasks.dates import infer_published_date
 from tasks.entities import NLP_BATCH_SIZE, load_nlp
@@ -79,10 +79,7 @@ def main() -> None:
         "bbc_business_pairs": agreement(load(business), args.default_fx_date),
         "speed": speed(load(everything)),
     }
-    print(json.dumps(figures, indent=2))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    report(figures, args.json)
 
 
 if __name__ == "__main__":

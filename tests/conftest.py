@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 _prefect_home = Path(tempfile.mkdtemp(prefix="newsflow-prefect-home-"))
@@ -17,6 +21,7 @@ os.environ["PREFECT_LOCAL_STORAGE_PATH"] = str(_prefect_home / "storage")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["NEWSFLOW_RETRY_BACKOFF_SECONDS"] = "0.01"
 
+import httpx  # noqa: E402
 import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,6 +40,54 @@ def prefect_harness():
 @pytest.fixture(scope="session")
 def seed_text() -> str:
     return SEED.read_text(encoding="utf-8")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(1)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+def _healthy(api_url: str) -> bool:
+    try:
+        return httpx.get(f"{api_url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory):
+    """A real `prefect server start` on a free loopback port, with its own database."""
+    home = tmp_path_factory.mktemp("server-home")
+    port = free_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    # The scheduler looks for due runs every 2 s instead of 60 s, so a schedule shows within seconds.
+    env = os.environ | {"PREFECT_HOME": str(home), "PREFECT_API_URL": api_url, "PREFECT_UI_API_URL": api_url,
+                        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2"}
+    if os.environ.get("NEWSFLOW_TEST_POSTGRES_URL"):  # set by .ci/run, which starts PostgreSQL
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = os.environ["NEWSFLOW_TEST_POSTGRES_URL"]
+    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                               "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: _healthy(api_url), 90, "the Prefect server")
+        yield api_url, env
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def pytest_sessionfinish(session, exitstatus):

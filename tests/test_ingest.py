@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from datetime import date
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from tasks.ingest import (
     RawDocument,
+    count_inputs,
     decode_bytes,
     discover_sources,
     doc_id_for,
@@ -164,3 +166,73 @@ def test_batches_are_stable_when_a_document_is_added():
     assert 10 <= len(before) <= 40
     assert len(ids(before) - ids(after)) <= 1
     assert sum(len(batch) for batch in after) == 301
+
+
+# A saved news page as a newsroom's scraper keeps it: site menu, script, share buttons, a
+# comment section and a related-articles list around the article, metadata in the head.
+HTML_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Acme profits soar - Daily Wire</title>
+<meta property="og:site_name" content="Daily Wire">
+<meta property="article:published_time" content="2021-03-04T10:00:00Z">
+<link rel="canonical" href="https://wire.example/business/acme-profits">
+<script>DD_belatedPNG.fix('div, ul, img');</script>
+</head><body>
+<nav><ul><li><a href="/">Home</a></li><li><a href="/world">World</a></li><li><a href="/business">Business</a></li></ul></nav>
+<div class="share">Share on Facebook Share on Twitter</div>
+<article>
+<h1>Acme profits soar</h1>
+<p>LONDON, March 4 (Wire) -- Acme Corp said on Thursday that quarterly profits rose 5% to $10m,
+beating the forecasts of every analyst who follows the company.</p>
+<p>The chief executive, Jane Doe, said demand had been strong across all of its markets and that
+the firm would hire 200 more engineers in Manchester this year.</p>
+</article>
+<section id="comments"><h2>Comments</h2><p>Add your comment. Great news for Acme, up 50%!</p></section>
+<aside><h3>Related reading</h3><ul><li><a href="/a">Rival shares fall 12% on profit warning</a></li></ul></aside>
+<footer>&copy; 2021 Daily Wire | About us | Contact</footer>
+</body></html>
+"""
+
+
+def _no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("ingest tried to open a network connection")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def test_html_page_gives_main_text_and_page_metadata_without_network(tmp_path: Path, monkeypatch):
+    _no_network(monkeypatch)
+    (tmp_path / "acme.html").write_text(HTML_PAGE, encoding="utf-8")
+    documents, errors = ingest(tmp_path)
+    assert errors == []
+    [document] = documents
+    assert (document.title, document.published_date, document.url, document.publisher, document.encoding) == (
+        "Acme profits soar", date(2021, 3, 4), "https://wire.example/business/acme-profits", "Daily Wire", "utf-8")
+    assert "quarterly profits rose 5% to $10m" in document.raw_text
+    assert "hire 200 more engineers in Manchester this year." in document.raw_text
+    for chrome in ("DD_belatedPNG", "Share on Facebook", "Add your comment", "Rival shares fall", "Contact", "Home"):
+        assert chrome not in document.raw_text
+
+
+def test_html_sidecar_wins_and_htm_is_html(tmp_path: Path):
+    (tmp_path / "acme.htm").write_text(HTML_PAGE, encoding="utf-8")
+    (tmp_path / "acme.meta.json").write_text(json.dumps({"published": "2021-03-05", "source": "Newsroom copy"}))
+    (tmp_path / "bare.html").write_text("<html><body><article><p>" + ARTICLE + "</p></article></body></html>")
+    documents, errors = ingest(tmp_path)
+    assert errors == []
+    acme, bare = documents
+    assert (acme.title, acme.published_date, acme.publisher) == ("Acme profits soar", date(2021, 3, 5), "Newsroom copy")
+    assert (bare.source, bare.raw_text.strip(), bare.title, bare.published_date, bare.url) == (
+        "bare.html", ARTICLE, None, None, None)
+
+
+@pytest.mark.parametrize("markup", ["", "<html><head><title>Only a title</title></head><body></body></html>",
+                                    "<html><body><script>var a = 1;</script></body></html>"])
+def test_html_page_without_text_is_an_empty_document(tmp_path: Path, markup: str):
+    (tmp_path / "empty.html").write_text(markup)
+    (tmp_path / "empty.meta.json").write_text(json.dumps({"title": "Kept as metadata"}))
+    documents, errors = ingest(tmp_path)
+    assert documents == []
+    assert errors_by_source(errors) == {"empty.html": "empty_document"}
+    assert count_inputs(tmp_path, discover_sources(tmp_path)) == 1  # the sidecar belongs to the page

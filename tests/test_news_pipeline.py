@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 
 import tasks.clean
-from flows.news_pipeline import main, news_pipeline
+from flows.news_pipeline import main, make_task_runner, news_pipeline
 from tests.conftest import REPO, SEED
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -221,8 +221,8 @@ def test_sigkill_mid_run_keeps_the_old_tables_and_the_next_run_finishes(stories_
     rerun = subprocess.run(_cli(stories_raw, tmp_path, env), cwd=REPO, env=env, capture_output=True, text=True,
                            timeout=300)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-    computed, cached = map(int, re.search(r"clean (\d+)/(\d+)", rerun.stdout).groups())
-    assert cached > 0 and computed > 0  # the batches cleaned before the kill came from the cache
+    _, cached = map(int, re.search(r"clean (\d+)/(\d+)", rerun.stdout).groups())
+    assert cached > 0  # the batches cleaned before the kill came from the cache
     reference = tmp_path / "reference"
     news_pipeline(raw_dir=str(stories_raw), processed_dir=str(reference / "processed"),
                   cache_dir=str(reference / "cache"))
@@ -270,3 +270,20 @@ def test_mixed_bad_inputs_are_all_accounted_for(tmp_path: Path):
     quantities = read(tmp_path, "quantities").merge(documents.reset_index()[["doc_id", "source"]], on="doc_id")
     bad = quantities[quantities.source == "bad.txt"]
     assert bad.value_usd.isna().all() and set(bad.fx_rate_source) <= {"no_rate_for_date"}
+
+
+@pytest.mark.parametrize("kind", ["dask", "processes"])
+def test_parallel_task_runners_give_the_same_tables(kind: str, stories_raw: Path, tmp_path: Path, monkeypatch):
+    """A real dask.distributed LocalCluster (2 worker processes) and the process pool produce the
+    same tables as the default thread runner."""
+    from prefect.settings import PREFECT_API_URL
+
+    monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())  # for the worker processes
+    run(stories_raw, tmp_path)
+    parallel = tmp_path / kind
+    summary = news_pipeline.with_options(task_runner=make_task_runner(kind, workers=2))(
+        raw_dir=str(stories_raw), processed_dir=str(parallel / "processed"), cache_dir=str(parallel / "cache"))
+    assert summary.computed["entities"] >= 2
+    for table in ("documents", "entities", "document_entities", "quantities", "errors"):
+        pd.testing.assert_frame_equal(_comparable(parallel / "processed", table),
+                                      _comparable(tmp_path / "processed", table))

@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -18,7 +17,6 @@ from tests.conftest import REPO
 
 WRITER = """
 import sys, itertools
-import pyarrow as pa
 from pathlib import Path
 from tasks.storage import write_parquet_atomic
 path = Path(sys.argv[1])

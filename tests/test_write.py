@@ -11,18 +11,27 @@ import pytest
 from tasks.errors import ErrorRecord, errors_table
 from tasks.schemas import DOCUMENT_ENTITIES, DOCUMENTS, ENTITIES, PUBLISHED_TABLES, QUANTITIES
 from tasks.storage import write_parquet_atomic, write_stage_output
-from tasks.write import AccountingError, TableParts, publish_tables, published_key, roll_up_entities
+from tasks.write import (
+    AccountingError,
+    TableParts,
+    find_duplicates,
+    flag_duplicates,
+    publish_tables,
+    published_key,
+    roll_up_entities,
+)
 
 
-def _doc(doc_id: str) -> dict:
-    return dict(doc_id=doc_id, source=f"{doc_id}.txt", date_source="none", text="t", content_sha256="h", n_words=1,
-                encoding="utf-8", model="m", pipeline_version="1", processed_at=pa.scalar(0, pa.timestamp("us", "UTC")).as_py())
+def _doc(doc_id: str, text: str = "t") -> dict:
+    return dict(doc_id=doc_id, source=f"{doc_id}.txt", date_source="none", text=text, raw_text=text, chars_removed=0,
+                content_sha256="h", n_words=1, encoding="utf-8", model="m", pipeline_version="1",
+                processed_at=pa.scalar(0, pa.timestamp("us", "UTC")).as_py())
 
 
-def _parts(tmp_path: Path, doc_ids: list[str]) -> TableParts:
+def _parts(tmp_path: Path, doc_ids: list[str], texts: dict[str, str] | None = None) -> TableParts:
     work = tmp_path / "work"
-    documents = write_stage_output(pa.Table.from_pylist([_doc(d) for d in doc_ids], schema=DOCUMENTS),
-                                   errors_table([]), work, "docs")
+    rows = [_doc(d, (texts or {}).get(d, f"text of {d}")) for d in doc_ids]
+    documents = write_stage_output(pa.Table.from_pylist(rows, schema=DOCUMENTS), errors_table([]), work, "docs")
     entities = write_stage_output(ENTITIES.empty_table(), errors_table([]), work, "ents")
     quantities = write_stage_output(QUANTITIES.empty_table(),
                                     errors_table([ErrorRecord("x.txt", "numbers", "boom", "m")]), work, "qty")
@@ -89,3 +98,57 @@ def test_roll_up_entities_counts_mentions_per_canonical_entity():
         dict(doc_id="d1", canonical="Xi Jinping", label="PERSON", mentions=2, first_start_char=10),
         dict(doc_id="d2", canonical="Xi Jinping", label="PERSON", mentions=1, first_start_char=7),
     ]
+
+
+STORY = (
+    "Acme Corp said on Thursday that quarterly profits rose 5% to $10m, beating the forecasts of every analyst "
+    "who follows the company. The chief executive, Jane Doe, said demand had been strong across all of its "
+    "markets and that the firm would hire 200 more engineers in Manchester this year, mostly in software. "
+    "Shares in the company closed 3% higher in London, while its main rival reported flat sales for the period "
+    "and warned that costs would rise. Analysts said the results showed that the strategy of the new management "
+    "team, in place since last spring, was starting to pay off after two difficult years for the group."
+)
+
+
+@pytest.mark.parametrize(
+    "texts, expected",
+    [
+        # the same story saved twice, with different case, punctuation and spacing: exact duplicate
+        ([STORY, STORY.upper().replace(",", "").replace(". ", ".\n\n")], [None, "d0"]),
+        # a wire story published by two sites, one with a word changed and one dropped: near duplicate
+        ([STORY, STORY.replace("Thursday", "Friday").replace(" mostly", "")], [None, "d0"]),
+        # a different story on the same subject: not a duplicate
+        ([STORY, "Acme Corp said on Thursday that it would close two factories in Wales, with the loss of 300 jobs, "
+                 "after demand for its older products fell for a third year."], [None, None]),
+        # a follow-up sharing only some sentences (similarity well below the threshold): not a duplicate
+        ([STORY, STORY[:len(STORY) // 2] + " The union said it would ballot members on strike action next week, "
+                 "and the company said it hoped talks would resolve the dispute over pay and pensions soon."], [None, None]),
+        # empty texts (video pages) are never duplicates, even of each other
+        (["", "", STORY], [None, None, None]),
+        # duplicate_of names the canonical copy, never another duplicate
+        ([STORY, STORY, STORY.replace("Thursday", "Friday")], [None, "d0", "d0"]),
+    ],
+)
+def test_find_duplicates(texts: list[str], expected: list[str | None]):
+    assert find_duplicates([f"d{i}" for i in range(len(texts))], texts) == expected
+
+
+def test_canonical_copy_is_the_smallest_source_and_nothing_is_dropped(tmp_path: Path):
+    texts = {"c": STORY, "a": STORY.replace("Thursday", "Friday"), "b": "Another story entirely, about rain."}
+    published = publish_tables(_parts(tmp_path, ["c", "b", "a"], texts), tmp_path / "processed")
+    documents = pq.read_table(tmp_path / "processed" / "documents").to_pylist()
+    assert [(row["doc_id"], row["duplicate_of"]) for row in documents] == [("a", None), ("b", None), ("c", "a")]
+    assert published.rows["documents"] == 3 and published.n_rejected == 1  # accounting still holds
+
+
+def test_flag_duplicates_scales_past_all_pairs():
+    """2,000 distinct documents and 20 copies: linear in documents (LSH), not quadratic in pairs."""
+    import time
+
+    texts = [f"Report number {i}: " + " ".join(f"w{(i * 7919 + j * 104729) % 100003}" for j in range(60))
+             for i in range(2000)]
+    table = pa.Table.from_pylist([_doc(f"d{i:05}", text) for i, text in enumerate(texts + texts[:20])], schema=DOCUMENTS)
+    started = time.process_time()
+    flagged = flag_duplicates(table)["duplicate_of"].to_pylist()
+    assert flagged == [None] * 2000 + [f"d{i:05}" for i in range(20)]
+    assert time.process_time() - started < 20

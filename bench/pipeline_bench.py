@@ -1,0 +1,143 @@
+"""The pipeline against its limit, on the BBC corpus: throughput, caching, parallelism, memory.
+
+In one run, against one Prefect server started here (as in production; a cold start of Prefect's
+temporary server would add 7-20 s to every run), each step in a subprocess whose process tree's
+peak RSS is sampled:
+1. bare `nlp.pipe` with the lean components and the same process count (n_process): the limit;
+2. the flow, cold (empty cache);
+3. the flow again, nothing changed;
+4. the flow after adding one article;
+5. the flow, cold, on one core (one worker), for the parallel speed-up;
+6. the flow, cold, on the first 300 articles, for memory against corpus size.
+
+    .venv/bin/python bench/pipeline_bench.py [--limit N] [--workers 2] [--json bench/results/pipeline.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from figures import report
+from prefect.server.api.server import SubprocessASGIServer
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent / "shared" / "corpora" / "bbc"
+BARE_PIPE = """
+import sys
+from pathlib import Path
+from tasks.clean import clean_text
+from tasks.entities import NLP_BATCH_SIZE, load_nlp
+texts = [clean_text(p.read_text(encoding="utf-8", errors="replace")) for p in sorted(Path(sys.argv[1]).glob("*.txt"))]
+for _ in load_nlp().pipe(texts, batch_size=NLP_BATCH_SIZE, n_process=int(sys.argv[2])):
+    pass
+"""
+
+
+def tree_rss_bytes(root: int) -> int:
+    """Resident memory of `root` and all its descendants."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                ppid = int(Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def measure(command: list[str], env: dict) -> dict:
+    """Wall seconds and peak RSS (MB, whole process tree) of a command; fails loudly on error."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak = 0
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(process.stdout))
+    reader.start()
+    while process.poll() is None:
+        peak = max(peak, tree_rss_bytes(process.pid))
+        time.sleep(0.1)
+    reader.join()
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise RuntimeError(f"{command} failed:\n{''.join(output)[-3000:]}")
+    return {"seconds": round(seconds, 2), "peak_rss_mb": round(peak / 2**20), "output": output}
+
+
+def flow(raw: Path, state: Path, workers: int, env: dict) -> dict:
+    command = [sys.executable, "-m", "flows.news_pipeline", "run", "--raw-dir", str(raw),
+               "--processed-dir", str(state / "processed"), "--cache-dir", str(state / "cache"),
+               "--workers", str(workers)]
+    result = measure(command, env)
+    summary = [line.strip() for line in result.pop("output") if line.startswith("task runs")]
+    return result | {"task_runs": summary[-1] if summary else None}
+
+
+def copy_corpus(paths: list[Path], raw: Path) -> int:
+    raw.mkdir(parents=True)
+    for path in paths:
+        shutil.copy(path, raw / f"{path.parent.name}_{path.name}")
+    return sum(len(path.read_text(encoding="utf-8", errors="replace").split()) for path in paths)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, help="use the first N BBC articles (default: all 2,225)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--json", type=Path, help="write the figures as JSON")
+    args = parser.parse_args()
+
+    paths = sorted(CORPUS.glob("*/*.txt"))
+    corpus, extra = paths[: args.limit], paths[-1]
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"  # its heartbeat races SQLite at start-up
+    server = SubprocessASGIServer()
+    server.start()
+    env = os.environ | {"PREFECT_API_URL": server.api_url}
+    with tempfile.TemporaryDirectory(prefix="newsflow-bench-") as folder:
+        work = Path(folder)
+        words = copy_corpus(corpus, work / "raw")
+        copy_corpus(corpus[:300], work / "raw300")
+        steps = {
+            "bare_nlp_pipe": measure([sys.executable, "-c", BARE_PIPE, str(work / "raw"), str(args.workers)], env),
+            "flow_cold": flow(work / "raw", work / "state", args.workers, env),
+            "flow_unchanged": flow(work / "raw", work / "state", args.workers, env),
+        }
+        shutil.copy(extra, work / "raw" / "extra_article.txt")
+        steps["flow_one_added"] = flow(work / "raw", work / "state", args.workers, env)
+        steps["flow_cold_one_worker"] = flow(work / "raw", work / "state1", 1, env)
+        steps["flow_cold_300_articles"] = flow(work / "raw300", work / "state300", args.workers, env)
+    steps["bare_nlp_pipe"].pop("output")
+    cold = steps["flow_cold"]["seconds"]
+    figures = {
+        "articles": len(corpus), "words": words, "workers": args.workers, "cores": os.cpu_count(),
+        "steps": steps,
+        "words_per_second": {name: round(words / step["seconds"]) for name, step in steps.items()
+                             if name in ("bare_nlp_pipe", "flow_cold", "flow_cold_one_worker")},
+        "cold_flow_vs_bare": round(steps["bare_nlp_pipe"]["seconds"] / cold, 3),
+        "unchanged_rerun_share_of_cold": round(steps["flow_unchanged"]["seconds"] / cold, 3),
+        "one_added_share_of_cold": round(steps["flow_one_added"]["seconds"] / cold, 3),
+        "speedup_workers_vs_one": round(steps["flow_cold_one_worker"]["seconds"] / cold, 2),
+        "peak_rss_ratio_full_vs_300": round(steps["flow_cold"]["peak_rss_mb"]
+                                            / steps["flow_cold_300_articles"]["peak_rss_mb"], 2),
+    }
+    report(figures, args.json)
+
+
+if __name__ == "__main__":
+    main()

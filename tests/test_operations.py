@@ -1,0 +1,85 @@
+"""Operating newsflow against a real Prefect server: a served deployment on a short schedule,
+a run triggered through the API, the Parquet outputs and the artifacts read back."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterKey,
+    DeploymentFilter,
+    DeploymentFilterId,
+    FlowRunFilter,
+    FlowRunFilterId,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import StateType
+from prefect.deployments import run_deployment
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from tests.conftest import REPO, SEED, wait_until
+
+DEPLOYMENT = "newsflow/newsflow-scheduled"
+
+
+def _completed_runs(api_url: str) -> list:
+    """Completed runs of the served deployment (none while it is not registered yet)."""
+    async def runs():
+        async with get_client() as client:
+            try:
+                deployment = await client.read_deployment_by_name(DEPLOYMENT)
+            except (ObjectNotFound, PrefectHTTPStatusError):  # not registered yet, or the server is busy
+                return []
+            return await client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])),
+                flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+                    type=FlowRunFilterStateType(any_=[StateType.COMPLETED]))),
+            )
+
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        return asyncio.run(runs())
+
+
+def test_served_deployment_runs_on_schedule_and_on_demand(prefect_server, tmp_path: Path):
+    api_url, env = prefect_server
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(SEED, raw / SEED.name)
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "flows.news_pipeline", "serve", "--interval", "20", "--raw-dir", str(raw),
+         "--processed-dir", str(tmp_path / "processed"), "--cache-dir", str(tmp_path / "cache")],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        scheduled = wait_until(lambda: _completed_runs(api_url), 180, "a scheduled run to complete")
+        assert scheduled[0].state.is_completed()
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            # Its own output folders: the schedule keeps starting runs, and two runs on one folder
+            # exclude each other (the run lock).
+            manual = {"raw_dir": str(raw), "processed_dir": str(tmp_path / "manual"), "cache_dir": str(tmp_path / "mcache")}
+            triggered = run_deployment(DEPLOYMENT, parameters=manual, timeout=180)
+            assert triggered.state.is_completed(), triggered.state
+
+            async def artifacts():
+                async with get_client() as client:
+                    return await client.read_artifacts(
+                        flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[triggered.id])),
+                        artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["newsflow-summary", "newsflow-stages"])),
+                    )
+
+            found = {artifact.key: artifact for artifact in asyncio.run(artifacts())}
+        assert set(found) == {"newsflow-summary", "newsflow-stages"}
+        assert "Xi Jinping" in found["newsflow-summary"].data
+        documents = pd.read_parquet(tmp_path / "manual" / "documents")
+        assert documents.source.tolist() == [SEED.name]
+    finally:
+        serve.kill()
+        serve.wait(timeout=30)

@@ -1,0 +1,60 @@
+"""A real browser check of the Prefect UI: headless Chromium renders a newsflow flow run's page.
+
+Needs Debian's `chromium` (.ci/run installs it); skipped when it is missing. The screenshot is
+saved to build/ui/flow-run.png (`make ui-check` runs only this test).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from tests.conftest import REPO, SEED
+
+CHROMIUM = shutil.which("chromium")
+SCREENSHOT = REPO / "build" / "ui" / "flow-run.png"
+
+
+def chromium(*arguments: str, profile: Path) -> subprocess.CompletedProcess:
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", "--window-size=1440,1100", "--virtual-time-budget=20000"]
+    return subprocess.run([CHROMIUM, *flags, *arguments], capture_output=True, text=True, timeout=180)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+def test_flow_run_page_renders_with_its_task_runs(prefect_server, tmp_path: Path):
+    api_url, env = prefect_server
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(SEED, raw / SEED.name)
+    run = subprocess.run([sys.executable, "-m", "flows.news_pipeline", "run", "--raw-dir", str(raw),
+                          "--processed-dir", str(tmp_path / "processed"), "--cache-dir", str(tmp_path / "cache")],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+    async def latest_flow_run():
+        async with get_client() as client:
+            flow_run = (await client.read_flow_runs(limit=1, sort="START_TIME_DESC"))[0]
+            task_runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id])))
+            return flow_run.id, {task_run.name.split()[0] for task_run in task_runs}
+
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        flow_run_id, task_names = asyncio.run(latest_flow_run())
+    assert task_names == {"ingest", "clean", "entities", "numbers", "write"}
+
+    # The page draws its timeline on a canvas: the check is the rendered screenshot, whose size
+    # tells a drawn page (about 160 KB) from the empty application shell (a few KB).
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    SCREENSHOT.unlink(missing_ok=True)
+    page = f"{api_url.removesuffix('/api')}/runs/flow-run/{flow_run_id}"
+    chromium(f"--screenshot={SCREENSHOT}", page, profile=tmp_path / "profile")
+    assert SCREENSHOT.stat().st_size > 60_000
