@@ -20,9 +20,9 @@ import spacy
 from figures import report
 from tasks.clean import clean_text
 from tasks.entities import NLP_BATCH_SIZE, extract_entities, load_nlp
-from tasks.settings import SPACY_MODEL
+from tasks.settings import SPACY_MODEL, corpora_dir
 
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora" / "bbc"
+CORPUS = corpora_dir() / "bbc"
 
 
 def timed(function) -> tuple[float, object]:

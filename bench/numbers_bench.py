@@ -22,9 +22,10 @@ from tasks.clean import clean_text
 from tasks.dates import infer_published_date
 from tasks.entities import NLP_BATCH_SIZE, load_nlp
 from tasks.numbers import extract_quantities, find_quantities
+from tasks.settings import corpora_dir
 
 REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO.parent / "shared" / "corpora" / "bbc"
+CORPUS = corpora_dir() / "bbc"
 SEED = REPO / "seeds" / "000_8a74b926aa5c5ac4.txt"
 AGREEMENT = 0.05
 

@@ -25,11 +25,13 @@ import threading
 import time
 from pathlib import Path
 
-from figures import report
 from prefect.server.api.server import SubprocessASGIServer
 
+from figures import report
+from tasks.settings import corpora_dir
+
 REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO.parent / "shared" / "corpora" / "bbc"
+CORPUS = corpora_dir() / "bbc"
 BARE_PIPE = """
 import sys
 from pathlib import Path

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tasks.numbers import find_quantities
+from tasks.settings import corpora_dir
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data" / "bbc_business_quantities.jsonl"
-CORPUS = REPO.parent / "shared" / "corpora" / "bbc"
+CORPUS = corpora_dir() / "bbc"
 GROUPS = {"money": "money", "percent": "percent", "percentage_points": "percent"}
 TOLERANCE = 0.005
 

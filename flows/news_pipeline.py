@@ -28,6 +28,7 @@ from tasks.clean import clean_task
 from tasks.entities import entities_task
 from tasks.ingest import discover_sources, ingest_task
 from tasks.numbers import numbers_task
+from tasks.schemas import PUBLISHED_TABLES
 from tasks.settings import DEFAULT_CACHE_DIR, DEFAULT_PROCESSED_DIR, DEFAULT_RAW_DIR, Settings, cache_version
 from tasks.storage import ensure_private_folder, exclusive_run_lock
 from tasks.write import TableParts, write_task
@@ -56,7 +57,7 @@ class RunSummary:
             "task runs (computed/cached): "
             + ", ".join(f"{stage} {self.computed[stage]}/{self.cached[stage]}" for stage in stages),
             "nothing changed: every result came from the cache" if not self.computed_anything else "",
-            f"tables: {self.processed_dir}/<documents|entities|quantities|errors>/",
+            f"tables: {self.processed_dir}/<{'|'.join(PUBLISHED_TABLES)}>/",
         ]
         return "\n".join(line for line in lines if line)
 

@@ -24,6 +24,14 @@ DEFAULT_PROCESSED_DIR = Path("data/processed")
 DEFAULT_CACHE_DIR = Path("data/cache")
 
 
+def corpora_dir() -> Path:
+    """Where the development corpora (BBC, People's Daily) live, for tests and benchmarks:
+    NEWSFLOW_CORPORA, else ../shared/corpora beside the repo, else /work/shared/corpora."""
+    repo = Path(__file__).resolve().parent.parent
+    candidates = [os.environ.get("NEWSFLOW_CORPORA"), repo.parent / "shared" / "corpora", "/work/shared/corpora"]
+    return next((Path(c) for c in candidates if c and Path(c).is_dir()), repo.parent / "shared" / "corpora")
+
+
 def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 

@@ -25,11 +25,12 @@ from tasks.dates import MONTHS
 from tasks.ingest import doc_id_for
 from tasks.numbers import find_quantities
 from tasks.write import comparable_words, find_duplicates, shingles
+from tasks.settings import corpora_dir
 
 DATA = Path(__file__).resolve().parent / "data"
 EXCERPT = DATA / "peoplesdaily_page_excerpt.txt"
 SAMPLE = DATA / "peoplesdaily_sample.jsonl"
-CORPORA = Path("/work/shared/corpora")
+CORPORA = corpora_dir()
 DEV = CORPORA / "peoplesdaily-dev"
 BBC = CORPORA / "bbc"
 needs_dev = pytest.mark.skipif(not DEV.is_dir(), reason="People's Daily development pages not available")

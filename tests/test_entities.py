@@ -10,6 +10,7 @@ import pytest
 from tasks.clean import clean_text
 from tests.conftest import REPO
 from tasks.entities import EXCLUDED_COMPONENTS, canonical_names, extract_entities, is_noise, load_nlp, text_chunks
+from tasks.settings import corpora_dir
 
 
 @pytest.mark.parametrize(
@@ -88,7 +89,7 @@ def _bbc_cases():
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-BBC = REPO.parent / "shared" / "corpora" / "bbc"
+BBC = corpora_dir() / "bbc"
 
 
 @pytest.mark.skipif(not BBC.is_dir(), reason="the BBC corpus is not on this machine")

@@ -17,6 +17,7 @@ from tests.conftest import REPO
 
 WRITER = """
 import sys, itertools
+import pyarrow as pa
 from pathlib import Path
 from tasks.storage import write_parquet_atomic
 path = Path(sys.argv[1])

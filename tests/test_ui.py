@@ -17,7 +17,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from tests.conftest import REPO, SEED
+from tests.conftest import REPO, SEED, wait_until
 
 CHROMIUM = shutil.which("chromium")
 SCREENSHOT = REPO / "build" / "ui" / "flow-run.png"
@@ -47,9 +47,12 @@ def test_flow_run_page_renders_with_its_task_runs(prefect_server, tmp_path: Path
             task_runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id])))
             return flow_run.id, {task_run.name.split()[0] for task_run in task_runs}
 
-    with temporary_settings(updates={PREFECT_API_URL: api_url}):
-        flow_run_id, task_names = asyncio.run(latest_flow_run())
-    assert task_names == {"ingest", "clean", "entities", "numbers", "write"}
+    def all_task_runs_recorded():  # task run states reach the server as events, a moment later
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            flow_run_id, task_names = asyncio.run(latest_flow_run())
+        return flow_run_id if task_names == {"ingest", "clean", "entities", "numbers", "write"} else None
+
+    flow_run_id = wait_until(all_task_runs_recorded, 60, "the flow run's task runs")
 
     # The page draws its timeline on a canvas: the check is the rendered screenshot, whose size
     # tells a drawn page (about 160 KB) from the empty application shell (a few KB).
