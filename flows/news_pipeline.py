@@ -83,7 +83,7 @@ def _configured(task, settings: Settings):
 
 
 def _run(task, settings: Settings, summary: RunSummary, stage: str, **inputs):
-    """Run one task in the flow's process with the cache in `settings`."""
+    """Run one task through the flow's task runner, with the cache in `settings`, and wait for it."""
     return _intact_result(_configured(task, settings).submit(**inputs), task, settings, summary, stage, **inputs)
 
 
