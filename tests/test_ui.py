@@ -7,6 +7,7 @@ saved to build/ui/flow-run.png (`make ui-check` runs only this test).
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import subprocess
 import sys
@@ -41,18 +42,19 @@ def test_flow_run_page_renders_with_its_task_runs(prefect_server, tmp_path: Path
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
 
-    async def latest_flow_run():
+    # This run's id, from the "View at .../runs/flow-run/<id>" log line (other runs share the server).
+    flow_run_id = re.search(r"/runs/flow-run/([0-9a-f-]{36})", run.stdout + run.stderr).group(1)
+
+    async def task_names():
         async with get_client() as client:
-            flow_run = (await client.read_flow_runs(limit=1, sort="START_TIME_DESC"))[0]
-            task_runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id])))
-            return flow_run.id, {task_run.name.split()[0] for task_run in task_runs}
+            task_runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+            return {task_run.name.split()[0] for task_run in task_runs}
 
-    def all_task_runs_recorded():  # task run states reach the server as events, a moment later
+    def all_task_runs_recorded() -> bool:  # task run states reach the server as events, a moment later
         with temporary_settings(updates={PREFECT_API_URL: api_url}):
-            flow_run_id, task_names = asyncio.run(latest_flow_run())
-        return flow_run_id if task_names == {"ingest", "clean", "entities", "numbers", "write"} else None
+            return asyncio.run(task_names()) == {"ingest", "clean", "entities", "numbers", "write"}
 
-    flow_run_id = wait_until(all_task_runs_recorded, 60, "the flow run's task runs")
+    wait_until(all_task_runs_recorded, 60, "the flow run's task runs")
 
     # The page draws its timeline on a canvas: the check is the rendered screenshot, whose size
     # tells a drawn page (about 160 KB) from the empty application shell (a few KB).
