@@ -303,8 +303,7 @@ def read_source(raw_dir: Path, source: SourceFile, max_bytes: int, errors: list[
         if path.is_symlink():
             raise InputError("symlink_ignored", "symbolic links are not followed")
         if name.endswith(SIDECAR_SUFFIX):
-            article = path.with_name(path.name[: -len(SIDECAR_SUFFIX)])
-            if any(article.with_name(article.name + suffix).is_file() for suffix in ARTICLE_SUFFIXES):
+            if has_article_beside(path):
                 return []
             raise InputError("orphan_metadata", "a .meta.json sidecar with no .txt, .md or .html article beside it")
         if name.endswith(ARTICLE_SUFFIXES):
@@ -319,6 +318,12 @@ def read_source(raw_dir: Path, source: SourceFile, max_bytes: int, errors: list[
     return []
 
 
+def has_article_beside(sidecar: Path) -> bool:
+    """True when `NAME.meta.json` has its article (`NAME.txt`, `.md`, `.html`, `.htm`) beside it."""
+    article = sidecar.with_name(sidecar.name[: -len(SIDECAR_SUFFIX)])
+    return any(article.with_name(article.name + suffix).is_file() for suffix in ARTICLE_SUFFIXES)
+
+
 def count_inputs(raw_dir: Path, sources: list[SourceFile]) -> int:
     """How many inputs must end up as a document or a rejection: every file except sidecars
     that sit beside an article, and every non-empty line of a JSONL file (counted on its own,
@@ -328,8 +333,7 @@ def count_inputs(raw_dir: Path, sources: list[SourceFile]) -> int:
         path = raw_dir / source.relpath
         name = path.name.lower()
         if name.endswith(SIDECAR_SUFFIX):
-            article = path.with_name(path.name[: -len(SIDECAR_SUFFIX)])
-            total += not any(article.with_name(article.name + suffix).is_file() for suffix in ARTICLE_SUFFIXES)
+            total += not has_article_beside(path)
         elif name.endswith(JSONL_SUFFIX) and path.is_file() and not path.is_symlink():
             with path.open("rb") as lines:
                 total += sum(1 for line in lines if line.strip())
