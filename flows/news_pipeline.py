@@ -18,18 +18,19 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture
-from prefect.server.api.server import SubprocessASGIServer
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.states import State
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
 from flows.report import publish_run_report, stage_rows
 from tasks.clean import clean_task
-from tasks.entities import entities_task
+from tasks.entities import entities_task, start_ner_workers
 from tasks.ingest import discover_sources, ingest_task
 from tasks.numbers import numbers_task
 from tasks.schemas import PUBLISHED_TABLES
-from tasks.settings import DEFAULT_CACHE_DIR, DEFAULT_PROCESSED_DIR, DEFAULT_RAW_DIR, Settings, cache_version
+from tasks.settings import (
+    DEFAULT_CACHE_DIR, DEFAULT_PROCESSED_DIR, DEFAULT_RAW_DIR, Settings, cache_version, ner_processes,
+)
 from tasks.storage import ensure_private_folder, exclusive_run_lock
 from tasks.write import TableParts, write_task
 
@@ -115,18 +116,20 @@ def _run_stages(settings: Settings) -> RunSummary:
         raw_dir=str(settings.raw_dir), sources=discover_sources(settings.raw_dir), work_dir=work_dir,
         target_batch_size=settings.target_batch_size, max_bytes=settings.max_document_bytes, cache_version=version,
     )
-    # Every batch's tasks are submitted at once, so the task runner can run batches in parallel.
-    cleaned = [_configured(clean_task, settings).submit(batch=batch, work_dir=work_dir, cache_version=version)
-               for batch in ingested.batches]
-    found_entities = [_configured(entities_task, settings).submit(documents=clean, work_dir=work_dir,
-                                                                  cache_version=version) for clean in cleaned]
-    found_numbers = [_configured(numbers_task, settings).submit(documents=clean, work_dir=work_dir,
-                                                                default_fx_date=settings.default_fx_date,
-                                                                cache_version=version) for clean in cleaned]
+    if summary.computed["ingest"]:
+        start_ner_workers(ner_processes())  # the raw folder changed: some batch will need NER
+    # Every batch's tasks are submitted at once, batch by batch, so that the task runner cleans
+    # the next batches while NER works on the first ones.
+    submitted = []
+    for batch in ingested.batches:
+        clean = _configured(clean_task, settings).submit(batch=batch, work_dir=work_dir, cache_version=version)
+        entity = _configured(entities_task, settings).submit(documents=clean, work_dir=work_dir, cache_version=version)
+        numeric = _configured(numbers_task, settings).submit(documents=clean, work_dir=work_dir,
+                                                             default_fx_date=settings.default_fx_date,
+                                                             cache_version=version)
+        submitted.append((batch, clean, entity, numeric))
     documents, entities, quantities = [], [], []
-    for number, (batch, clean, entity, numeric) in enumerate(
-        zip(ingested.batches, cleaned, found_entities, found_numbers), start=1
-    ):
+    for number, (batch, clean, entity, numeric) in enumerate(submitted, start=1):
         documents.append(_intact_result(clean, clean_task, settings, summary, "clean",
                                         batch=batch, work_dir=work_dir, cache_version=version))
         entities.append(_intact_result(entity, entities_task, settings, summary, "entities",
@@ -164,7 +167,10 @@ def make_task_runner(kind: str, workers: int, dask_address: str | None = None) -
     `dask_address`, else a local one)."""
     if kind == "threads":
         os.environ["NEWSFLOW_NER_PROCESSES"] = str(workers)
-        return ThreadPoolTaskRunner(max_workers=workers)
+        # A thread waits in each entities task while the NER processes work: with twice as many
+        # threads as NER processes, and one more, NER always has a batch queued and cleaning and
+        # numbers go on beside it.
+        return ThreadPoolTaskRunner(max_workers=2 * workers + 1)
     # Tasks run in worker processes: each runs NER itself rather than starting a NER pool.
     os.environ["NEWSFLOW_NER_PROCESSES"] = "1"
     if kind == "processes":
@@ -188,6 +194,9 @@ def prefect_api() -> Iterator[None]:
     if PREFECT_API_URL.value():
         yield
         return
+    # Imported here: the server's modules take seconds to import, and a configured API needs none.
+    from prefect.server.api.server import SubprocessASGIServer
+
     server = SubprocessASGIServer()
     server.start()  # stopped at exit by Prefect, after its log and event workers are flushed
     os.environ["PREFECT_API_URL"] = server.api_url

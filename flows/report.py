@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 STAGES = ["ingest", "clean", "entities", "numbers", "write"]
+KEEP_NULLS = pc.ScalarAggregateOptions(skip_nulls=False)  # "first" means the first row's value
 
 
 def stage_rows(computed: dict[str, int], cached: dict[str, int], rows: dict[str, int], n_documents_in: int,
@@ -43,11 +44,16 @@ def summary_markdown(processed_dir: Path, accounting: tuple[int, int, int], top:
         "| currency | amounts | total in USD |",
         "|---|---|---|",
     ]
-    money = quantities.filter(pc.equal(quantities["kind"], "money")).to_pandas()
-    first_statements = money.drop_duplicates(["doc_id", "amount_id"])
-    by_currency = first_statements.groupby("currency").value_usd.agg(["size", "sum"]).sort_values("sum", ascending=False)
-    for currency, row in by_currency.iterrows():
-        lines.append(f"| {currency} | {row['size']} | {row['sum']:,.0f} |")
+    money = quantities.filter(pc.equal(quantities["kind"], "money"))
+    first_statements = money.group_by(["doc_id", "amount_id"], use_threads=False).aggregate(
+        [("currency", "first", KEEP_NULLS), ("value_usd", "first", KEEP_NULLS)]
+    ).rename_columns(["doc_id", "amount_id", "currency", "value_usd"])
+    by_currency = first_statements.group_by("currency").aggregate([
+        ("value_usd", "count", pc.CountOptions(mode="all")),
+        ("value_usd", "sum", pc.ScalarAggregateOptions(min_count=0)),
+    ])
+    for row in sorted(by_currency.to_pylist(), key=lambda row: (-row["value_usd_sum"], str(row["currency"]))):
+        lines.append(f"| {row['currency']} | {row['value_usd_count']} | {row['value_usd_sum']:,.0f} |")
     lines += ["", "## Top entities", "", "| entity | label | mentions |", "|---|---|---|"]
     totals = entities.group_by(["canonical", "label"]).aggregate([("mentions", "sum")])
     for row in sorted(totals.to_pylist(), key=lambda r: -r["mentions_sum"])[:top]:

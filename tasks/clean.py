@@ -18,6 +18,7 @@ Chrome rules (general rules, none names a site; docs/scraped-pages.md explains t
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import unicodedata
@@ -32,7 +33,8 @@ from prefect import get_run_logger, task
 from tasks.dates import WEEKDAY_DATE, find_page_dateline, find_wire_opener, infer_published_date
 from tasks.errors import ErrorRecord, errors_table, utc_now
 from tasks.ingest import Batch
-from tasks.schemas import DOCUMENTS
+from tasks.duplicates import text_minhash
+from tasks.schemas import CLEAN_DOCUMENTS
 from tasks.settings import PIPELINE_VERSION, model_version
 from tasks.storage import StageOutput, read_table, write_stage_output
 from tasks.tasking import STAGE_TASK_OPTIONS
@@ -53,6 +55,10 @@ CAPTION_CREDIT = re.compile(
     r"(?:\s*[/:]|\s+(?:by|courtesy|provided|from)\b|\s*(?=[\])]))[^\[\]()\n]{0,80}[\])]",
     re.IGNORECASE,
 )
+NON_ASCII = re.compile(r"[^\x00-\x7f]")
+# Text that ftfy leaves as it is (printable ASCII and line breaks, no "&" of an HTML entity):
+# skipping ftfy for it halves the cost of cleaning an English corpus.
+PLAIN_ASCII = re.compile(r"[\t\n\x20-\x25\x27-\x7e]*")
 INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 HORIZONTAL_SPACE = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
@@ -164,6 +170,7 @@ class Article:
     chars_removed: int
 
 
+@functools.cache
 def _safe_nfkc(char: str) -> str:
     decomposition = unicodedata.decomposition(char)
     if char in SAFE_COMPAT_CHARS or decomposition.startswith(SAFE_COMPATIBILITY_TAGS):
@@ -175,8 +182,9 @@ def normalize_unicode(text: str) -> str:
     """Fix mojibake and HTML entities, straighten curly quotes, apply the safe part of NFKC."""
     if HTML_ENTITY.search(text):
         text = html.unescape(text)
-    text = ftfy.fix_text(text, normalization="NFC")
-    return "".join(_safe_nfkc(char) if ord(char) > 0x7F else char for char in text)
+    if not PLAIN_ASCII.fullmatch(text):
+        text = ftfy.fix_text(text, normalization="NFC")
+    return NON_ASCII.sub(lambda match: _safe_nfkc(match.group()), text)
 
 
 def tidy_whitespace(text: str) -> str:
@@ -347,7 +355,9 @@ def clean_batch(rows: list[dict]) -> tuple[list[CleanDocument], list[ErrorRecord
 
 
 def documents_table(documents: list[CleanDocument]) -> pa.Table:
-    return pa.Table.from_pylist([vars(document) for document in documents], schema=DOCUMENTS)
+    """The batch's rows of the documents table, with each text's MinHash for duplicate detection."""
+    rows = [vars(document) | {"text_minhash": text_minhash(document.text)} for document in documents]
+    return pa.Table.from_pylist(rows, schema=CLEAN_DOCUMENTS)
 
 
 @task(name="clean", task_run_name="clean {batch.label}", **STAGE_TASK_OPTIONS)

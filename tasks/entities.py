@@ -213,6 +213,19 @@ def ner_pool(processes: int) -> ProcessPoolExecutor:
                                initializer=load_nlp)
 
 
+def _model_loaded() -> bool:
+    return True
+
+
+def start_ner_workers(processes: int) -> None:
+    """Start the NER pool's processes now, without waiting, so that they load the model while
+    the first batches are cleaned. Does nothing when NER runs in the calling process."""
+    if processes > 1:
+        pool = ner_pool(processes)
+        for _ in range(processes):
+            pool.submit(_model_loaded)
+
+
 def _extract_in_worker(documents: list[dict]) -> tuple[list[Mention], list[ErrorRecord]]:
     return extract_entities(load_nlp(), documents)
 

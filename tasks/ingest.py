@@ -22,7 +22,6 @@ from pathlib import Path
 
 import charset_normalizer
 import pyarrow as pa
-import trafilatura
 from prefect import get_run_logger, task
 
 from tasks.errors import ErrorRecord, errors_table
@@ -220,6 +219,8 @@ def _read_sidecar(path: Path, relpath: str, errors: list[ErrorRecord]) -> dict:
 def extract_html_article(markup: str) -> tuple[str, dict]:
     """The main text of an HTML page and its metadata fields (title, published date, URL, site
     name as publisher), by trafilatura from `markup` alone. Raises InputError when no text is found."""
+    import trafilatura  # imported when a page needs it: it takes a second to import
+
     extracted = trafilatura.bare_extraction(
         markup, with_metadata=True, include_comments=False, date_extraction_params=HTML_DATE_EXTRACTION
     )

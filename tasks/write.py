@@ -6,42 +6,29 @@ run, so a deleted source file's rows disappear and a changed file's rows are rep
 `_manifest.json` records which parts the tables were built from, so the flow can tell whether
 the tables on disk are the ones a cached write produced.
 
-Duplicates are flagged here, where every batch is merged: `documents.duplicate_of` names the
-canonical copy (the one with the smallest `source`) of an article saved twice or published by
-two sites. Nothing is dropped.
+Duplicates are flagged here, where every batch is merged (tasks/duplicates.py; the clean stage
+computed each text's MinHash): `documents.duplicate_of` names the canonical copy (the one with
+the smallest `source`) of an article saved twice or published by two sites. Nothing is dropped.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from datasketch import MinHash, MinHashLSH
 from prefect import get_run_logger, task
 
 from tasks.errors import utc_now
-from tasks.schemas import DOCUMENT_ENTITIES, PUBLISHED_TABLES
+from tasks.duplicates import find_duplicates
+from tasks.schemas import CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, PUBLISHED_TABLES
 from tasks.storage import StageOutput, read_table, write_parquet_atomic
 from tasks.tasking import STAGE_TASK_OPTIONS
 
 MANIFEST = "_manifest.json"
-# Near duplicates: documents whose sets of 5-word shingles have a Jaccard similarity of at least
-# 0.8. MinHash (128 permutations) and locality-sensitive hashing find the candidates, so the work
-# grows with the number of documents, not of pairs. With 25 bands of 5 rows, a pair of similarity
-# s is a candidate with probability 1 - (1 - s**5)**25: over 0.9999 at 0.8, 0.23 at 0.4, nearly 0
-# for unrelated articles; each candidate's similarity is then computed exactly. 0.8 flags the same
-# text with small edits (a changed headline or word, a sentence added or trimmed); BBC pairs
-# between 0.6 and 0.8 are rewritten versions or follow-ups of a story, which are separate articles.
-SHINGLE_WORDS = 5
-NEAR_DUPLICATE_THRESHOLD = 0.8
-MINHASH_PERMUTATIONS = 128
-LSH_BANDS_AND_ROWS = (25, 5)
-WORD = re.compile(r"\w+")
 REJECTING_STAGES = ["ingest", "clean"]  # stages whose errors drop the input
 SORT_KEYS = {
     "documents": [("source", "ascending")],
@@ -108,8 +95,9 @@ def published_key(processed_dir: Path) -> str | None:
 
 
 def merge_table(name: str, files: list[str]) -> pa.Table:
-    """One table from its parts, in the published schema and a stable row order."""
-    schema = PUBLISHED_TABLES[name]
+    """One table from its parts, in the published schema (documents: the clean stage's, with
+    `text_minhash`) and a stable row order."""
+    schema = CLEAN_DOCUMENTS if name == "documents" else PUBLISHED_TABLES[name]
     parts = [read_table(path).cast(schema) for path in files]
     table = pa.concat_tables(parts) if parts else schema.empty_table()
     return table.sort_by(SORT_KEYS[name])
@@ -124,66 +112,15 @@ def roll_up_entities(entities: pa.Table) -> pa.Table:
     return table.select(DOCUMENT_ENTITIES.names).cast(DOCUMENT_ENTITIES).sort_by(SORT_KEYS["document_entities"])
 
 
-def comparable_words(text: str) -> list[str]:
-    """The words duplicate detection compares: case, punctuation and spacing do not count."""
-    return WORD.findall(text.casefold())
-
-
-def shingles(words: list[str]) -> set[str]:
-    """The text's overlapping runs of SHINGLE_WORDS words (the whole text when it is shorter)."""
-    return {" ".join(words[i:i + SHINGLE_WORDS]) for i in range(max(1, len(words) - SHINGLE_WORDS + 1))}
-
-
-def _minhash(shingle_set: set[str]) -> MinHash:
-    minhash = MinHash(num_perm=MINHASH_PERMUTATIONS)
-    minhash.update_batch([shingle.encode("utf-8") for shingle in shingle_set])
-    return minhash
-
-
-def find_duplicates(doc_ids: list[str], texts: list[str]) -> list[str | None]:
-    """For documents in canonical order (smallest source first), the doc_id of the copy each one
-    duplicates, or None.
-
-    Exact duplicates have the same comparable words (hashed); near duplicates reach
-    NEAR_DUPLICATE_THRESHOLD with a canonical document (the most similar one if several). Only
-    canonical documents are indexed, so `duplicate_of` always names a document that is not itself
-    a duplicate. Empty texts (pages whose body was not saved) are never duplicates.
-    """
-    position = {doc_id: number for number, doc_id in enumerate(doc_ids)}
-    canonical_by_digest: dict[str, str] = {}
-    index = MinHashLSH(num_perm=MINHASH_PERMUTATIONS, params=LSH_BANDS_AND_ROWS)
-    duplicate_of: list[str | None] = []
-    for doc_id, text in zip(doc_ids, texts):
-        words = comparable_words(text)
-        if not words:
-            duplicate_of.append(None)
-            continue
-        digest = hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()
-        if digest in canonical_by_digest:
-            duplicate_of.append(canonical_by_digest[digest])
-            continue
-        own = shingles(words)
-        minhash = _minhash(own)
-        similar = []
-        for other in index.query(minhash):
-            theirs = shingles(comparable_words(texts[position[other]]))
-            similarity = len(own & theirs) / len(own | theirs)
-            if similarity >= NEAR_DUPLICATE_THRESHOLD:
-                similar.append((similarity, -position[other], other))
-        canonical = max(similar)[2] if similar else None
-        if canonical is None:
-            index.insert(doc_id, minhash)
-        canonical_by_digest[digest] = canonical or doc_id
-        duplicate_of.append(canonical)
-    return duplicate_of
-
-
 def flag_duplicates(documents: pa.Table) -> pa.Table:
-    """The documents table (sorted by source) with `duplicate_of` filled in."""
+    """The documents table (sorted by source) with `duplicate_of` filled in, from the clean
+    stage's `text_minhash` column when it is there; the published columns only."""
     documents = documents.sort_by(SORT_KEYS["documents"])
-    duplicate_of = find_duplicates(documents["doc_id"].to_pylist(), documents["text"].to_pylist())
+    minhashes = documents["text_minhash"].to_pylist() if "text_minhash" in documents.column_names else None
+    duplicate_of = find_duplicates(documents["doc_id"].to_pylist(), documents["text"].to_pylist(), minhashes)
     column = documents.schema.get_field_index("duplicate_of")
-    return documents.set_column(column, documents.schema.field(column), pa.array(duplicate_of, pa.string()))
+    flagged = documents.set_column(column, documents.schema.field(column), pa.array(duplicate_of, pa.string()))
+    return flagged.select(DOCUMENTS.names)
 
 
 class AccountingError(ValueError):

@@ -24,7 +24,7 @@ from tasks.clean import CAPTION_CREDIT, PAGER, Article, clean_batch, repair_text
 from tasks.dates import MONTHS
 from tasks.ingest import doc_id_for
 from tasks.numbers import find_quantities
-from tasks.write import comparable_words, find_duplicates, shingles
+from tasks.duplicates import comparable_words, find_duplicates, shingles
 from tasks.settings import corpora_dir
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -1,4 +1,4 @@
-"""Tests for tasks/write.py and tasks/storage.py: atomic, content-addressed, no duplicates."""
+"""Tests for tasks/write.py and tasks/storage.py: atomic, content-addressed, duplicates flagged."""
 
 from __future__ import annotations
 
@@ -9,17 +9,18 @@ import pyarrow.parquet as pq
 import pytest
 
 from tasks.errors import ErrorRecord, errors_table
-from tasks.schemas import DOCUMENT_ENTITIES, DOCUMENTS, ENTITIES, PUBLISHED_TABLES, QUANTITIES
+from tasks.duplicates import text_minhash
+from tasks.schemas import CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, ENTITIES, PUBLISHED_TABLES, QUANTITIES
 from tasks.storage import write_parquet_atomic, write_stage_output
 from tasks.write import (
     AccountingError,
     TableParts,
-    find_duplicates,
     flag_duplicates,
     publish_tables,
     published_key,
     roll_up_entities,
 )
+from tests.test_duplicates import STORY
 
 
 def _doc(doc_id: str, text: str = "t") -> dict:
@@ -31,7 +32,8 @@ def _doc(doc_id: str, text: str = "t") -> dict:
 def _parts(tmp_path: Path, doc_ids: list[str], texts: dict[str, str] | None = None) -> TableParts:
     work = tmp_path / "work"
     rows = [_doc(d, (texts or {}).get(d, f"text of {d}")) for d in doc_ids]
-    documents = write_stage_output(pa.Table.from_pylist(rows, schema=DOCUMENTS), errors_table([]), work, "docs")
+    rows = [row | {"text_minhash": text_minhash(row["text"])} for row in rows]  # as the clean stage writes them
+    documents = write_stage_output(pa.Table.from_pylist(rows, schema=CLEAN_DOCUMENTS), errors_table([]), work, "docs")
     entities = write_stage_output(ENTITIES.empty_table(), errors_table([]), work, "ents")
     quantities = write_stage_output(QUANTITIES.empty_table(),
                                     errors_table([ErrorRecord("x.txt", "numbers", "boom", "m")]), work, "qty")
@@ -98,39 +100,6 @@ def test_roll_up_entities_counts_mentions_per_canonical_entity():
         dict(doc_id="d1", canonical="Xi Jinping", label="PERSON", mentions=2, first_start_char=10),
         dict(doc_id="d2", canonical="Xi Jinping", label="PERSON", mentions=1, first_start_char=7),
     ]
-
-
-STORY = (
-    "Acme Corp said on Thursday that quarterly profits rose 5% to $10m, beating the forecasts of every analyst "
-    "who follows the company. The chief executive, Jane Doe, said demand had been strong across all of its "
-    "markets and that the firm would hire 200 more engineers in Manchester this year, mostly in software. "
-    "Shares in the company closed 3% higher in London, while its main rival reported flat sales for the period "
-    "and warned that costs would rise. Analysts said the results showed that the strategy of the new management "
-    "team, in place since last spring, was starting to pay off after two difficult years for the group."
-)
-
-
-@pytest.mark.parametrize(
-    "texts, expected",
-    [
-        # the same story saved twice, with different case, punctuation and spacing: exact duplicate
-        ([STORY, STORY.upper().replace(",", "").replace(". ", ".\n\n")], [None, "d0"]),
-        # a wire story published by two sites, one with a word changed and one dropped: near duplicate
-        ([STORY, STORY.replace("Thursday", "Friday").replace(" mostly", "")], [None, "d0"]),
-        # a different story on the same subject: not a duplicate
-        ([STORY, "Acme Corp said on Thursday that it would close two factories in Wales, with the loss of 300 jobs, "
-                 "after demand for its older products fell for a third year."], [None, None]),
-        # a follow-up sharing only some sentences (similarity well below the threshold): not a duplicate
-        ([STORY, STORY[:len(STORY) // 2] + " The union said it would ballot members on strike action next week, "
-                 "and the company said it hoped talks would resolve the dispute over pay and pensions soon."], [None, None]),
-        # empty texts (video pages) are never duplicates, even of each other
-        (["", "", STORY], [None, None, None]),
-        # duplicate_of names the canonical copy, never another duplicate
-        ([STORY, STORY, STORY.replace("Thursday", "Friday")], [None, "d0", "d0"]),
-    ],
-)
-def test_find_duplicates(texts: list[str], expected: list[str | None]):
-    assert find_duplicates([f"d{i}" for i in range(len(texts))], texts) == expected
 
 
 def test_canonical_copy_is_the_smallest_source_and_nothing_is_dropped(tmp_path: Path):
