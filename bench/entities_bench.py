@@ -19,7 +19,7 @@ import spacy
 
 from figures import report
 from tasks.clean import clean_text
-from tasks.entities import NLP_BATCH_SIZE, extract_entities, load_nlp
+from tasks.ner import NLP_BATCH_SIZE, extract_entities, load_nlp
 from tasks.settings import SPACY_MODEL, corpora_dir
 
 CORPUS = corpora_dir() / "bbc"

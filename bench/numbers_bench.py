@@ -20,7 +20,7 @@ from pathlib import Path
 from figures import report
 from tasks.clean import clean_text
 from tasks.dates import infer_published_date
-from tasks.entities import NLP_BATCH_SIZE, load_nlp
+from tasks.ner import NLP_BATCH_SIZE, load_nlp
 from tasks.numbers import extract_quantities, find_quantities
 from tasks.settings import corpora_dir
 

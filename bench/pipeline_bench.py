@@ -39,7 +39,7 @@ BARE_PIPE = """
 import sys
 from pathlib import Path
 from tasks.clean import clean_text
-from tasks.entities import NLP_BATCH_SIZE, load_nlp
+from tasks.ner import NLP_BATCH_SIZE, load_nlp
 texts = [clean_text(p.read_text(encoding="utf-8", errors="replace")) for p in sorted(Path(sys.argv[1]).glob("*.txt"))]
 for _ in load_nlp().pipe(texts, batch_size=NLP_BATCH_SIZE, n_process=int(sys.argv[2])):
     pass

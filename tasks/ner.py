@@ -1,0 +1,206 @@
+"""NER for the entities stage: spaCy on the clean text, noise rules, canonical names in a document.
+
+This module imports no Prefect: the NER worker processes import it (and spaCy) only, so each
+starts in about a second instead of two and a half (tasks/entities.py runs the pool).
+
+Canonical names (within one document; no cross-document linking to a knowledge base):
+- Every mention is normalised: leading "the", trailing possessive "'s", surrounding quotes and
+  punctuation and personal titles ("President", "Mr") are removed.
+- PERSON: a one-word name ("Xi", "Liu", "Myers") resolves to the document's only multi-word
+  PERSON name that starts or ends with that word ("Xi Jinping", "Bob Myers"); when two full
+  names share it, it stays as it is rather than guessing.
+- ORG: an acronym resolves to a long form in the same document whose initials it spells
+  ("WIPO" -> "World Intellectual Property Organization"), or through ORG_ALIASES for acronyms
+  whose letters do not match the initials.
+- GPE/LOC: GPE_ALIASES maps common variants ("U.S.", "America" -> "United States").
+Noise: mentions with no letter or digit, and labels known to be wrong for a text
+(MISLABELLED, e.g. "COVID-19" tagged ORG), are dropped; a mention that starts with a personal
+title ("Mr Ebbers" tagged ORG) is relabelled PERSON.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+
+from tasks.errors import ErrorRecord
+from tasks.settings import SPACY_MODEL
+
+STAGE = "entities"
+
+# The model's ner component has its own tok2vec, so the shared tok2vec and everything that
+# listens to it can go: about 2x faster with identical entities. senter gives sentence indexes.
+EXCLUDED_COMPONENTS = ["tok2vec", "parser", "tagger", "lemmatizer", "attribute_ruler"]
+NLP_BATCH_SIZE = 32
+# Longer texts go through NER in pieces (cut at whitespace): spaCy refuses texts over
+# nlp.max_length (1,000,000 characters) and its memory grows with the length of one text.
+MAX_CHUNK_CHARS = 100_000
+
+TITLES = {
+    "mr", "mrs", "ms", "miss", "dr", "prof", "professor", "sir", "dame", "lord", "lady",
+    "president", "premier", "chancellor", "minister", "secretary", "secretary-general",
+    "general", "senator", "governor", "mayor", "judge", "chairman", "chairwoman", "ceo",
+    "king", "queen", "prince", "princess", "pope", "rev", "vice", "prime", "deputy",
+}
+GPE_ALIASES = {
+    "u.s.": "United States", "us": "United States", "u.s": "United States", "usa": "United States",
+    "u.s.a.": "United States", "united states": "United States", "united states of america": "United States",
+    "america": "United States", "la": "Los Angeles", "uk": "United Kingdom", "u.k.": "United Kingdom", "britain": "United Kingdom",
+    "great britain": "United Kingdom", "united kingdom": "United Kingdom", "prc": "China",
+    "people's republic of china": "China", "mainland china": "China", "uae": "United Arab Emirates",
+}
+ORG_ALIASES = {
+    "ASEAN": "Association of Southeast Asian Nations",
+    "CELAC": "Community of Latin American and Caribbean States",
+    "WIPO": "World Intellectual Property Organization",
+    "NDRC": "National Development and Reform Commission",
+    "UN": "United Nations",
+    "EU": "European Union",
+    "WTO": "World Trade Organization",
+    "IMF": "International Monetary Fund",
+    "PWC": "PricewaterhouseCoopers",
+}
+NAME_SUFFIXES = {"qc", "kc", "mp", "jr", "sr", "ii", "iii"}
+# Titles that only people carry: a mention starting with one is a PERSON whatever NER said.
+PERSONAL_TITLES = {"mr", "mrs", "ms", "miss", "dr", "sir", "dame", "lord", "lady"}
+# (text, label) pairs the small model gets wrong often enough to be worth a rule.
+MISLABELLED = {("covid-19", "ORG"), ("covid", "ORG"), ("coronavirus", "ORG")}
+INITIAL_STOPWORDS = {"of", "and", "for", "the", "on", "in", "&"}
+EDGE_JUNK = re.compile(r"^[\W_]+|[\W_]+$")
+POSSESSIVE = re.compile(r"['’]s?$")
+ACRONYM = re.compile(r"^[A-Z][A-Z&.]{1,9}$")
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One row of the `entities` table."""
+
+    doc_id: str
+    text: str
+    label: str
+    start_char: int
+    end_char: int
+    sentence: int
+    canonical: str
+
+
+@functools.cache
+def load_nlp():
+    """The lean spaCy pipeline (senter + ner), loaded once per process."""
+    import spacy
+
+    nlp = spacy.load(SPACY_MODEL, exclude=EXCLUDED_COMPONENTS)
+    nlp.enable_pipe("senter")
+    return nlp
+
+
+def normalise_name(text: str) -> str:
+    """A mention without leading "the", possessive, edge punctuation or quotes."""
+    name = " ".join(text.split())
+    name = re.sub(r"^(?:the|The|THE)\s+", "", name)
+    name = POSSESSIVE.sub("", name) if re.search(r"\w['’]s?$", name) else name
+    return EDGE_JUNK.sub("", name)
+
+
+def strip_titles(name: str) -> str:
+    """A person's name without leading titles ("President", "Mr") or trailing suffixes ("QC")."""
+    words = name.split()
+    while len(words) > 1 and words[0].lower().rstrip(".") in TITLES:
+        words = words[1:]
+    while len(words) > 1 and words[-1].lower().rstrip(".,") in NAME_SUFFIXES:
+        words = words[:-1]
+    return " ".join(words)
+
+
+def corrected_label(text: str, label: str) -> str:
+    """spaCy's label, except that a mention starting with a personal title is a PERSON
+    (the small model tags "Mr Ebbers" as ORG now and then)."""
+    first = text.split()[0].lower().rstrip(".") if text.split() else ""
+    return "PERSON" if label != "PERSON" and first in PERSONAL_TITLES and len(text.split()) > 1 else label
+
+
+def initials(name: str) -> str:
+    return "".join(word[0] for word in name.split() if word.lower() not in INITIAL_STOPWORDS).upper()
+
+
+def is_noise(text: str, label: str) -> bool:
+    """Mentions that are not names at all: no letter or digit, or a known mislabelling."""
+    return not re.search(r"\w", text) or (text.lower(), label) in MISLABELLED
+
+
+def canonical_names(mentions: list[tuple[str, str]]) -> list[str]:
+    """Canonical names for a document's (text, label) mentions, in the same order."""
+    names = [normalise_name(text) for text, _ in mentions]
+    names = [strip_titles(name) if label == "PERSON" else name for name, (_, label) in zip(names, mentions)]
+    full_people = {name for name, (_, label) in zip(names, mentions) if label == "PERSON" and " " in name}
+    long_orgs = {name for name, (_, label) in zip(names, mentions) if label == "ORG" and " " in name}
+    canonical = []
+    for name, (_, label) in zip(names, mentions):
+        if label == "PERSON" and " " not in name:
+            matches = {full for full in full_people if name in (full.split()[0], full.split()[-1])}
+            name = matches.pop() if len(matches) == 1 else name
+        elif label == "ORG" and ACRONYM.match(name):
+            acronym = name.replace(".", "")
+            spelled = {org for org in long_orgs if initials(org) == acronym}
+            name = spelled.pop() if len(spelled) == 1 else ORG_ALIASES.get(acronym, name)
+        elif label in ("GPE", "LOC"):
+            name = GPE_ALIASES.get(name.lower(), name)
+        canonical.append(name)
+    return canonical
+
+
+def text_chunks(text: str, max_chars: int = MAX_CHUNK_CHARS) -> list[tuple[int, str]]:
+    """(offset, chunk) pieces of at most `max_chars`, cut after a newline or a space when
+    possible, so that long documents stay under spaCy's max_length and its memory per text."""
+    chunks, start = [], 0
+    while len(text) - start > max_chars:
+        end = start + max_chars
+        cut = max(text.rfind("\n", start + max_chars // 2, end), text.rfind(" ", start + max_chars // 2, end))
+        end = cut + 1 if cut > 0 else end
+        chunks.append((start, text[start:end]))
+        start = end
+    chunks.append((start, text[start:]))
+    return chunks
+
+
+def document_mentions(doc_id: str, pieces: list[tuple[int, object]]) -> list[Mention]:
+    """The kept mentions of one document from its spaCy Docs (one per chunk, with offsets)."""
+    spans, sentence_starts = [], []
+    for offset, doc in pieces:
+        sentence_starts += [offset + sentence.start_char for sentence in doc.sents]
+        spans += [(offset, ent, corrected_label(ent.text, ent.label_)) for ent in doc.ents
+                  if not is_noise(normalise_name(ent.text), ent.label_)]
+    names = canonical_names([(ent.text, label) for _, ent, label in spans])
+    return [
+        Mention(doc_id, ent.text, label, offset + ent.start_char, offset + ent.end_char,
+                bisect_right(sentence_starts, offset + ent.start_char) - 1, name)
+        for (offset, ent, label), name in zip(spans, names)
+    ]
+
+
+def extract_entities(nlp, documents: list[dict]) -> tuple[list[Mention], list[ErrorRecord]]:
+    """Mentions of every document (rows with doc_id, source, text), processed with nlp.pipe."""
+    chunks = ((chunk, (index, offset)) for index, row in enumerate(documents) for offset, chunk in text_chunks(row["text"]))
+    pieces: dict[int, list[tuple[int, object]]] = {}
+    for doc, (index, offset) in nlp.pipe(chunks, as_tuples=True, batch_size=NLP_BATCH_SIZE):
+        pieces.setdefault(index, []).append((offset, doc))
+    mentions: list[Mention] = []
+    errors: list[ErrorRecord] = []
+    for index, row in enumerate(documents):
+        try:
+            mentions.extend(document_mentions(row["doc_id"], pieces.get(index, [])))
+        except (ValueError, KeyError, IndexError) as error:
+            errors.append(ErrorRecord(row["source"], STAGE, "entity_error", f"{type(error).__name__}: {error}", row["doc_id"]))
+    return mentions, errors
+
+
+def model_loaded() -> bool:
+    """A call that returns once the worker's initializer (load_nlp) has run."""
+    return True
+
+
+def extract_in_worker(documents: list[dict]) -> tuple[list[Mention], list[ErrorRecord]]:
+    """extract_entities with this process's pipeline (the pool's workers call it)."""
+    return extract_entities(load_nlp(), documents)

@@ -1,0 +1,112 @@
+"""Tests for tasks/ner.py: the lean pipeline, noise rules, canonical names, long texts, BBC cases."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from tasks.clean import clean_text
+from tests.conftest import REPO
+from tasks.ner import EXCLUDED_COMPONENTS, canonical_names, extract_entities, is_noise, load_nlp, text_chunks
+from tasks.settings import corpora_dir
+
+
+@pytest.mark.parametrize(
+    "mentions, expected",
+    [
+        ([("Xi Jinping", "PERSON"), ("President Xi", "PERSON"), ("Xi", "PERSON"), ("Xi’s", "PERSON")],
+         ["Xi Jinping"] * 4),
+        ([("Bernie Ebbers", "PERSON"), ("Mr Ebbers", "PERSON")], ["Bernie Ebbers", "Bernie Ebbers"]),
+        ([("Liu Hua", "PERSON"), ("Liu", "PERSON")], ["Liu Hua", "Liu Hua"]),
+        ([("Tony Blair", "PERSON"), ("Cherie Blair", "PERSON"), ("Blair", "PERSON")],
+         ["Tony Blair", "Cherie Blair", "Blair"]),  # ambiguous: left alone
+        ([("the World Intellectual Property Organization", "ORG"), ("WIPO", "ORG")],
+         ["World Intellectual Property Organization"] * 2),
+        ([("ASEAN", "ORG")], ["Association of Southeast Asian Nations"]),
+        ([("the Bank of England's", "ORG")], ["Bank of England"]),
+        ([("U.S.", "GPE"), ("the United States", "GPE"), ("America", "GPE"), ("US", "GPE")], ["United States"] * 4),
+        ([("UK", "GPE"), ("Britain", "GPE"), ("the United Kingdom", "GPE")], ["United Kingdom"] * 3),
+    ],
+)
+def test_canonical_names(mentions, expected):
+    assert canonical_names(mentions) == expected
+
+
+@pytest.mark.parametrize(
+    "text, label, noise",
+    [('"', "ORG", True), ("“ ”", "ORG", True), ("COVID-19", "ORG", True), ("WIPO", "ORG", False), ("Xi", "PERSON", False)],
+)
+def test_is_noise(text: str, label: str, noise: bool):
+    assert is_noise(text, label) is noise
+
+
+def test_lean_pipeline_components():
+    nlp = load_nlp()
+    assert nlp.pipe_names == ["senter", "ner"]
+    assert not set(EXCLUDED_COMPONENTS) & set(nlp.component_names)
+
+
+def test_seed_entities(seed_text: str):
+    text = clean_text(seed_text)
+    mentions, errors = extract_entities(load_nlp(), [{"doc_id": "seed", "source": "seed.txt", "text": text}])
+    assert errors == []
+    for mention in mentions:
+        assert text[mention.start_char:mention.end_char] == mention.text
+    people = {m.canonical for m in mentions if m.label == "PERSON"}
+    assert people == {"Xi Jinping", "Liu Hua", "Zuo Xiaodong", "Hu Zucai", "Wang Wenbin", "Antonio Guterres", "Shen Yi"}
+    counts = Counter(m.canonical for m in mentions if m.label == "PERSON")
+    assert counts["Xi Jinping"] == sum(1 for m in mentions if m.text.startswith("Xi"))
+    wipo = {m.canonical for m in mentions if m.text in ("WIPO", "the World Intellectual Property Organization")}
+    assert wipo == {"World Intellectual Property Organization"}
+    assert not any("Photo" in m.text or "COVID" in m.text for m in mentions)
+    assert [m.sentence for m in mentions] == sorted(m.sentence for m in mentions)
+
+
+def test_text_chunks_cover_the_text_and_cut_at_whitespace():
+    text = ("word " * 50 + "\n") * 40
+    chunks = text_chunks(text, max_chars=500)
+    assert "".join(chunk for _, chunk in chunks) == text
+    assert all(len(chunk) <= 500 for _, chunk in chunks)
+    assert all(text[offset - 1].isspace() for offset, _ in chunks[1:])
+    assert [offset for offset, _ in chunks] == sorted(offset for offset, _ in chunks)
+
+
+def test_a_long_document_goes_through_ner_in_chunks():
+    sentence = "Angela Merkel met Emmanuel Macron in Paris on Monday. Later, Merkel told reporters that Macron had agreed. "
+    text = sentence * 10_000  # 1.1 million characters: over spaCy's max_length
+    mentions, errors = extract_entities(load_nlp(), [{"doc_id": "long", "source": "long.txt", "text": text}])
+    assert errors == []
+    people = [m for m in mentions if m.label == "PERSON"]
+    assert len(people) > 20_000
+    assert all(text[m.start_char:m.end_char] == m.text for m in mentions)
+    assert {m.canonical for m in people if m.text == "Merkel"} == {"Angela Merkel"}
+
+
+def _bbc_cases():
+    path = REPO / "tests" / "data" / "bbc_entities.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+BBC = corpora_dir() / "bbc"
+
+
+@pytest.mark.skipif(not BBC.is_dir(), reason="the BBC corpus is not on this machine")
+@pytest.mark.parametrize("case", _bbc_cases(), ids=lambda case: case["file"])
+def test_hand_checked_bbc_articles(case: dict):
+    """Canonical names on real BBC articles (tests/data/bbc_entities.jsonl, checked by reading).
+
+    Only mentions that spaCy tags with exactly that text are compared: the NER model, not the
+    canonicaliser, decides which spans exist.
+    """
+    text = clean_text((BBC / case["file"]).read_text(encoding="utf-8"))
+    mentions, _ = extract_entities(load_nlp(), [{"doc_id": "d", "source": case["file"], "text": text}])
+    found: dict[str, set[str]] = {}
+    for mention in mentions:
+        found.setdefault(mention.text, set()).add(mention.canonical)
+    compared = {text: want for text, want in case["expected"].items() if text in found}
+    assert compared, "spaCy tagged none of the expected mentions"
+    assert {text: found[text] for text in compared} == {text: {want} for text, want in compared.items()}
+    for mention in case.get("ambiguous", []):
+        assert all(" " not in name for name in found.get(mention, set())), f"{mention!r} was guessed"
