@@ -79,7 +79,7 @@ class Settings:
     processed_dir: Path = DEFAULT_PROCESSED_DIR
     cache_dir: Path = DEFAULT_CACHE_DIR
     # Mean number of documents per batch (batches are content-defined, see tasks/ingest.py).
-    target_batch_size: int = 64
+    target_batch_size: int = 128
     # Files (and JSONL lines) larger than this are rejected with an error row.
     max_document_bytes: int = 10 * 1024 * 1024
     # FX date for documents whose publication date is unknown; None means the latest ECB date.
@@ -97,7 +97,7 @@ class Settings:
             raw_dir=Path(raw_dir),
             processed_dir=Path(processed_dir),
             cache_dir=Path(cache_dir or os.environ.get("NEWSFLOW_CACHE_DIR", DEFAULT_CACHE_DIR)),
-            target_batch_size=_env_int("NEWSFLOW_BATCH_SIZE", 64),
+            target_batch_size=_env_int("NEWSFLOW_BATCH_SIZE", 128),
             max_document_bytes=_env_int("NEWSFLOW_MAX_DOCUMENT_BYTES", 10 * 1024 * 1024),
             default_fx_date=_env_date("NEWSFLOW_DEFAULT_FX_DATE"),
         )
