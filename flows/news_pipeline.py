@@ -148,9 +148,8 @@ def _run_stages(settings: Settings) -> RunSummary:
         stage: sum(output.n_errors for output in outputs)
         for stage, outputs in (("clean", documents), ("entities", entities), ("numbers", quantities))
     }
-    publish_run_report(settings.processed_dir,
-                       stage_rows(summary.computed, summary.cached, summary.rows, ingested.n_documents, stage_errors),
-                       summary.accounting)
+    publish_run_report(stage_rows(summary.computed, summary.cached, summary.rows, ingested.n_documents, stage_errors),
+                       published.summary)
     if published.n_rejected:
         logger.warning("%d inputs were rejected: see the errors table", published.n_rejected)
     logger.info("run summary\n%s", summary.render())

@@ -30,6 +30,7 @@ from tasks.tasking import STAGE_TASK_OPTIONS
 
 MANIFEST = "_manifest.json"
 REJECTING_STAGES = ["ingest", "clean"]  # stages whose errors drop the input
+KEEP_NULLS = pc.ScalarAggregateOptions(skip_nulls=False)  # "first" means the first row's value
 SORT_KEYS = {
     "documents": [("source", "ascending")],
     "entities": [("doc_id", "ascending"), ("start_char", "ascending")],
@@ -48,6 +49,7 @@ class PublishedTables:
     rows: dict[str, int]
     n_inputs: int
     n_rejected: int
+    summary: str  # markdown: totals, money by currency, top entities, errors (the run's artifact)
 
     def is_intact(self) -> bool:
         """True while the tables on disk are still the ones this write produced."""
@@ -123,6 +125,44 @@ def flag_duplicates(documents: pa.Table) -> pa.Table:
     return flagged.select(DOCUMENTS.names)
 
 
+def summary_markdown(tables: dict[str, pa.Table], n_inputs: int, n_rejected: int, top: int = 10) -> str:
+    """Totals, money by currency in USD, the most mentioned entities and the error reasons."""
+    quantities, entities, errors = tables["quantities"], tables["document_entities"], tables["errors"]
+    n_documents = tables["documents"].num_rows
+    lines = [
+        "# newsflow run",
+        "",
+        f"**{n_documents} documents**, {n_rejected} rejected inputs ({n_inputs} inputs in all), "
+        f"{entities.num_rows} distinct entities per document, {quantities.num_rows} quantities, "
+        f"{errors.num_rows} error rows.",
+        "",
+        "## Money by currency",
+        "",
+        "Each amount once, in the currency the article states first (linked conversions are skipped).",
+        "",
+        "| currency | amounts | total in USD |",
+        "|---|---|---|",
+    ]
+    money = quantities.filter(pc.equal(quantities["kind"], "money"))
+    first_statements = money.group_by(["doc_id", "amount_id"], use_threads=False).aggregate(
+        [("currency", "first", KEEP_NULLS), ("value_usd", "first", KEEP_NULLS)]
+    ).rename_columns(["doc_id", "amount_id", "currency", "value_usd"])
+    by_currency = first_statements.group_by("currency").aggregate([
+        ("value_usd", "count", pc.CountOptions(mode="all")),
+        ("value_usd", "sum", pc.ScalarAggregateOptions(min_count=0)),
+    ])
+    for row in sorted(by_currency.to_pylist(), key=lambda row: (-row["value_usd_sum"], str(row["currency"]))):
+        lines.append(f"| {row['currency']} | {row['value_usd_count']} | {row['value_usd_sum']:,.0f} |")
+    lines += ["", "## Top entities", "", "| entity | label | mentions |", "|---|---|---|"]
+    totals = entities.group_by(["canonical", "label"]).aggregate([("mentions", "sum")])
+    for row in sorted(totals.to_pylist(), key=lambda r: -r["mentions_sum"])[:top]:
+        lines.append(f"| {row['canonical']} | {row['label']} | {row['mentions_sum']} |")
+    lines += ["", "## Errors", ""]
+    reasons = errors.group_by(["stage", "error_type"]).aggregate([("error_type", "count")]).to_pylist()
+    lines += [f"- {r['stage']} / {r['error_type']}: {r['error_type_count']}" for r in reasons] or ["none"]
+    return "\n".join(lines) + "\n"
+
+
 class AccountingError(ValueError):
     """The tables would lose or duplicate an input: nothing is published."""
 
@@ -154,11 +194,12 @@ def publish_tables(parts: TableParts, processed_dir: Path) -> PublishedTables:
     for name, path in table_paths(processed_dir).items():
         write_parquet_atomic(tables[name], path)
     counts = {name: table.num_rows for name, table in tables.items()}
+    summary = summary_markdown(tables, parts.n_inputs, n_rejected)
     manifest = {"parts_key": parts.key(), "rows": counts, "written_at": utc_now().isoformat()}
     tmp = processed_dir / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest, indent=2))
     tmp.replace(processed_dir / MANIFEST)
-    return PublishedTables(str(processed_dir), parts.key(), counts, parts.n_inputs, n_rejected)
+    return PublishedTables(str(processed_dir), parts.key(), counts, parts.n_inputs, n_rejected, summary)
 
 
 @task(name="write", task_run_name="write tables to {processed_dir}", **STAGE_TASK_OPTIONS)
