@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from datetime import date
@@ -206,13 +207,15 @@ def test_sigkill_mid_run_keeps_the_old_tables_and_the_next_run_finishes(stories_
     for i in range(8, 20):
         (stories_raw / f"late{i}.txt").write_text(f"Late story {i}\n\nBeta Ltd lost {i}% or ${i}m in Paris, Jean Roux said.")
 
+    # In a session of its own, so that the kill takes the whole run as a scheduler or a container
+    # would: the command, its temporary Prefect server and its NER workers (none left running).
     run = subprocess.Popen(_cli(stories_raw, tmp_path, env), cwd=REPO, env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
+                           stderr=subprocess.STDOUT, text=True, start_new_session=True)
     seen = []
     for line in run.stdout:
         seen.append(line)
         if "batch 3 of" in line:
-            run.send_signal(9)
+            os.killpg(run.pid, signal.SIGKILL)
             break
     run.wait(timeout=60)
     assert run.returncode == -9, "".join(seen)
