@@ -22,7 +22,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.states import State
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
-from flows.report import publish_run_report, stage_rows
+from flows.report import STAGES, publish_run_report, stage_rows
 from tasks.clean import clean_task
 from tasks.entities import entities_task, start_ner_workers
 from tasks.ingest import discover_sources, ingest_task
@@ -50,13 +50,12 @@ class RunSummary:
         return sum(self.computed.values()) > 0
 
     def render(self) -> str:
-        stages = ["ingest", "clean", "entities", "numbers", "write"]
         lines = [
             f"documents: {self.rows.get('documents', 0)}   entities: {self.rows.get('entities', 0)}   "
             f"quantities: {self.rows.get('quantities', 0)}   errors: {self.rows.get('errors', 0)}",
             "inputs accounted for: {1} documents + {2} rejected = {0} of {0}".format(*self.accounting),
             "task runs (computed/cached): "
-            + ", ".join(f"{stage} {self.computed[stage]}/{self.cached[stage]}" for stage in stages),
+            + ", ".join(f"{stage} {self.computed[stage]}/{self.cached[stage]}" for stage in STAGES),
             "nothing changed: every result came from the cache" if not self.computed_anything else "",
             f"tables: {self.processed_dir}/<{'|'.join(PUBLISHED_TABLES)}>/",
         ]
@@ -68,10 +67,11 @@ def _count(summary: RunSummary, stage: str, state: State) -> None:
 
 
 def _intact_result(future: PrefectFuture, task, settings: Settings, summary: RunSummary, stage: str, **inputs):
-    """The future's output; if its files are missing or changed on disk, recompute it here."""
+    """The future's output; if it came from the cache but its files are missing or changed on
+    disk, recompute it here. (A result computed in this run has just hashed its own files.)"""
     output = future.result()
     state = future.state
-    if not output.is_intact():
+    if state.name == "Cached" and not output.is_intact():
         get_run_logger().warning("cached %s output is missing or changed on disk: recomputing", stage)
         state = _configured(task, settings).with_options(refresh_cache=True)(**inputs, return_state=True)
         output = state.result()

@@ -195,11 +195,12 @@ def publish_tables(parts: TableParts, processed_dir: Path) -> PublishedTables:
         write_parquet_atomic(tables[name], path)
     counts = {name: table.num_rows for name, table in tables.items()}
     summary = summary_markdown(tables, parts.n_inputs, n_rejected)
-    manifest = {"parts_key": parts.key(), "rows": counts, "written_at": utc_now().isoformat()}
+    parts_key = parts.key()
+    manifest = {"parts_key": parts_key, "rows": counts, "written_at": utc_now().isoformat()}
     tmp = processed_dir / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest, indent=2))
     tmp.replace(processed_dir / MANIFEST)
-    return PublishedTables(str(processed_dir), parts.key(), counts, parts.n_inputs, n_rejected, summary)
+    return PublishedTables(str(processed_dir), parts_key, counts, parts.n_inputs, n_rejected, summary)
 
 
 @task(name="write", task_run_name="write tables to {processed_dir}", **STAGE_TASK_OPTIONS)
