@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+import numpy as np
+
 # Near duplicates: documents whose sets of 5-word shingles have a Jaccard similarity of at least
 # 0.8. MinHash (128 permutations) and locality-sensitive hashing find the candidates, so the work
 # grows with the number of documents, not of pairs. With 25 bands of 5 rows, a pair of similarity
@@ -19,10 +21,16 @@ import re
 SHINGLE_WORDS = 5
 NEAR_DUPLICATE_THRESHOLD = 0.8
 MINHASH_PERMUTATIONS = 128
-LSH_BANDS_AND_ROWS = (25, 5)
+LSH_BANDS, LSH_ROWS = 25, 5
 MINHASH_SEED = 1
-MINHASH_SCHEME = "affine32"  # datasketch 2's default, named because stored signatures must say it
 WORD = re.compile(r"\w+")
+
+# The permutations: h -> (a * h + b) mod p on 32-bit shingle hashes, with p the smallest prime
+# above 2**32, so that a * h + b stays below 2**64 and numpy's uint64 arithmetic never overflows.
+_PRIME = np.uint64(4_294_967_311)
+_RANDOM = np.random.default_rng(MINHASH_SEED)
+_A = _RANDOM.integers(1, 2**32, size=(MINHASH_PERMUTATIONS, 1), dtype=np.uint64)
+_B = _RANDOM.integers(0, 2**32, size=(MINHASH_PERMUTATIONS, 1), dtype=np.uint64)
 
 
 def comparable_words(text: str) -> list[str]:
@@ -35,17 +43,39 @@ def shingles(words: list[str]) -> set[str]:
     return {" ".join(words[i:i + SHINGLE_WORDS]) for i in range(max(1, len(words) - SHINGLE_WORDS + 1))}
 
 
+def _shingle_hash(shingle: str) -> int:
+    return int.from_bytes(hashlib.blake2b(shingle.encode("utf-8"), digest_size=4).digest(), "little")
+
+
 def text_minhash(text: str) -> list[int] | None:
     """The MinHash signature of the text's shingles (None for a text without words). The clean
     stage stores it per document, so a run that adds one article hashes that article only."""
-    from datasketch import MinHash  # imported when used: datasketch imports scipy, about a second
-
     words = comparable_words(text)
     if not words:
         return None
-    minhash = MinHash(num_perm=MINHASH_PERMUTATIONS, seed=MINHASH_SEED, scheme=MINHASH_SCHEME)
-    minhash.update_batch([shingle.encode("utf-8") for shingle in shingles(words)])
-    return minhash.hashvalues.tolist()
+    hashes = np.fromiter((_shingle_hash(shingle) for shingle in shingles(words)), dtype=np.uint64)
+    return ((_A * hashes + _B) % _PRIME).min(axis=1).tolist()
+
+
+class _BandIndex:
+    """Locality-sensitive hashing: documents whose signatures agree on all rows of any band."""
+
+    def __init__(self) -> None:
+        self._buckets: list[dict[tuple[int, ...], list[str]]] = [{} for _ in range(LSH_BANDS)]
+
+    @staticmethod
+    def _bands(signature: list[int]) -> list[tuple[int, ...]]:
+        return [tuple(signature[band * LSH_ROWS:(band + 1) * LSH_ROWS]) for band in range(LSH_BANDS)]
+
+    def candidates(self, signature: list[int]) -> list[str]:
+        found: dict[str, None] = {}
+        for buckets, band in zip(self._buckets, self._bands(signature)):
+            found.update(dict.fromkeys(buckets.get(band, ())))
+        return list(found)
+
+    def insert(self, key: str, signature: list[int]) -> None:
+        for buckets, band in zip(self._buckets, self._bands(signature)):
+            buckets.setdefault(band, []).append(key)
 
 
 def find_duplicates(doc_ids: list[str], texts: list[str], minhashes: list[list[int] | None] | None = None
@@ -59,11 +89,9 @@ def find_duplicates(doc_ids: list[str], texts: list[str], minhashes: list[list[i
     a duplicate. Empty texts (pages whose body was not saved) are never duplicates.
     `minhashes` are the texts' text_minhash signatures, computed here when not given.
     """
-    from datasketch import LeanMinHash, MinHashLSH
-
     position = {doc_id: number for number, doc_id in enumerate(doc_ids)}
     canonical_by_digest: dict[str, str] = {}
-    index = MinHashLSH(num_perm=MINHASH_PERMUTATIONS, params=LSH_BANDS_AND_ROWS)
+    index = _BandIndex()
     duplicate_of: list[str | None] = []
     for number, (doc_id, text) in enumerate(zip(doc_ids, texts)):
         words = comparable_words(text)
@@ -75,9 +103,8 @@ def find_duplicates(doc_ids: list[str], texts: list[str], minhashes: list[list[i
             duplicate_of.append(canonical_by_digest[digest])
             continue
         signature = minhashes[number] if minhashes is not None else text_minhash(text)
-        minhash = LeanMinHash(seed=MINHASH_SEED, hashvalues=signature, scheme=MINHASH_SCHEME)
         similar = []
-        candidates = index.query(minhash)
+        candidates = index.candidates(signature)
         own = shingles(words) if candidates else set()
         for other in candidates:
             theirs = shingles(comparable_words(texts[position[other]]))
@@ -86,7 +113,7 @@ def find_duplicates(doc_ids: list[str], texts: list[str], minhashes: list[list[i
                 similar.append((similarity, -position[other], other))
         canonical = max(similar)[2] if similar else None
         if canonical is None:
-            index.insert(doc_id, minhash)
+            index.insert(doc_id, signature)
         canonical_by_digest[digest] = canonical or doc_id
         duplicate_of.append(canonical)
     return duplicate_of
