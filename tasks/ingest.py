@@ -24,6 +24,7 @@ import charset_normalizer
 import pyarrow as pa
 from prefect import get_run_logger, task
 
+from tasks.chunks import content_defined_groups
 from tasks.errors import ErrorRecord, errors_table
 from tasks.schemas import INGESTED
 from tasks.storage import write_parquet_atomic
@@ -86,6 +87,7 @@ class IngestOutput:
     n_documents: int
     n_errors: int
     n_inputs: int
+    n_new_batches: int  # batches no earlier run has seen: they will need cleaning and NER
 
     def is_intact(self) -> bool:
         """True when every file this output names is still on disk."""
@@ -353,26 +355,9 @@ def _batch_key(documents: list[RawDocument]) -> str:
 
 
 def group_into_batches(documents: list[RawDocument], target_size: int) -> list[list[RawDocument]]:
-    """Split documents into batches that stay stable when documents are added or changed.
-
-    Content-defined chunking: documents are ordered by doc_id (a hash of the source), and a batch
-    ends after a document whose doc_id hash is 0 modulo target_size / 2, once the batch holds at
-    least target_size / 2 documents (at most 2 x target_size). Adding, removing or changing one
-    document changes the batch it falls in and rarely the next one, while fixed-size slicing would
-    shift every later batch. The minimum keeps batch sizes even, so parallel workers stay busy.
-    """
-    smallest, divisor, largest = max(1, target_size // 2), max(1, target_size // 2), 2 * target_size
-    batches: list[list[RawDocument]] = []
-    current: list[RawDocument] = []
-    for document in sorted(documents, key=lambda doc: doc.doc_id):
-        current.append(document)
-        boundary = len(current) >= smallest and int(document.doc_id, 16) % divisor == 0
-        if boundary or len(current) >= largest:
-            batches.append(current)
-            current = []
-    if current:
-        batches.append(current)
-    return batches
+    """Split documents into batches of about `target_size` that stay stable when documents are
+    added or changed (content-defined on doc_id, see tasks/chunks.py)."""
+    return content_defined_groups(documents, lambda document: document.doc_id, target_size)
 
 
 def ingest_sources(raw_dir: Path, sources: list[SourceFile], max_bytes: int) -> tuple[list[RawDocument], list[ErrorRecord]]:
@@ -384,17 +369,19 @@ def ingest_sources(raw_dir: Path, sources: list[SourceFile], max_bytes: int) -> 
     return documents, errors
 
 
-def write_batches(documents: list[RawDocument], target_size: int, work_dir: Path) -> list[Batch]:
-    """Write each batch once to a file named by its content key, and describe the batches."""
-    batches = []
+def write_batches(documents: list[RawDocument], target_size: int, work_dir: Path) -> tuple[list[Batch], int]:
+    """Write each batch once to a file named by its content key, and describe the batches.
+    Also returns how many batch files were new."""
+    batches, n_new = [], 0
     for group in group_into_batches(documents, target_size):
         key = _batch_key(group)
         path = work_dir / "ingest" / f"{key}.parquet"
         if not path.is_file():
             write_parquet_atomic(pa.Table.from_pylist([asdict(doc) for doc in group], schema=INGESTED), path)
+            n_new += 1
         label = f"{group[0].doc_id[:6]}..{group[-1].doc_id[:6]} ({len(group)} docs)"
         batches.append(Batch(key=key, path=str(path), n_docs=len(group), label=label))
-    return batches
+    return batches, n_new
 
 
 def sources_key(sources: list[SourceFile], cache_version: str) -> str:
@@ -409,12 +396,13 @@ def ingest_task(
 ) -> IngestOutput:
     """Read the raw folder into content-addressed batch files (cached on the files' size and mtime)."""
     documents, errors = ingest_sources(Path(raw_dir), sources, max_bytes)
-    batches = write_batches(documents, target_batch_size, Path(work_dir))
+    batches, n_new_batches = write_batches(documents, target_batch_size, Path(work_dir))
     errors_path = Path(work_dir) / "ingest" / f"{sources_key(sources, cache_version)}.errors.parquet"
     write_parquet_atomic(errors_table(errors), errors_path)
     get_run_logger().info(
-        "ingested %d documents in %d batches from %d files; %d rejected inputs or metadata",
-        len(documents), len(batches), len(sources), len(errors),
+        "ingested %d documents in %d batches (%d new) from %d files; %d rejected inputs or metadata",
+        len(documents), len(batches), n_new_batches, len(sources), len(errors),
     )
     return IngestOutput(batches=batches, errors_path=str(errors_path), n_documents=len(documents),
-                        n_errors=len(errors), n_inputs=count_inputs(Path(raw_dir), sources))
+                        n_errors=len(errors), n_inputs=count_inputs(Path(raw_dir), sources),
+                        n_new_batches=n_new_batches)

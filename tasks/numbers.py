@@ -20,8 +20,10 @@ The grammar (regular expressions, linear in the text's length; see README "Numbe
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
+from collections.abc import Iterator
 from bisect import bisect_right
 import re
 from dataclasses import asdict, dataclass, replace
@@ -31,9 +33,10 @@ from pathlib import Path
 import pyarrow as pa
 from prefect import get_run_logger, task
 
+from tasks.chunks import ChunkResult, compute_by_chunk
 from tasks.errors import ErrorRecord, errors_table
 from tasks.fx import usd_rate
-from tasks.schemas import QUANTITIES
+from tasks.schemas import ERRORS, QUANTITIES
 from tasks.storage import StageOutput, read_table, write_stage_output
 from tasks.tasking import STAGE_TASK_OPTIONS
 
@@ -451,11 +454,22 @@ def extract_quantities(documents: list[dict], default_fx_date: date | None) -> t
     return rows, errors
 
 
+def quantities_by_chunk(chunks: list[list[dict]], default_fx_date: date | None) -> Iterator[ChunkResult]:
+    """The quantities table rows and error rows of each chunk of clean documents."""
+    for documents in chunks:
+        rows, errors = extract_quantities(documents, default_fx_date)
+        yield pa.Table.from_pylist([asdict(row) for row in rows], schema=QUANTITIES), errors_table(errors)
+
+
 @task(name="numbers", task_run_name="numbers {documents.label}", **STAGE_TASK_OPTIONS)
 def numbers_task(documents: StageOutput, work_dir: str, default_fx_date: date | None, cache_version: str) -> StageOutput:
     """Money, percentages and counts of one batch of clean documents."""
-    columns = ["doc_id", "source", "text", "published_date"]
-    rows, errors = extract_quantities(read_table(documents.path).select(columns).to_pylist(), default_fx_date)
-    get_run_logger().info("found %d quantities", len(rows))
-    table = pa.Table.from_pylist([asdict(row) for row in rows], schema=QUANTITIES)
-    return write_stage_output(table, errors_table(errors), Path(work_dir) / STAGE, documents.label)
+    folder = Path(work_dir) / STAGE
+    rows, errors, n_computed = compute_by_chunk(
+        read_table(documents.path).select(["doc_id", "source", "text", "published_date"]).to_pylist(),
+        f"{STAGE}/{cache_version}/fx-date={default_fx_date}", folder / "chunks",
+        functools.partial(quantities_by_chunk, default_fx_date=default_fx_date), (QUANTITIES, ERRORS),
+    )
+    get_run_logger().info("found %d quantities; %d of %d documents reused from earlier runs",
+                          rows.num_rows, documents.n_rows - n_computed, documents.n_rows)
+    return write_stage_output(rows, errors, folder, documents.label)

@@ -39,7 +39,7 @@ DOCUMENTS = _schema(
     _field("encoding", pa.string(), "Character encoding the raw bytes were decoded from.", False),
     _field("model", pa.string(), "spaCy model name and version used for entities.", False),
     _field("pipeline_version", pa.string(), "newsflow pipeline version that produced the row.", False),
-    _field("processed_at", UTC_TIMESTAMP, "When this document's batch was computed (UTC).", False),
+    _field("processed_at", UTC_TIMESTAMP, "When this document was cleaned (UTC): a document unchanged since an earlier run keeps that run's time.", False),
 )
 
 ENTITIES = _schema(

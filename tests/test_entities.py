@@ -6,7 +6,7 @@ import subprocess
 import sys
 from operator import attrgetter
 
-from tasks.entities import extract_entities_in_parallel
+from tasks.entities import _pools, extract_entities_by_chunk, start_ner_workers
 from tasks.ner import extract_entities, load_nlp
 from tests.conftest import REPO
 
@@ -23,8 +23,13 @@ def test_pool_of_two_finds_what_one_process_finds(seed_text: str):
         {"doc_id": "short", "source": "short.txt", "text": "Tony Blair met Gordon Brown in London on Monday."},
         {"doc_id": "empty", "source": "empty.txt", "text": ""},
     ]
-    in_parallel, parallel_errors = extract_entities_in_parallel(documents, processes=2)
+    chunks = [documents[:1], documents[1:]]
+    start_ner_workers(2)  # with no pool running, work this small would run in this process
+    assert 2 in _pools
+    (seed, seed_errors), (rest, rest_errors) = extract_entities_by_chunk(chunks, processes=2)
     in_process, errors = extract_entities(load_nlp(), documents)
+    in_parallel = seed + rest
     key = attrgetter("doc_id", "start_char")
-    assert sorted(in_parallel, key=key) == sorted(in_process, key=key) and parallel_errors == errors == []
+    assert sorted(in_parallel, key=key) == sorted(in_process, key=key) and seed_errors == rest_errors == errors == []
+    assert {mention.doc_id for mention in seed} == {"seed"}  # results come back in the chunks' order
     assert {mention.doc_id for mention in in_parallel} == {"seed", "short"}

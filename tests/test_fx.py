@@ -30,12 +30,22 @@ def test_weekend_uses_the_last_known_ecb_day():
         ("GBP", date(1850, 1, 1), "no_rate_for_date", False),
         ("GBP", date(2090, 1, 1), "no_rate_for_date", False),
         ("XYZ", date(2020, 1, 1), "unsupported_currency", False),
+        # the ECB quoted no krona from December 2008 to 2018: no rate, rather than 2008's krona
+        # against the dollar of the article's day
+        ("ISK", date(2012, 6, 1), "no_rate_for_date", False),
+        ("TRL", date(2005, 1, 3), "no_rate_for_date", False),  # replaced by TRY on 2005-01-01
     ],
 )
 def test_rates_outside_the_ecb_history(currency: str, on: date, source: str, has_rate: bool):
     rate = usd_rate(currency, on)
     assert rate.source == source
     assert (rate.usd_per_unit is not None) == has_rate
+
+
+def test_a_rate_near_a_gap_uses_one_ecb_day_for_both_currencies():
+    rate = usd_rate("ISK", date(2008, 12, 12))  # a few days after the last krona quote
+    assert rate.rate_date == date(2008, 12, 9)
+    assert rate.usd_per_unit == usd_rate("ISK", date(2008, 12, 9)).usd_per_unit
 
 
 def test_cny_peg_value():

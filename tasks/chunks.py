@@ -1,0 +1,116 @@
+"""Chunks: content-defined groups of documents, and per-chunk reuse inside a batch.
+
+Prefect caches whole batches (a task run costs 10-80 ms, so batches hold hundreds of documents).
+When one article is added, its batch misses Prefect's cache; the stage then splits the batch into
+chunks of about CHUNK_TARGET_SIZE documents, reads the chunks it computed in earlier runs from
+content-addressed files, and computes only the chunks that changed: one new article costs one
+chunk of NER, not a batch.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import pyarrow as pa
+
+from tasks.storage import read_table, write_parquet_atomic
+
+CHUNK_TARGET_SIZE = 16
+TASKS_PACKAGE = Path(__file__).resolve().parent
+
+Item = TypeVar("Item")
+ChunkResult = tuple[pa.Table, pa.Table]  # a stage's rows and error rows for one chunk
+
+
+def content_defined_groups(items: Sequence[Item], hex_key: Callable[[Item], str], target_size: int) -> list[list[Item]]:
+    """Split items into groups that stay stable when items are added or changed.
+
+    Items are ordered by `hex_key` (a hex hash, such as a doc_id), and a group ends after an item
+    whose key is 0 modulo target_size / 2, once the group holds at least target_size / 2 items
+    (at most 2 x target_size). Adding, removing or changing one item changes the group it falls
+    in and rarely the next one, while fixed-size slicing would shift every later group. The
+    minimum keeps group sizes even, so parallel workers stay busy.
+    """
+    smallest = divisor = max(1, target_size // 2)
+    groups: list[list[Item]] = []
+    current: list[Item] = []
+    for item in sorted(items, key=hex_key):
+        current.append(item)
+        boundary = len(current) >= smallest and int(hex_key(item), 16) % divisor == 0
+        if boundary or len(current) >= 2 * target_size:
+            groups.append(current)
+            current = []
+    if current:
+        groups.append(current)
+    return groups
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """A hash of the stages' source code (every module of this package): chunk files made by
+    other code are never reused, whichever helper changed."""
+    digest = hashlib.sha256()
+    for module in sorted(TASKS_PACKAGE.glob("*.py")):
+        digest.update(module.name.encode() + b"\0" + module.read_bytes())
+    return digest.hexdigest()
+
+
+def _row_digest(row: dict) -> str:
+    return hashlib.sha256(json.dumps(row, default=str, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def chunk_key(recipe: str, rows: list[dict]) -> str:
+    """The name of a chunk's files: its input rows, the stage and its parameters (`recipe`), and
+    the code that computes it."""
+    digest = hashlib.sha256(f"{recipe}\0{code_fingerprint()}".encode())
+    for row in rows:
+        digest.update(_row_digest(row).encode())
+    return digest.hexdigest()
+
+
+def _read_chunk(folder: Path, key: str, errors_schema: pa.Schema) -> ChunkResult | None:
+    rows_path, errors_path = folder / f"{key}.parquet", folder / f"{key}.errors.parquet"
+    if not rows_path.is_file():
+        return None
+    errors = read_table(errors_path) if errors_path.is_file() else errors_schema.empty_table()
+    return read_table(rows_path), errors
+
+
+def _write_chunk(folder: Path, key: str, result: ChunkResult) -> None:
+    rows, errors = result
+    # The errors file (only when there are errors) is written first: a chunk counts as done
+    # once its rows file exists.
+    if errors.num_rows:
+        write_parquet_atomic(errors, folder / f"{key}.errors.parquet")
+    write_parquet_atomic(rows, folder / f"{key}.parquet")
+
+
+def compute_by_chunk(
+    rows: list[dict],
+    recipe: str,
+    folder: Path,
+    compute: Callable[[list[list[dict]]], Iterable[ChunkResult]],
+    schemas: tuple[pa.Schema, pa.Schema],
+) -> tuple[pa.Table, pa.Table, int]:
+    """A stage's rows and error rows for a batch, reusing the chunks computed before.
+
+    The rows are grouped by doc_id into chunks; `compute` gets every chunk without a file in
+    `folder` in one call (so that it can spread them over processes) and returns their results
+    in order. Returns the rows, the errors, and how many documents were computed.
+    """
+    chunks = content_defined_groups(rows, lambda row: row["doc_id"], CHUNK_TARGET_SIZE)
+    keys = [chunk_key(recipe, chunk) for chunk in chunks]
+    results = [_read_chunk(folder, key, schemas[1]) for key in keys]
+    missing = [number for number, result in enumerate(results) if result is None]
+    for number, result in zip(missing, compute([chunks[number] for number in missing])):
+        _write_chunk(folder, keys[number], result)
+        results[number] = result
+    rows_schema, errors_schema = schemas
+    rows_table = pa.concat_tables([rows_schema.empty_table()] + [result[0].cast(rows_schema) for result in results])
+    errors_table = pa.concat_tables([errors_schema.empty_table()] + [result[1].cast(errors_schema) for result in results])
+    return rows_table, errors_table, sum(len(chunks[number]) for number in missing)

@@ -1,0 +1,89 @@
+"""Tests for tasks/chunks.py: stable content-defined groups, and per-chunk reuse inside a batch."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from tasks.chunks import CHUNK_TARGET_SIZE, compute_by_chunk, content_defined_groups
+from tasks.errors import ErrorRecord, errors_table
+from tasks.schemas import ERRORS
+
+WORDS = pa.schema([("doc_id", pa.string()), ("n_words", pa.int64())])
+
+
+def _rows(n: int) -> list[dict]:
+    return [{"doc_id": hashlib.sha256(f"doc{i}".encode()).hexdigest()[:16], "text": f"word {i} " * (i % 7)}
+            for i in range(n)]
+
+
+class CountingStage:
+    """A stage that counts words and rejects empty texts, and records what it was asked to compute."""
+
+    def __init__(self) -> None:
+        self.computed: list[str] = []
+
+    def __call__(self, chunks: list[list[dict]]):
+        for rows in chunks:
+            self.computed += [row["doc_id"] for row in rows]
+            words = [{"doc_id": row["doc_id"], "n_words": len(row["text"].split())} for row in rows if row["text"]]
+            errors = [ErrorRecord("s", "count", "empty", "no words", row["doc_id"]) for row in rows if not row["text"]]
+            yield pa.Table.from_pylist(words, schema=WORDS), errors_table(errors)
+
+
+def _run(rows: list[dict], folder: Path, recipe: str = "count/v1") -> tuple[pa.Table, pa.Table, int, list[str]]:
+    stage = CountingStage()
+    table, errors, n_computed = compute_by_chunk(rows, recipe, folder, stage, (WORDS, ERRORS))
+    return table, errors, n_computed, stage.computed
+
+
+@pytest.mark.parametrize("target", [2, 16, 128])
+def test_groups_are_stable_when_an_item_is_added(target: int):
+    before = content_defined_groups(_rows(1000), lambda row: row["doc_id"], target)
+    after = content_defined_groups(_rows(1001), lambda row: row["doc_id"], target)
+    ids = lambda groups: {tuple(row["doc_id"] for row in group) for group in groups}  # noqa: E731
+    assert len(ids(before) - ids(after)) <= 2  # the group the new item falls in, rarely the next one
+    assert all(len(group) <= 2 * target for group in after)
+    assert sorted(row["doc_id"] for group in after for row in group) == sorted(row["doc_id"] for row in _rows(1001))
+
+
+def test_a_second_batch_computes_only_the_chunk_of_the_new_document(tmp_path: Path):
+    rows = _rows(200)
+    first, first_errors, n_first, computed_first = _run(rows, tmp_path)
+    assert n_first == len(computed_first) == 200 and first.num_rows + first_errors.num_rows == 200
+
+    added = _rows(201)
+    second, second_errors, n_second, computed_second = _run(added, tmp_path)
+    new_id = added[-1]["doc_id"]
+    assert new_id in computed_second and n_second == len(computed_second) <= 2 * 2 * CHUNK_TARGET_SIZE
+    assert second.num_rows + second_errors.num_rows == 201
+    by_id = lambda table: sorted(table.to_pylist(), key=lambda row: row["doc_id"])  # noqa: E731
+    assert [row for row in by_id(second) if row["doc_id"] != new_id] == by_id(first)
+    assert sorted(second_errors["doc_id"].to_pylist()) == sorted(
+        row["doc_id"] for row in added if not row["text"])  # reused chunks keep their error rows
+
+
+def test_unchanged_rows_compute_nothing_and_a_new_recipe_computes_everything(tmp_path: Path):
+    rows = _rows(50)
+    _run(rows, tmp_path)
+    assert _run(rows, tmp_path)[2] == 0
+    assert _run(rows, tmp_path, recipe="count/v2")[2] == 50
+
+
+def test_a_changed_text_is_recomputed(tmp_path: Path):
+    rows = _rows(50)
+    _run(rows, tmp_path)
+    changed = [dict(row, text="five words in this text") if number == 7 else row for number, row in enumerate(rows)]
+    table, _, n_computed, computed = _run(changed, tmp_path)
+    assert rows[7]["doc_id"] in computed and 0 < n_computed < 50
+    assert table.filter(pc.equal(table["doc_id"], rows[7]["doc_id"]))["n_words"].to_pylist() == [5]
+
+
+def test_an_empty_batch(tmp_path: Path):
+    table, errors, n_computed, _ = _run([], tmp_path)
+    assert (table.num_rows, errors.num_rows, n_computed) == (0, 0, 0)
+    assert table.schema.equals(WORDS) and errors.schema.equals(ERRORS)
