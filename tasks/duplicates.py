@@ -1,7 +1,8 @@
 """Duplicate articles: exact copies and near copies (the same text with small edits).
 
-The clean stage stores each document's MinHash signature (`text_minhash`); the write stage,
-which sees every batch, finds the duplicates with them (`find_duplicates`).
+The clean stage stores each document's word hash and MinHash signature (`words_sha256`,
+`text_minhash`); the write stage, which sees every batch, finds the duplicates with them
+(`find_duplicates`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ def shingles(words: list[str]) -> set[str]:
     return {" ".join(words[i:i + SHINGLE_WORDS]) for i in range(max(1, len(words) - SHINGLE_WORDS + 1))}
 
 
+def words_sha256(text: str) -> str | None:
+    """A hash of the text's comparable words (None for a text without words): equal for exact
+    duplicates. The clean stage stores it per document, beside text_minhash."""
+    words = comparable_words(text)
+    return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest() if words else None
+
+
 def _shingle_hash(shingle: str) -> int:
     return int.from_bytes(hashlib.blake2b(shingle.encode("utf-8"), digest_size=4).digest(), "little")
 
@@ -78,34 +86,38 @@ class _BandIndex:
             buckets.setdefault(band, []).append(key)
 
 
-def find_duplicates(doc_ids: list[str], texts: list[str], minhashes: list[list[int] | None] | None = None
-                    ) -> list[str | None]:
+def find_duplicates(
+    doc_ids: list[str],
+    texts: list[str],
+    minhashes: list[list[int] | None] | None = None,
+    digests: list[str | None] | None = None,
+) -> list[str | None]:
     """For documents in canonical order (smallest source first), the doc_id of the copy each one
     duplicates, or None.
 
-    Exact duplicates have the same comparable words (hashed); near duplicates reach
+    Exact duplicates have the same comparable words (`words_sha256`); near duplicates reach
     NEAR_DUPLICATE_THRESHOLD with a canonical document (the most similar one if several). Only
     canonical documents are indexed, so `duplicate_of` always names a document that is not itself
     a duplicate. Empty texts (pages whose body was not saved) are never duplicates.
-    `minhashes` are the texts' text_minhash signatures, computed here when not given.
+    `minhashes` and `digests` are the texts' text_minhash and words_sha256, computed here when
+    not given; with them, only the candidates' words are read again.
     """
     position = {doc_id: number for number, doc_id in enumerate(doc_ids)}
     canonical_by_digest: dict[str, str] = {}
     index = _BandIndex()
     duplicate_of: list[str | None] = []
     for number, (doc_id, text) in enumerate(zip(doc_ids, texts)):
-        words = comparable_words(text)
-        if not words:
+        digest = digests[number] if digests is not None else words_sha256(text)
+        if digest is None:
             duplicate_of.append(None)
             continue
-        digest = hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()
         if digest in canonical_by_digest:
             duplicate_of.append(canonical_by_digest[digest])
             continue
         signature = minhashes[number] if minhashes is not None else text_minhash(text)
         similar = []
         candidates = index.candidates(signature)
-        own = shingles(words) if candidates else set()
+        own = shingles(comparable_words(text)) if candidates else set()
         for other in candidates:
             theirs = shingles(comparable_words(texts[position[other]]))
             similarity = len(own & theirs) / len(own | theirs)

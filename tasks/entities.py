@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 from prefect import get_run_logger, task
 
-from tasks.chunks import CHUNK_TARGET_SIZE, ChunkResult, compute_by_chunk
+from tasks.chunks import ChunkResult, compute_by_chunk
 from tasks.errors import ErrorRecord, errors_table
 from tasks.ner import STAGE, Mention, extract_entities, extract_in_worker, load_nlp, model_loaded
 from tasks.schemas import ENTITIES, ERRORS
@@ -24,10 +24,11 @@ from tasks.storage import StageOutput, read_table, write_stage_output
 from tasks.tasking import STAGE_TASK_OPTIONS
 
 
-# Below this many documents to compute, and with no pool running, NER runs in the calling
-# process: loading the model here (under a second) beats starting worker processes (1-4 s, as
-# they compete for the cores), so one added article does not wait for a pool.
-IN_PROCESS_NER_DOCUMENTS = 2 * CHUNK_TARGET_SIZE
+# Up to this many documents to compute (about 12,000 words, a second of NER), and with no pool
+# running, NER runs in the calling process: loading the model here (under a second) beats
+# starting worker processes (1-4 s, as they compete for the cores), so one added article does
+# not wait for a pool.
+IN_PROCESS_NER_DOCUMENTS = 32
 
 _pools: dict[int, ProcessPoolExecutor] = {}
 _pools_lock = threading.Lock()

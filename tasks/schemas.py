@@ -94,9 +94,11 @@ ERRORS = _schema(
 )
 
 # Internal hand-off from ingest to clean (not a published table).
-# The clean stage's batch files: the documents table plus each text's MinHash signature
-# (tasks/duplicates.py), which the write stage uses and does not publish.
+# The clean stage's batch files: the documents table plus each text's word hash and MinHash
+# signature (tasks/duplicates.py), which the write stage uses and does not publish.
 CLEAN_DOCUMENTS = DOCUMENTS.append(
+    _field("words_sha256", pa.string(), "SHA-256 of the text's comparable words (exact duplicates); null for an empty text.")
+).append(
     _field("text_minhash", pa.list_(pa.uint32()), "MinHash signature of the text's 5-word shingles; null for an empty text.")
 )
 

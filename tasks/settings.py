@@ -78,7 +78,7 @@ class Settings:
     cache_dir: Path = DEFAULT_CACHE_DIR
     # Mean number of documents per batch (batches are content-defined, see tasks/chunks.py). A
     # batch is a task run of each stage, which costs Prefect 10-80 ms even from the cache; within
-    # a changed batch, stages reuse unchanged chunks of about 16 documents.
+    # a changed batch, stages reuse unchanged chunks of about 8 documents (tasks/chunks.py).
     target_batch_size: int = 512
     # Files (and JSONL lines) larger than this are rejected with an error row.
     max_document_bytes: int = 10 * 1024 * 1024

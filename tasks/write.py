@@ -98,7 +98,7 @@ def published_key(processed_dir: Path) -> str | None:
 
 def merge_table(name: str, files: list[str]) -> pa.Table:
     """One table from its parts, in the published schema (documents: the clean stage's, with
-    `text_minhash`) and a stable row order."""
+    `words_sha256` and `text_minhash`) and a stable row order."""
     schema = CLEAN_DOCUMENTS if name == "documents" else PUBLISHED_TABLES[name]
     parts = [read_table(path).cast(schema) for path in files]
     table = pa.concat_tables(parts) if parts else schema.empty_table()
@@ -116,10 +116,14 @@ def roll_up_entities(entities: pa.Table) -> pa.Table:
 
 def flag_duplicates(documents: pa.Table) -> pa.Table:
     """The documents table (sorted by source) with `duplicate_of` filled in, from the clean
-    stage's `text_minhash` column when it is there; the published columns only."""
+    stage's `words_sha256` and `text_minhash` columns when they are there; the published columns only."""
     documents = documents.sort_by(SORT_KEYS["documents"])
-    minhashes = documents["text_minhash"].to_pylist() if "text_minhash" in documents.column_names else None
-    duplicate_of = find_duplicates(documents["doc_id"].to_pylist(), documents["text"].to_pylist(), minhashes)
+    stored = {"words_sha256", "text_minhash"} <= set(documents.column_names)
+    duplicate_of = find_duplicates(
+        documents["doc_id"].to_pylist(), documents["text"].to_pylist(),
+        minhashes=documents["text_minhash"].to_pylist() if stored else None,
+        digests=documents["words_sha256"].to_pylist() if stored else None,
+    )
     column = documents.schema.get_field_index("duplicate_of")
     flagged = documents.set_column(column, documents.schema.field(column), pa.array(duplicate_of, pa.string()))
     return flagged.select(DOCUMENTS.names)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.duplicates import MINHASH_PERMUTATIONS, find_duplicates, text_minhash
+from tasks.duplicates import MINHASH_PERMUTATIONS, find_duplicates, text_minhash, words_sha256
 
 STORY = (
     "Acme Corp said on Thursday that quarterly profits rose 5% to $10m, beating the forecasts of every analyst "
@@ -42,9 +42,11 @@ def test_find_duplicates(texts: list[str], expected: list[str | None]):
 def test_stored_signatures_give_the_same_duplicates_as_fresh_ones():
     texts = ["", STORY, STORY.replace("Thursday", "Friday"), "Another story entirely, about rain in Wales."]
     signatures = [text_minhash(text) for text in texts]
+    digests = [words_sha256(text) for text in texts]
     ids = [f"d{i}" for i in range(len(texts))]
     assert signatures[0] is None and all(len(s) == MINHASH_PERMUTATIONS for s in signatures[1:])
-    assert find_duplicates(ids, texts, signatures) == find_duplicates(ids, texts) == [None, None, "d1", None]
+    assert digests[0] is None and digests[1] == words_sha256(STORY.upper())
+    assert find_duplicates(ids, texts, signatures, digests) == find_duplicates(ids, texts) == [None, None, "d1", None]
 
 
 def test_a_signature_depends_on_the_words_only():

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tasks.errors import ErrorRecord, errors_table
-from tasks.duplicates import text_minhash
+from tasks.duplicates import text_minhash, words_sha256
 from tasks.schemas import CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, ENTITIES, PUBLISHED_TABLES, QUANTITIES
 from tasks.storage import write_parquet_atomic, write_stage_output
 from tasks.write import (
@@ -32,7 +32,8 @@ def _doc(doc_id: str, text: str = "t") -> dict:
 def _parts(tmp_path: Path, doc_ids: list[str], texts: dict[str, str] | None = None) -> TableParts:
     work = tmp_path / "work"
     rows = [_doc(d, (texts or {}).get(d, f"text of {d}")) for d in doc_ids]
-    rows = [row | {"text_minhash": text_minhash(row["text"])} for row in rows]  # as the clean stage writes them
+    # as the clean stage writes them
+    rows = [row | {"words_sha256": words_sha256(row["text"]), "text_minhash": text_minhash(row["text"])} for row in rows]
     documents = write_stage_output(pa.Table.from_pylist(rows, schema=CLEAN_DOCUMENTS), errors_table([]), work, "docs")
     entities = write_stage_output(ENTITIES.empty_table(), errors_table([]), work, "ents")
     quantities = write_stage_output(QUANTITIES.empty_table(),
