@@ -191,7 +191,7 @@ def normalize_unicode(text: str) -> str:
 
 def tidy_whitespace(text: str) -> str:
     """One space between words, no spaces at line ends, at most one blank line, no outer space."""
-    lines = [HORIZONTAL_SPACE.sub(" ", line).strip() for line in text.split("\n")]
+    lines = [line.strip() for line in HORIZONTAL_SPACE.sub(" ", text).split("\n")]
     return BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
@@ -204,6 +204,11 @@ def repair_text(raw_text: str) -> str:
 
 def navigation_runs(text: str) -> list[tuple[int, int]]:
     """Spans of menus: MIN_MENU_WORDS or more capitalised navigation words, only separators between."""
+    # A text with fewer than MIN_MENU_WORDS capitalised navigation words has no menu: most
+    # articles skip the token-by-token scan.
+    candidates = [word for word in text.split() if word[:1].isupper() and word.lower() in NAVIGATION_WORDS]
+    if len(candidates) < MIN_MENU_WORDS:
+        return []
     runs, words, start, end = [], 0, None, 0
     for token in [*WORD_OR_SYMBOL.finditer(text), None]:
         value = token.group() if token else ""
@@ -220,9 +225,19 @@ def navigation_runs(text: str) -> list[tuple[int, int]]:
     return runs
 
 
+# Each chrome pattern with the characters that any of its matches contains: a text without
+# them is not searched (most articles have no code, pager or wire marker).
+CHROME_PATTERNS = (
+    (CODE_FRAGMENT, (";", "}")),
+    (PAGER, ("]", "】")),
+    (WIRE_END_MARKER, ("Enditem",)),
+    (CAPTION_CREDIT, ("]", ")")),
+)
+
+
 def chrome_spans(text: str) -> list[tuple[int, int]]:
     """Spans of chrome inside an article: code, menus, pager links, wire end markers, photo credits."""
-    patterns = (CODE_FRAGMENT, PAGER, WIRE_END_MARKER, CAPTION_CREDIT)
+    patterns = [pattern for pattern, markers in CHROME_PATTERNS if any(marker in text for marker in markers)]
     return [match.span() for pattern in patterns for match in pattern.finditer(text)] + navigation_runs(text)
 
 
