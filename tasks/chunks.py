@@ -77,17 +77,21 @@ def _read_chunk(folder: Path, key: str, errors_schema: pa.Schema) -> ChunkResult
     rows_path, errors_path = folder / f"{key}.parquet", folder / f"{key}.errors.parquet"
     if not rows_path.is_file():
         return None
-    errors = read_table(errors_path) if errors_path.is_file() else errors_schema.empty_table()
-    return read_table(rows_path), errors
+    try:
+        errors = read_table(errors_path) if errors_path.is_file() else errors_schema.empty_table()
+        return read_table(rows_path), errors
+    except pa.ArrowInvalid:  # cut short by a crash (chunks are written without fsync): recompute
+        return None
 
 
 def _write_chunk(folder: Path, key: str, result: ChunkResult) -> None:
     rows, errors = result
     # The errors file (only when there are errors) is written first: a chunk counts as done
-    # once its rows file exists.
+    # once its rows file exists. No fsync: hundreds of small files would wait on the disk, and a
+    # chunk lost to a power cut is recomputed.
     if errors.num_rows:
-        write_parquet_atomic(errors, folder / f"{key}.errors.parquet")
-    write_parquet_atomic(rows, folder / f"{key}.parquet")
+        write_parquet_atomic(errors, folder / f"{key}.errors.parquet", durable=False)
+    write_parquet_atomic(rows, folder / f"{key}.parquet", durable=False)
 
 
 def compute_by_chunk(

@@ -9,16 +9,16 @@ import multiprocessing
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict
 from pathlib import Path
 
-import pyarrow as pa
 from prefect import get_run_logger, task
 
 from tasks.chunks import ChunkResult, compute_by_chunk
-from tasks.errors import ErrorRecord, errors_table
-from tasks.ner import STAGE, Mention, extract_entities, extract_in_worker, load_nlp, model_loaded
-from tasks.schemas import ENTITIES, ERRORS
+from tasks.errors import errors_table
+from tasks.ner import (
+    NLP_BATCH_SIZE, STAGE, ChunkMentions, extract_entities_of_chunks, extract_in_worker, load_nlp, model_loaded,
+)
+from tasks.schemas import ENTITIES, ERRORS, records_table
 from tasks.settings import ner_processes
 from tasks.storage import StageOutput, read_table, write_stage_output
 from tasks.tasking import STAGE_TASK_OPTIONS
@@ -29,6 +29,9 @@ from tasks.tasking import STAGE_TASK_OPTIONS
 # starting worker processes (1-4 s, as they compete for the cores), so one added article does
 # not wait for a pool.
 IN_PROCESS_NER_DOCUMENTS = 32
+# Documents per NER job (one nlp.pipe call): two of spaCy's batches, and a batch of 512
+# documents still makes eight jobs to share between the workers.
+NER_JOB_DOCUMENTS = 2 * NLP_BATCH_SIZE
 
 _pools: dict[int, ProcessPoolExecutor] = {}
 _pools_lock = threading.Lock()
@@ -57,20 +60,34 @@ def start_ner_workers(processes: int) -> None:
             pool.submit(model_loaded)
 
 
-def extract_entities_by_chunk(chunks: list[list[dict]], processes: int) -> Iterator[tuple[list[Mention], list[ErrorRecord]]]:
-    """extract_entities of each chunk, in order: on the pool's `processes` cores, unless there is
-    one process or the work is small and no pool is running (see IN_PROCESS_NER_DOCUMENTS)."""
+def ner_jobs(chunks: list[list[dict]], size: int = NER_JOB_DOCUMENTS) -> list[list[list[dict]]]:
+    """Consecutive chunks grouped into jobs of at least `size` documents (the last may be smaller)."""
+    jobs: list[list[list[dict]]] = [[]]
+    for chunk in chunks:
+        if sum(len(done) for done in jobs[-1]) >= size:
+            jobs.append([])
+        jobs[-1].append(chunk)
+    return [job for job in jobs if job]
+
+
+def extract_entities_by_chunk(chunks: list[list[dict]], processes: int) -> Iterator[ChunkMentions]:
+    """extract_entities of each chunk, in order, run in jobs of NER_JOB_DOCUMENTS documents: on
+    the pool's `processes` cores, unless there is one process or the work is small and no pool
+    is running (see IN_PROCESS_NER_DOCUMENTS)."""
+    jobs = ner_jobs(chunks)
     small = sum(len(chunk) for chunk in chunks) <= IN_PROCESS_NER_DOCUMENTS
     if processes <= 1 or (small and processes not in _pools):
         nlp = load_nlp()
-        return (extract_entities(nlp, chunk) for chunk in chunks)
-    return ner_pool(processes).map(extract_in_worker, chunks)
+        results = (extract_entities_of_chunks(nlp, job) for job in jobs)
+    else:
+        results = ner_pool(processes).map(extract_in_worker, jobs)
+    return (chunk_result for job_results in results for chunk_result in job_results)
 
 
 def entities_by_chunk(chunks: list[list[dict]]) -> Iterator[ChunkResult]:
     """The entities table rows and error rows of each chunk of clean documents."""
     for mentions, errors in extract_entities_by_chunk(chunks, ner_processes()):
-        yield pa.Table.from_pylist([asdict(mention) for mention in mentions], schema=ENTITIES), errors_table(errors)
+        yield records_table(mentions, ENTITIES), errors_table(errors)
 
 
 @task(name="entities", task_run_name="entities {documents.label}", **STAGE_TASK_OPTIONS)

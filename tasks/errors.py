@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import pyarrow as pa
 
-from tasks.schemas import ERRORS
+from tasks.schemas import ERRORS, records_table
 
 
 def utc_now() -> datetime:
@@ -28,4 +28,4 @@ class ErrorRecord:
 
 def errors_table(records: list[ErrorRecord]) -> pa.Table:
     """The records as an Arrow table with the `errors` schema."""
-    return pa.Table.from_pylist([asdict(record) for record in records], schema=ERRORS)
+    return records_table(records, ERRORS)

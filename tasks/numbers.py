@@ -26,17 +26,16 @@ from collections import Counter
 from collections.abc import Iterator
 from bisect import bisect_right
 import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
-import pyarrow as pa
 from prefect import get_run_logger, task
 
 from tasks.chunks import ChunkResult, compute_by_chunk
 from tasks.errors import ErrorRecord, errors_table
 from tasks.fx import usd_rate
-from tasks.schemas import ERRORS, QUANTITIES
+from tasks.schemas import ERRORS, QUANTITIES, records_table
 from tasks.storage import StageOutput, read_table, write_stage_output
 from tasks.tasking import STAGE_TASK_OPTIONS
 
@@ -458,7 +457,7 @@ def quantities_by_chunk(chunks: list[list[dict]], default_fx_date: date | None) 
     """The quantities table rows and error rows of each chunk of clean documents."""
     for documents in chunks:
         rows, errors = extract_quantities(documents, default_fx_date)
-        yield pa.Table.from_pylist([asdict(row) for row in rows], schema=QUANTITIES), errors_table(errors)
+        yield records_table(rows, QUANTITIES), errors_table(errors)
 
 
 @task(name="numbers", task_run_name="numbers {documents.label}", **STAGE_TASK_OPTIONS)

@@ -6,6 +6,8 @@ definitions (``python -m tasks.schemas``) so the docs cannot drift from the code
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pyarrow as pa
 
 UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -123,6 +125,14 @@ PUBLISHED_TABLES: dict[str, pa.Schema] = {
     "quantities": QUANTITIES,
     "errors": ERRORS,
 }
+
+
+def records_table(records: Sequence[object], schema: pa.Schema) -> pa.Table:
+    """Records (dataclass instances with an attribute per column) as a table of `schema`, built
+    column by column: dataclasses.asdict deep-copies every value, over a second for the 90,000
+    entity mentions of the BBC corpus."""
+    return pa.Table.from_pydict({name: [getattr(record, name) for record in records] for name in schema.names},
+                                schema=schema)
 
 
 def to_markdown() -> str:

@@ -51,21 +51,24 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_parquet_atomic(table: pa.Table, path: Path) -> None:
+def write_parquet_atomic(table: pa.Table, path: Path, durable: bool = True) -> None:
     """Write `table` to `path` so that readers see the old file or the new one, never a mix.
 
     The temporary file starts with a dot, so pyarrow, pandas, DuckDB and Polars dataset readers
-    skip it while it is being written.
+    skip it while it is being written. `durable` also fsyncs the file and its folder, so that
+    the new file survives a power cut; a file that can be recomputed skips that wait.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as sink:
             pq.write_table(table, sink, compression="zstd", row_group_size=ROW_GROUP_SIZE)
-            sink.flush()
-            os.fsync(sink.fileno())
+            if durable:
+                sink.flush()
+                os.fsync(sink.fileno())
         os.replace(tmp_name, path)
-        _fsync_dir(path.parent)
+        if durable:
+            _fsync_dir(path.parent)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise

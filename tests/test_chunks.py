@@ -87,3 +87,13 @@ def test_an_empty_batch(tmp_path: Path):
     table, errors, n_computed, _ = _run([], tmp_path)
     assert (table.num_rows, errors.num_rows, n_computed) == (0, 0, 0)
     assert table.schema.equals(WORDS) and errors.schema.equals(ERRORS)
+
+
+def test_a_damaged_chunk_file_is_recomputed(tmp_path: Path):
+    rows = _rows(30)
+    first = _run(rows, tmp_path)[0]
+    damaged = sorted(tmp_path.glob("*.parquet"))[0]
+    damaged.write_bytes(damaged.read_bytes()[:20])  # a file cut short, as by a power cut before it reached the disk
+    table, _, n_computed, _ = _run(rows, tmp_path)
+    assert 0 < n_computed < 30
+    assert sorted(table.to_pylist(), key=str) == sorted(first.to_pylist(), key=str)

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from operator import attrgetter
 
-from tasks.entities import _pools, extract_entities_by_chunk, start_ner_workers
+from tasks.entities import _pools, extract_entities_by_chunk, ner_jobs, start_ner_workers
 from tasks.ner import extract_entities, load_nlp
 from tests.conftest import REPO
 
@@ -33,3 +33,10 @@ def test_pool_of_two_finds_what_one_process_finds(seed_text: str):
     assert sorted(in_parallel, key=key) == sorted(in_process, key=key) and seed_errors == rest_errors == errors == []
     assert {mention.doc_id for mention in seed} == {"seed"}  # results come back in the chunks' order
     assert {mention.doc_id for mention in in_parallel} == {"seed", "short"}
+
+
+def test_chunks_are_grouped_into_jobs_of_at_least_the_job_size():
+    chunks = [[{"doc_id": f"{c}-{d}"} for d in range(size)] for c, size in enumerate([5, 9, 3, 8, 16, 2])]
+    jobs = ner_jobs(chunks, size=12)
+    assert [[len(chunk) for chunk in job] for job in jobs] == [[5, 9], [3, 8, 16], [2]]
+    assert [chunk for job in jobs for chunk in job] == chunks  # order kept, nothing lost
