@@ -73,25 +73,33 @@ def chunk_key(recipe: str, rows: list[dict]) -> str:
     return digest.hexdigest()
 
 
+ERROR_COUNT_KEY = b"newsflow.chunk_errors"  # in the rows file's metadata: the errors it must have beside it
+
+
 def _read_chunk(folder: Path, key: str, errors_schema: pa.Schema) -> ChunkResult | None:
+    """The chunk's rows and errors from its files; None when they are missing or incomplete
+    (chunks are written without fsync, so a power cut can leave a file cut short)."""
     rows_path, errors_path = folder / f"{key}.parquet", folder / f"{key}.errors.parquet"
     if not rows_path.is_file():
         return None
     try:
-        errors = read_table(errors_path) if errors_path.is_file() else errors_schema.empty_table()
-        return read_table(rows_path), errors
-    except pa.ArrowInvalid:  # cut short by a crash (chunks are written without fsync): recompute
+        rows = read_table(rows_path)
+        n_errors = int((rows.schema.metadata or {}).get(ERROR_COUNT_KEY, 0))
+        errors = read_table(errors_path) if n_errors else errors_schema.empty_table()
+    except (pa.ArrowInvalid, FileNotFoundError):
         return None
+    return (rows, errors) if errors.num_rows == n_errors else None
 
 
 def _write_chunk(folder: Path, key: str, result: ChunkResult) -> None:
     rows, errors = result
-    # The errors file (only when there are errors) is written first: a chunk counts as done
-    # once its rows file exists. No fsync: hundreds of small files would wait on the disk, and a
+    # The errors file (only when there are errors) is written first, and the rows file records
+    # how many errors it has. No fsync: hundreds of small files would wait on the disk, and a
     # chunk lost to a power cut is recomputed.
     if errors.num_rows:
         write_parquet_atomic(errors, folder / f"{key}.errors.parquet", durable=False)
-    write_parquet_atomic(rows, folder / f"{key}.parquet", durable=False)
+    metadata = (rows.schema.metadata or {}) | {ERROR_COUNT_KEY: str(errors.num_rows).encode()}
+    write_parquet_atomic(rows.replace_schema_metadata(metadata), folder / f"{key}.parquet", durable=False)
 
 
 def compute_by_chunk(

@@ -97,3 +97,13 @@ def test_a_damaged_chunk_file_is_recomputed(tmp_path: Path):
     table, _, n_computed, _ = _run(rows, tmp_path)
     assert 0 < n_computed < 30
     assert sorted(table.to_pylist(), key=str) == sorted(first.to_pylist(), key=str)
+
+
+def test_a_chunk_whose_errors_file_is_lost_is_recomputed(tmp_path: Path):
+    rows = _rows(30)
+    _, first_errors, _, _ = _run(rows, tmp_path)
+    assert first_errors.num_rows > 0
+    for errors_file in tmp_path.glob("*.errors.parquet"):
+        errors_file.unlink()
+    _, errors, n_computed, _ = _run(rows, tmp_path)
+    assert n_computed > 0 and sorted(errors["doc_id"].to_pylist()) == sorted(first_errors["doc_id"].to_pylist())
