@@ -126,6 +126,25 @@ def test_changing_one_file_recomputes_only_its_batch(stories_raw: Path, tmp_path
     assert "story5.txt" not in set(read(tmp_path, "documents").source)
 
 
+def test_one_added_article_recomputes_only_its_chunk(tmp_path: Path):
+    """Default batch size: 60 articles make one batch; the added article's batch misses Prefect's
+    cache, but only the chunk it joins (at most 16 documents) is cleaned and parsed again."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for i in range(60):
+        (raw / f"note{i}.txt").write_text(f"Note {i}\n\nProfits at Acme rose {i}% to ${i + 1}m, Jane Doe said.")
+    first = run(raw, tmp_path)
+    before = read(tmp_path, "documents").set_index("source").processed_at
+
+    (raw / "note60.txt").write_text("Note 60\n\nProfits at Acme fell 3% to $2m, Jane Doe said.")
+    second = run(raw, tmp_path)
+    after = read(tmp_path, "documents").set_index("source").processed_at
+    assert (first.computed["clean"], second.computed["clean"], second.computed["entities"]) == (1, 1, 1)
+    recomputed = [source for source in before.index if after[source] != before[source]]
+    assert 0 < len(recomputed) < 2 * 16 and len(after) == 61  # the chunk it joined (rarely also the next)
+    assert "fell 3%" in read(tmp_path, "documents").set_index("source").loc["note60.txt", "text"]
+
+
 def test_transient_os_errors_are_retried(seed_raw: Path, tmp_path: Path, monkeypatch):
     calls = []
     real_clean_batch = tasks.clean.clean_batch
