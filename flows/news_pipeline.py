@@ -156,16 +156,19 @@ TASK_RUNNERS = ("threads", "processes", "dask")
 DEFAULT_CRON = "0 * * * *"  # hourly; prefect.yaml has the same default
 
 
-def make_task_runner(kind: str, workers: int, dask_address: str | None = None) -> TaskRunner:
+def make_task_runner(kind: str, workers: int | None = None, dask_address: str | None = None) -> TaskRunner:
     """The task runner that runs the batches: threads (default; NER goes to a pool of spaCy
-    processes, NEWSFLOW_NER_PROCESSES), a process pool, or Dask (an existing cluster at
-    `dask_address`, else a local one)."""
+    processes), a process pool, or Dask (an existing cluster at `dask_address`, else a local
+    one). `workers` (default: the core count) sets the processes, threads or Dask workers; with
+    threads it sets the NER processes, and when it is not given NEWSFLOW_NER_PROCESSES does."""
     if kind == "threads":
-        os.environ["NEWSFLOW_NER_PROCESSES"] = str(workers)
+        if workers is not None:
+            os.environ["NEWSFLOW_NER_PROCESSES"] = str(workers)
         # A thread waits in each entities task while the NER processes work: with twice as many
         # threads as NER processes, and one more, NER always has a batch queued and cleaning and
         # numbers go on beside it.
-        return ThreadPoolTaskRunner(max_workers=2 * workers + 1)
+        return ThreadPoolTaskRunner(max_workers=2 * ner_processes() + 1)
+    workers = workers or os.cpu_count() or 1
     # Tasks run in worker processes: each runs NER itself rather than starting a NER pool.
     os.environ["NEWSFLOW_NER_PROCESSES"] = "1"
     if kind == "processes":
@@ -215,8 +218,9 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--cache-dir", default=str(DEFAULT_CACHE_DIR), help="cached results (default: %(default)s)")
     run.add_argument("--task-runner", choices=TASK_RUNNERS, default="threads",
                      help="how batches run in parallel (default: %(default)s)")
-    run.add_argument("--workers", type=int, default=os.cpu_count(),
-                     help="processes, threads or local Dask workers (default: the core count, %(default)s)")
+    run.add_argument("--workers", type=int,
+                     help=f"processes, threads or local Dask workers (default: the core count, {os.cpu_count()}; "
+                          "with threads, NEWSFLOW_NER_PROCESSES when set)")
     run.add_argument("--dask-address", help="scheduler of an existing Dask cluster, e.g. tcp://host:8786")
     return parser
 

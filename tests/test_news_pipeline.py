@@ -145,6 +145,14 @@ def test_one_added_article_recomputes_only_its_chunk(tmp_path: Path):
     assert "fell 3%" in read(tmp_path, "documents").set_index("source").loc["note60.txt", "text"]
 
 
+@pytest.mark.parametrize("workers, expected", [(None, "1"), (3, "3")])
+def test_ner_processes_come_from_workers_else_the_environment(monkeypatch, workers, expected):
+    monkeypatch.setenv("NEWSFLOW_NER_PROCESSES", "1")
+    runner = make_task_runner("threads", workers)
+    assert os.environ["NEWSFLOW_NER_PROCESSES"] == expected
+    assert runner._max_workers == 2 * int(expected) + 1
+
+
 def test_transient_os_errors_are_retried(seed_raw: Path, tmp_path: Path, monkeypatch):
     calls = []
     real_clean_batch = tasks.clean.clean_batch
