@@ -115,14 +115,14 @@ def compute_by_chunk(
     `folder` in one call (so that it can spread them over processes) and returns their results
     in order. Returns the rows, the errors, and how many documents were computed.
     """
+    rows_schema, errors_schema = schemas
     chunks = content_defined_groups(rows, lambda row: row["doc_id"], CHUNK_TARGET_SIZE)
     keys = [chunk_key(recipe, chunk) for chunk in chunks]
-    results = [_read_chunk(folder, key, schemas[1]) for key in keys]
+    results = [_read_chunk(folder, key, errors_schema) for key in keys]
     missing = [number for number, result in enumerate(results) if result is None]
     for number, result in zip(missing, compute([chunks[number] for number in missing])):
         _write_chunk(folder, keys[number], result)
         results[number] = result
-    rows_schema, errors_schema = schemas
     rows_table = pa.concat_tables([rows_schema.empty_table()] + [result[0].cast(rows_schema) for result in results])
     errors_table = pa.concat_tables([errors_schema.empty_table()] + [result[1].cast(errors_schema) for result in results])
     return rows_table, errors_table, sum(len(chunks[number]) for number in missing)

@@ -35,7 +35,7 @@ from tasks.chunks import ChunkResult, compute_by_chunk
 from tasks.dates import WEEKDAY_DATE, find_page_dateline, find_wire_opener, infer_published_date
 from tasks.errors import ErrorRecord, errors_table, utc_now
 from tasks.ingest import Batch
-from tasks.duplicates import text_minhash, words_sha256
+from tasks.duplicates import text_fingerprint
 from tasks.schemas import CLEAN_DOCUMENTS, ERRORS
 from tasks.settings import PIPELINE_VERSION, model_version
 from tasks.storage import StageOutput, read_table, write_stage_output
@@ -374,7 +374,7 @@ def clean_batch(rows: list[dict]) -> tuple[list[CleanDocument], list[ErrorRecord
 def documents_table(documents: list[CleanDocument]) -> pa.Table:
     """The batch's rows of the documents table, with each text's word hash and MinHash for
     duplicate detection."""
-    rows = [vars(document) | {"words_sha256": words_sha256(document.text), "text_minhash": text_minhash(document.text)}
+    rows = [vars(document) | dict(zip(("words_sha256", "text_minhash"), text_fingerprint(document.text)))
             for document in documents]
     return pa.Table.from_pylist(rows, schema=CLEAN_DOCUMENTS)
 

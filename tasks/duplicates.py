@@ -44,10 +44,7 @@ def shingles(words: list[str]) -> set[str]:
     return {" ".join(words[i:i + SHINGLE_WORDS]) for i in range(max(1, len(words) - SHINGLE_WORDS + 1))}
 
 
-def words_sha256(text: str) -> str | None:
-    """A hash of the text's comparable words (None for a text without words): equal for exact
-    duplicates. The clean stage stores it per document, beside text_minhash."""
-    words = comparable_words(text)
+def _words_sha256(words: list[str]) -> str | None:
     return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest() if words else None
 
 
@@ -55,14 +52,29 @@ def _shingle_hash(shingle: str) -> int:
     return int.from_bytes(hashlib.blake2b(shingle.encode("utf-8"), digest_size=4).digest(), "little")
 
 
-def text_minhash(text: str) -> list[int] | None:
-    """The MinHash signature of the text's shingles (None for a text without words). The clean
-    stage stores it per document, so a run that adds one article hashes that article only."""
-    words = comparable_words(text)
+def _minhash(words: list[str]) -> list[int] | None:
     if not words:
         return None
     hashes = np.fromiter((_shingle_hash(shingle) for shingle in shingles(words)), dtype=np.uint64)
     return ((_A * hashes + _B) % _PRIME).min(axis=1).tolist()
+
+
+def words_sha256(text: str) -> str | None:
+    """A hash of the text's comparable words (None for a text without words): equal for exact
+    duplicates."""
+    return _words_sha256(comparable_words(text))
+
+
+def text_minhash(text: str) -> list[int] | None:
+    """The MinHash signature of the text's shingles (None for a text without words)."""
+    return _minhash(comparable_words(text))
+
+
+def text_fingerprint(text: str) -> tuple[str | None, list[int] | None]:
+    """(words_sha256, text_minhash) of the text, its words found once. The clean stage stores
+    both per document, so a run that adds one article hashes that article only."""
+    words = comparable_words(text)
+    return _words_sha256(words), _minhash(words)
 
 
 class _BandIndex:

@@ -62,12 +62,15 @@ def start_ner_workers(processes: int) -> None:
 
 def ner_jobs(chunks: list[list[dict]], size: int = NER_JOB_DOCUMENTS) -> list[list[list[dict]]]:
     """Consecutive chunks grouped into jobs of at least `size` documents (the last may be smaller)."""
-    jobs: list[list[list[dict]]] = [[]]
+    jobs: list[list[list[dict]]] = []
+    in_last_job = size  # documents in the last job: full, so the first chunk starts a job
     for chunk in chunks:
-        if sum(len(done) for done in jobs[-1]) >= size:
+        if in_last_job >= size:
             jobs.append([])
+            in_last_job = 0
         jobs[-1].append(chunk)
-    return [job for job in jobs if job]
+        in_last_job += len(chunk)
+    return jobs
 
 
 def extract_entities_by_chunk(chunks: list[list[dict]], processes: int) -> Iterator[ChunkMentions]:

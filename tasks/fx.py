@@ -46,8 +46,12 @@ def latest_ecb_date() -> date:
 
 
 def _ecb_business_day(currency: str, on: date) -> date | None:
-    """The last day up to `on` (at most MAX_DAYS_BACK days before) with an ECB rate for `currency`."""
+    """The last day up to `on` (at most MAX_DAYS_BACK days before) with an ECB rate for
+    `currency`; None outside the currency's ECB range (a currency quoted no more has no rate)."""
     converter = _converter()
+    bounds = converter.bounds[currency]
+    if not bounds.first_date <= on <= bounds.last_date:
+        return None
     for back in range(MAX_DAYS_BACK):
         day = on - timedelta(days=back)
         try:
@@ -72,8 +76,7 @@ def usd_rate(currency: str, on: date | None, default_date: date | None = None) -
     converter = _converter()
     if currency not in converter.currencies:
         return FxRate(None, None, "unsupported_currency")
-    bounds = converter.bounds[currency]
-    rate_date = _ecb_business_day(currency, on) if bounds.first_date <= on <= bounds.last_date else None
+    rate_date = _ecb_business_day(currency, on)
     if rate_date is None:
         return FxRate(None, None, "no_rate_for_date")
     return FxRate(float(converter.convert(1, currency, "USD", date=rate_date)), rate_date, source)

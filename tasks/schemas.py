@@ -95,15 +95,15 @@ ERRORS = _schema(
     _field("recorded_at", UTC_TIMESTAMP, "When the error was recorded (UTC).", False),
 )
 
-# Internal hand-off from ingest to clean (not a published table).
-# The clean stage's batch files: the documents table plus each text's word hash and MinHash
-# signature (tasks/duplicates.py), which the write stage uses and does not publish.
+# The clean stage's batch files (not a published table): the documents table plus each text's
+# word hash and MinHash signature (tasks/duplicates.py), which the write stage uses.
 CLEAN_DOCUMENTS = DOCUMENTS.append(
     _field("words_sha256", pa.string(), "SHA-256 of the text's comparable words (exact duplicates); null for an empty text.")
 ).append(
     _field("text_minhash", pa.list_(pa.uint32()), "MinHash signature of the text's 5-word shingles; null for an empty text.")
 )
 
+# Internal hand-off from ingest to clean (not a published table).
 INGESTED = _schema(
     "Decoded articles with their metadata, before cleaning.",
     _field("doc_id", pa.string(), "", False),

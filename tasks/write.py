@@ -7,7 +7,7 @@ run, so a deleted source file's rows disappear and a changed file's rows are rep
 the tables on disk are the ones a cached write produced.
 
 Duplicates are flagged here, where every batch is merged (tasks/duplicates.py; the clean stage
-computed each text's MinHash): `documents.duplicate_of` names the canonical copy (the one with
+computed each text's word hash and MinHash): `documents.duplicate_of` names the canonical copy (the one with
 the smallest `source`) of an article saved twice or published by two sites. Nothing is dropped.
 """
 
