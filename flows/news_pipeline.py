@@ -111,10 +111,10 @@ def _run_stages(settings: Settings) -> RunSummary:
                          work_dir=work_dir, target_batch_size=settings.target_batch_size,
                          max_bytes=settings.max_document_bytes, cache_version=version)
     ingested = _intact_result(ingest.submit(**ingest_inputs), ingest, summary, "ingest", **ingest_inputs)
-    if summary.computed["ingest"] and ingested.n_new_batches > 1:
-        # Much is new: start the NER processes now, so that they load the model while the
-        # first batches are cleaned. (Small changes run NER in this process, see tasks/entities.py.)
-        start_ner_workers(ner_processes())
+    if summary.computed["ingest"] and ingested.n_new_batches:
+        # New batches need NER: a NER process per new batch (up to the core count) starts now
+        # and loads the model on another core while the batches are cleaned.
+        start_ner_workers(ner_processes(), ingested.n_new_batches)
     # Every batch's tasks are submitted at once, batch by batch, so that the task runner cleans
     # the next batches while NER works on the first ones.
     submitted = []

@@ -392,7 +392,7 @@ def clean_task(batch: Batch, work_dir: str, cache_version: str) -> StageOutput:
     folder = Path(work_dir) / STAGE
     documents, errors, n_computed = compute_by_chunk(
         read_table(batch.path).to_pylist(), f"{STAGE}/{cache_version}", folder / "chunks", clean_chunks,
-        (CLEAN_DOCUMENTS, ERRORS),
+        (CLEAN_DOCUMENTS, ERRORS), text_column="raw_text",
     )
     get_run_logger().info("cleaned %d documents (%d errors); %d reused from earlier runs",
                           documents.num_rows, errors.num_rows, batch.n_docs - n_computed)

@@ -112,9 +112,10 @@ def date_from_dateline(text: str, year_hint: int | None) -> date | None:
     return _make_date(match, year_hint) if year_hint else None
 
 
-def date_from_text(text: str) -> date | None:
-    """The latest date the text mentions (see the module docstring), or None."""
-    dated = full_dates(text)
+def date_from_text(text: str, dated: list[date] | None = None) -> date | None:
+    """The latest date the text mentions (see the module docstring), or None. `dated` is
+    full_dates(text) when the caller has it already."""
+    dated = full_dates(text) if dated is None else dated
     if not dated:
         return None
     anchor = max(dated)
@@ -139,7 +140,7 @@ def infer_published_date(
     from_dateline = date_from_dateline(text, max(dated).year if dated else None)
     if from_dateline is not None:
         return from_dateline, "dateline"
-    from_text = date_from_text(text)
+    from_text = date_from_text(text, dated)
     if from_text is not None:
         return from_text, "text"
     return None, "none"

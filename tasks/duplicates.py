@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zlib
 
 import numpy as np
 
@@ -26,12 +27,14 @@ LSH_BANDS, LSH_ROWS = 25, 5
 MINHASH_SEED = 1
 WORD = re.compile(r"\w+")
 
-# The permutations: h -> (a * h + b) mod p on 32-bit shingle hashes, with p the smallest prime
-# above 2**32, so that a * h + b stays below 2**64 and numpy's uint64 arithmetic never overflows.
-_PRIME = np.uint64(4_294_967_311)
+# The permutations: h -> ((a * h + b) mod 2**64) >> 32 on 32-bit shingle hashes, with a odd
+# (multiply-add-shift, a universal family; numpy's uint64 arithmetic wraps, with no division).
 _RANDOM = np.random.default_rng(MINHASH_SEED)
-_A = _RANDOM.integers(1, 2**32, size=(MINHASH_PERMUTATIONS, 1), dtype=np.uint64)
-_B = _RANDOM.integers(0, 2**32, size=(MINHASH_PERMUTATIONS, 1), dtype=np.uint64)
+_A = _RANDOM.integers(0, 2**63, size=(MINHASH_PERMUTATIONS, 1), dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+_B = _RANDOM.integers(0, 2**63, size=(MINHASH_PERMUTATIONS, 1), dtype=np.uint64) * np.uint64(2)
+_HIGH_32_BITS = np.uint64(32)
+_WORD_MULTIPLIER = np.uint64(0x01000193)  # odd, below 2**32: products of 32-bit values fit in 64 bits
+_LOW_32_BITS = np.uint64(0xFFFFFFFF)
 
 
 def comparable_words(text: str) -> list[str]:
@@ -48,15 +51,25 @@ def _words_sha256(words: list[str]) -> str | None:
     return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest() if words else None
 
 
-def _shingle_hash(shingle: str) -> int:
-    return int.from_bytes(hashlib.blake2b(shingle.encode("utf-8"), digest_size=4).digest(), "little")
+def _shingle_hashes(words: list[str]) -> np.ndarray:
+    """32-bit hashes of the text's distinct shingles (as `shingles` cuts them): each word's CRC-32,
+    combined over the shingle's words and mixed (murmur3's finaliser) in numpy, not a hash call
+    per shingle."""
+    width = min(SHINGLE_WORDS, len(words))
+    n_shingles = len(words) - width + 1
+    word_hashes = np.fromiter((zlib.crc32(word.encode("utf-8")) for word in words), dtype=np.uint64, count=len(words))
+    hashes = np.zeros(n_shingles, dtype=np.uint64)
+    for k in range(width):
+        hashes = (hashes * _WORD_MULTIPLIER + word_hashes[k:k + n_shingles]) & _LOW_32_BITS
+    for shift, multiplier in ((16, 0x85EBCA6B), (13, 0xC2B2AE35)):
+        hashes = ((hashes ^ (hashes >> np.uint64(shift))) * np.uint64(multiplier)) & _LOW_32_BITS
+    return np.unique(hashes ^ (hashes >> np.uint64(16)))
 
 
 def _minhash(words: list[str]) -> list[int] | None:
     if not words:
         return None
-    hashes = np.fromiter((_shingle_hash(shingle) for shingle in shingles(words)), dtype=np.uint64)
-    return ((_A * hashes + _B) % _PRIME).min(axis=1).tolist()
+    return ((_A * _shingle_hashes(words) + _B) >> _HIGH_32_BITS).min(axis=1).tolist()
 
 
 def words_sha256(text: str) -> str | None:

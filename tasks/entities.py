@@ -51,12 +51,13 @@ def ner_pool(processes: int) -> ProcessPoolExecutor:
         return _pools[processes]
 
 
-def start_ner_workers(processes: int) -> None:
-    """Start the NER pool's processes now, without waiting, so that they load the model while
-    the first batches are cleaned. Does nothing when NER runs in the calling process."""
+def start_ner_workers(processes: int, count: int) -> None:
+    """Start `count` of the NER pool's processes now, without waiting, so that they load the
+    model on the other cores while the first batches are cleaned (the pool starts the others
+    when it has work for them). Does nothing when NER runs in the calling process."""
     if processes > 1:
         pool = ner_pool(processes)
-        for _ in range(processes):
+        for _ in range(min(count, processes)):
             pool.submit(model_loaded)
 
 
@@ -100,6 +101,7 @@ def entities_task(documents: StageOutput, work_dir: str, cache_version: str) -> 
     rows, errors, n_computed = compute_by_chunk(
         read_table(documents.path).select(["doc_id", "source", "text"]).to_pylist(),
         f"{STAGE}/{cache_version}", folder / "chunks", entities_by_chunk, (ENTITIES, ERRORS),
+        text_column="text",
     )
     get_run_logger().info("found %d entity mentions; %d of %d documents reused from earlier runs",
                           rows.num_rows, documents.n_rows - n_computed, documents.n_rows)

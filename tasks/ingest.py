@@ -24,7 +24,7 @@ import charset_normalizer
 import pyarrow as pa
 from prefect import get_run_logger, task
 
-from tasks.chunks import content_defined_groups
+from tasks.chunks import content_defined_groups, duplicate_group_keys
 from tasks.errors import ErrorRecord, errors_table
 from tasks.schemas import INGESTED
 from tasks.storage import write_parquet_atomic
@@ -356,8 +356,12 @@ def _batch_key(documents: list[RawDocument]) -> str:
 
 def group_into_batches(documents: list[RawDocument], target_size: int) -> list[list[RawDocument]]:
     """Split documents into batches of about `target_size` that stay stable when documents are
-    added or changed (content-defined on doc_id, see tasks/chunks.py)."""
-    return content_defined_groups(documents, lambda document: document.doc_id, target_size)
+    added or changed (content-defined on doc_id, with exact duplicates together: see
+    tasks/chunks.py)."""
+    documents = sorted(documents, key=lambda document: document.doc_id)
+    ids = [document.doc_id for document in documents]
+    group_key = dict(zip(ids, duplicate_group_keys(ids, [document.raw_text for document in documents])))
+    return content_defined_groups(documents, lambda document: group_key[document.doc_id], target_size)
 
 
 def ingest_sources(raw_dir: Path, sources: list[SourceFile], max_bytes: int) -> tuple[list[RawDocument], list[ErrorRecord]]:

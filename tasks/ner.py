@@ -181,16 +181,20 @@ def document_mentions(doc_id: str, pieces: list[tuple[int, object]]) -> list[Men
 
 
 def extract_entities(nlp, documents: list[dict]) -> tuple[list[Mention], list[ErrorRecord]]:
-    """Mentions of every document (rows with doc_id, source, text), processed with nlp.pipe."""
-    chunks = ((chunk, (index, offset)) for index, row in enumerate(documents) for offset, chunk in text_chunks(row["text"]))
+    """Mentions of every document (rows with doc_id, source, text), processed with nlp.pipe.
+    A text that several documents share is parsed once (NER is a function of the text)."""
+    first_with_text: dict[str, int] = {}
+    for index, row in enumerate(documents):
+        first_with_text.setdefault(row["text"], index)
+    chunks = ((chunk, (index, offset)) for text, index in first_with_text.items() for offset, chunk in text_chunks(text))
     pieces: dict[int, list[tuple[int, object]]] = {}
     for doc, (index, offset) in nlp.pipe(chunks, as_tuples=True, batch_size=NLP_BATCH_SIZE):
         pieces.setdefault(index, []).append((offset, doc))
     mentions: list[Mention] = []
     errors: list[ErrorRecord] = []
-    for index, row in enumerate(documents):
+    for row in documents:
         try:
-            mentions.extend(document_mentions(row["doc_id"], pieces.get(index, [])))
+            mentions.extend(document_mentions(row["doc_id"], pieces.get(first_with_text[row["text"]], [])))
         except (ValueError, KeyError, IndexError) as error:
             errors.append(ErrorRecord(row["source"], STAGE, "entity_error", f"{type(error).__name__}: {error}", row["doc_id"]))
     return mentions, errors

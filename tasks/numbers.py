@@ -468,6 +468,7 @@ def numbers_task(documents: StageOutput, work_dir: str, default_fx_date: date | 
         read_table(documents.path).select(["doc_id", "source", "text", "published_date"]).to_pylist(),
         f"{STAGE}/{cache_version}/fx-date={default_fx_date}", folder / "chunks",
         functools.partial(quantities_by_chunk, default_fx_date=default_fx_date), (QUANTITIES, ERRORS),
+        text_column="text",
     )
     get_run_logger().info("found %d quantities; %d of %d documents reused from earlier runs",
                           rows.num_rows, documents.n_rows - n_computed, documents.n_rows)

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from tasks.chunks import CHUNK_TARGET_SIZE, compute_by_chunk, content_defined_groups
+from tasks.chunks import CHUNK_TARGET_SIZE, compute_by_chunk, content_defined_groups, duplicate_group_keys
 from tasks.errors import ErrorRecord, errors_table
 from tasks.schemas import ERRORS
 
@@ -26,8 +26,10 @@ class CountingStage:
 
     def __init__(self) -> None:
         self.computed: list[str] = []
+        self.chunks: list[list[dict]] = []
 
     def __call__(self, chunks: list[list[dict]]):
+        self.chunks += chunks
         for rows in chunks:
             self.computed += [row["doc_id"] for row in rows]
             words = [{"doc_id": row["doc_id"], "n_words": len(row["text"].split())} for row in rows if row["text"]]
@@ -37,7 +39,7 @@ class CountingStage:
 
 def _run(rows: list[dict], folder: Path, recipe: str = "count/v1") -> tuple[pa.Table, pa.Table, int, list[str]]:
     stage = CountingStage()
-    table, errors, n_computed = compute_by_chunk(rows, recipe, folder, stage, (WORDS, ERRORS))
+    table, errors, n_computed = compute_by_chunk(rows, recipe, folder, stage, (WORDS, ERRORS), text_column="text")
     return table, errors, n_computed, stage.computed
 
 
@@ -49,6 +51,32 @@ def test_groups_are_stable_when_an_item_is_added(target: int):
     assert len(ids(before) - ids(after)) <= 2  # the group the new item falls in, rarely the next one
     assert all(len(group) <= 2 * target for group in after)
     assert sorted(row["doc_id"] for group in after for row in group) == sorted(row["doc_id"] for row in _rows(1001))
+
+
+def test_equal_keys_share_a_group_in_input_order():
+    items = [(f"{i:04x}", i) for i in range(100)] + [("0007", 100), ("0007", 101), ("0050", 102)]
+    groups = content_defined_groups(items, lambda item: item[0], 4)
+    group_of = {item[1]: number for number, group in enumerate(groups) for item in group}
+    assert group_of[7] == group_of[100] == group_of[101] and group_of[0x50] == group_of[102]
+    assert [item[1] for item in groups[group_of[7]] if item[0] == "0007"] == [7, 100, 101]
+    assert sorted(item[1] for group in groups for item in group) == list(range(103))
+
+
+def test_duplicate_group_keys_name_the_smallest_id_of_each_text():
+    keys = duplicate_group_keys(["d", "b", "c", "a", "e"], ["x", "y", "x", "z", "y"])
+    assert keys == ["c", "b", "c", "a", "b"]
+
+
+def test_rows_with_the_same_text_share_a_chunk(tmp_path: Path):
+    rows = _rows(200)
+    copies = [dict(rows[i], doc_id=f"copy{i:03d}") for i in (3, 50, 120)]
+    stage = CountingStage()
+    table, _, _ = compute_by_chunk(rows + copies, "count/v1", tmp_path, stage, (WORDS, ERRORS), text_column="text")
+    chunk_of = {}
+    for number, chunk in enumerate(stage.chunks):
+        chunk_of.update({row["doc_id"]: number for row in chunk})
+    assert all(chunk_of[copy["doc_id"]] == chunk_of[rows[i]["doc_id"]] for copy, i in zip(copies, (3, 50, 120)))
+    assert len(chunk_of) == 203
 
 
 def test_a_second_batch_computes_only_the_chunk_of_the_new_document(tmp_path: Path):

@@ -24,7 +24,7 @@ def test_pool_of_two_finds_what_one_process_finds(seed_text: str):
         {"doc_id": "empty", "source": "empty.txt", "text": ""},
     ]
     chunks = [documents[:1], documents[1:]]
-    start_ner_workers(2)  # with no pool running, work this small would run in this process
+    start_ner_workers(2, 2)  # with no pool running, work this small would run in this process
     assert 2 in _pools
     (seed, seed_errors), (rest, rest_errors) = extract_entities_by_chunk(chunks, processes=2)
     in_process, errors = extract_entities(load_nlp(), documents)

@@ -156,7 +156,7 @@ def test_unreadable_file_is_an_error_row(tmp_path: Path):
 
 
 def _documents(n: int) -> list[RawDocument]:
-    return [RawDocument(doc_id_for(f"doc{i}.txt"), f"doc{i}.txt", "text", "h", "utf-8") for i in range(n)]
+    return [RawDocument(doc_id_for(f"doc{i}.txt"), f"doc{i}.txt", f"text {i}", "h", "utf-8") for i in range(n)]
 
 
 def test_batches_are_stable_when_a_document_is_added():
@@ -166,6 +166,16 @@ def test_batches_are_stable_when_a_document_is_added():
     assert 10 <= len(before) <= 40
     assert len(ids(before) - ids(after)) <= 1
     assert sum(len(batch) for batch in after) == 301
+
+
+def test_exact_duplicates_share_a_batch():
+    documents = [RawDocument(doc_id_for(f"doc{i}.txt"), f"doc{i}.txt", f"text {i % 100}", "h", "utf-8")
+                 for i in range(300)]  # each text three times
+    batches = group_into_batches(documents, target_size=16)
+    assert len(batches) > 5
+    batch_of = {doc.doc_id: number for number, batch in enumerate(batches) for doc in batch}
+    for i in range(100):
+        assert len({batch_of[doc_id_for(f"doc{i + copy}.txt")] for copy in (0, 100, 200)}) == 1
 
 
 # A saved news page as a newsroom's scraper keeps it: site menu, script, share buttons, a

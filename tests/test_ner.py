@@ -73,6 +73,28 @@ def test_text_chunks_cover_the_text_and_cut_at_whitespace():
     assert [offset for offset, _ in chunks] == sorted(offset for offset, _ in chunks)
 
 
+def test_a_text_that_documents_share_is_parsed_once(seed_text: str):
+    nlp = load_nlp()
+    parsed = []
+
+    class CountingNlp:
+        def pipe(self, texts, **kwargs):
+            texts = list(texts)
+            parsed.extend(texts)
+            return nlp.pipe(texts, **kwargs)
+
+    rows = [{"doc_id": doc_id, "source": f"{doc_id}.txt", "text": text}
+            for doc_id, text in (("a", seed_text), ("b", "Angela Merkel visited Paris."), ("c", seed_text))]
+    mentions, errors = extract_entities(CountingNlp(), rows)
+    assert errors == [] and len(parsed) == 2
+    strip = lambda doc_id: [(m.text, m.label, m.start_char, m.sentence, m.canonical)  # noqa: E731
+                            for m in mentions if m.doc_id == doc_id]
+    assert strip("a") == strip("c") and len(strip("a")) > 50
+    assert [m.doc_id for m in mentions if m.doc_id != "b"] == ["a"] * len(strip("a")) + ["c"] * len(strip("c"))
+    assert strip("a") == [(m.text, m.label, m.start_char, m.sentence, m.canonical)
+                          for m in extract_entities(nlp, rows[:1])[0]]
+
+
 def test_a_long_document_goes_through_ner_in_chunks():
     sentence = "Angela Merkel met Emmanuel Macron in Paris on Monday. Later, Merkel told reporters that Macron had agreed. "
     text = sentence * 10_000  # 1.1 million characters: over spaCy's max_length
