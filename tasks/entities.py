@@ -8,7 +8,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from pathlib import Path
 
 from prefect import get_run_logger, task
@@ -35,6 +35,7 @@ NER_JOB_DOCUMENTS = 2 * NLP_BATCH_SIZE
 
 _pools: dict[int, ProcessPoolExecutor] = {}
 _pools_lock = threading.Lock()
+_warming_up: dict[int, list[Future]] = {}  # per pool: the model loads start_ner_workers asked for
 
 
 def ner_pool(processes: int) -> ProcessPoolExecutor:
@@ -57,8 +58,7 @@ def start_ner_workers(processes: int, count: int) -> None:
     when it has work for them). Does nothing when NER runs in the calling process."""
     if processes > 1:
         pool = ner_pool(processes)
-        for _ in range(min(count, processes)):
-            pool.submit(model_loaded)
+        _warming_up[processes] = [pool.submit(model_loaded) for _ in range(min(count, processes))]
 
 
 def ner_jobs(chunks: list[list[dict]], size: int = NER_JOB_DOCUMENTS) -> list[list[list[dict]]]:
@@ -84,6 +84,10 @@ def extract_entities_by_chunk(chunks: list[list[dict]], processes: int) -> Itera
         nlp = load_nlp()
         results = (extract_entities_of_chunks(nlp, job) for job in jobs)
     else:
+        if small:
+            # Wait for the workers that are loading the model: the pool starts another process
+            # whenever none is idle, and one more model load competing for the cores is slower.
+            wait(_warming_up.get(processes, []))
         results = ner_pool(processes).map(extract_in_worker, jobs)
     return (chunk_result for job_results in results for chunk_result in job_results)
 

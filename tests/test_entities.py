@@ -6,7 +6,7 @@ import subprocess
 import sys
 from operator import attrgetter
 
-from tasks.entities import _pools, extract_entities_by_chunk, ner_jobs, start_ner_workers
+from tasks.entities import _pools, _warming_up, extract_entities_by_chunk, ner_jobs, start_ner_workers
 from tasks.ner import extract_entities, load_nlp
 from tests.conftest import REPO
 
@@ -33,6 +33,19 @@ def test_pool_of_two_finds_what_one_process_finds(seed_text: str):
     assert sorted(in_parallel, key=key) == sorted(in_process, key=key) and seed_errors == rest_errors == errors == []
     assert {mention.doc_id for mention in seed} == {"seed"}  # results come back in the chunks' order
     assert {mention.doc_id for mention in in_parallel} == {"seed", "short"}
+
+
+def test_small_work_waits_for_the_worker_started_early_rather_than_starting_another():
+    processes = 3  # a pool of its own, with room for more workers than the one started early
+    start_ner_workers(processes, 1)
+    try:
+        chunks = [[{"doc_id": "short", "source": "short.txt", "text": "Tony Blair met Gordon Brown in London."}]]
+        [(mentions, errors)] = list(extract_entities_by_chunk(chunks, processes))
+        assert {mention.text for mention in mentions} >= {"Tony Blair", "Gordon Brown", "London"} and errors == []
+        assert len(_pools[processes]._processes) == 1  # the busy pool would otherwise start a second
+    finally:
+        _pools.pop(processes).shutdown()
+        _warming_up.pop(processes)
 
 
 def test_chunks_are_grouped_into_jobs_of_at_least_the_job_size():
