@@ -7,7 +7,8 @@ peak RSS is sampled and whose CPU time (user + system, the process and its child
 2. the flow, cold (empty cache);
 3. the flow again, nothing changed;
 4. the flow after adding one article (a new text: the last article with a sentence added);
-5. the flow, cold, with one worker pinned to one core, for the parallel speed-up;
+5. the flow, cold, with one worker pinned to one core, for the parallel speed-up, and bare
+   `nlp.pipe` in one process on one core, for the limit's own speed-up on this machine;
 6. the flow, cold, on the first 300 articles, for memory against corpus size.
 Steps 1 and 2 run twice, alternating (bare, cold, ..., bare, cold), and the ratios use the faster
 of each pair: on a shared machine one slow minute otherwise decides the limit or the cold time.
@@ -154,8 +155,9 @@ def main() -> None:
         # One worker pinned to one core: unpinned, numpy's threads and the flow's own threads
         # spread a one-worker run over 1.4 cores.
         steps["flow_cold_one_core"] = flow(work / "raw", work / "state1", 1, env, cores={0})
+        steps["bare_nlp_pipe_one_core"] = measure(bare[:-1] + ["1"], env, cores={0})
         steps["flow_cold_300_articles"] = flow(work / "raw300", work / "state300", args.workers, env)
-    for name in ("bare_nlp_pipe", "bare_nlp_pipe_again"):
+    for name in ("bare_nlp_pipe", "bare_nlp_pipe_again", "bare_nlp_pipe_one_core"):
         steps[name].pop("output")
     bare_seconds = min(steps["bare_nlp_pipe"]["seconds"], steps["bare_nlp_pipe_again"]["seconds"])
     cold_step = min(steps["flow_cold"], steps["flow_cold_again"], key=lambda step: step["seconds"])
@@ -179,6 +181,7 @@ def main() -> None:
         "one_added_share_of_cold_flow_run": round(steps["flow_one_added"]["flow_run_seconds"]
                                                    / cold_step["flow_run_seconds"], 3),
         "speedup_vs_one_core": round(steps["flow_cold_one_core"]["seconds"] / cold, 2),
+        "bare_speedup_vs_one_core": round(steps["bare_nlp_pipe_one_core"]["seconds"] / bare_seconds, 2),
         "peak_rss_ratio_full_vs_300": round(steps["flow_cold"]["peak_rss_mb"]
                                             / steps["flow_cold_300_articles"]["peak_rss_mb"], 2),
     }
