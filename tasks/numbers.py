@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import math
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from bisect import bisect_right
 import re
 from dataclasses import dataclass, replace
@@ -146,7 +146,8 @@ QUANTITY = re.compile(
     rf"|(?P<count>{_NUMBER_START}(?P<neg_count>-)?(?P<digits_count>{_DIGITS})(?:{_scale('count')})?(?![\w%]|[.,:/]\d)))",
     re.IGNORECASE,
 )
-_MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+MONTH_ABBREVIATIONS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec"]
+_MONTHS = rf"(?:{'|'.join(MONTH_ABBREVIATIONS)})[a-z]*\.?"
 # Spans whose numbers are dates, times or phone numbers, never quantities.
 NOT_QUANTITY = re.compile(
     r"(?:(?=[\d+(])|\b(?=[A-Za-z]))(?:"  # fail fast inside words, as QUANTITY does
@@ -157,6 +158,50 @@ NOT_QUANTITY = re.compile(
     r"|\b\d{4}-\d\d-\d\d\b)",
     re.IGNORECASE,
 )
+
+
+def _leading_letters(form: str) -> str:
+    return re.match(r"[^\W\d_]*", form).group().lower()
+
+
+# Where a match of QUANTITY or NOT_QUANTITY can start: a run of digits, a sign, symbol or
+# bracket, or a word. `finditer` would try their long alternations at every word; `_matches`
+# tries them only at the words their forms start with, which finds the same matches about three
+# times faster. A word with a non-ASCII letter is always tried (IGNORECASE folds a few, such as
+# the Kelvin sign, onto ASCII letters).
+_CANDIDATE_START = re.compile(r"\d+|[.$£€¥₹₩\-−+(]|\b[^\W\d_]+")
+QUANTITY_FIRST_WORDS = frozenset(
+    _leading_letters(form)
+    for form in [*PREFIX_CURRENCIES, *ISO_CODES, *PREFIX_NAMES, *WORD_VALUES, "minus", "negative"]
+) - {""}
+_MONTH_FIRST_LETTERS = frozenset(month[:3].lower() for month in MONTH_ABBREVIATIONS)
+
+
+def _matches(pattern: re.Pattern, text: str, starts_a_match: Callable[[str], bool]) -> Iterator[re.Match]:
+    """`pattern.finditer(text)`, tried only at candidate starts, and at a word only when
+    `starts_a_match(lower-cased word)`. Positions skipped can never start a match, so the
+    matches are finditer's."""
+    end = 0
+    for candidate in _CANDIDATE_START.finditer(text):
+        start, word = candidate.start(), candidate.group()
+        if start < end or (word[0].isalpha() and word.isascii() and not starts_a_match(word.lower())):
+            continue
+        match = pattern.match(text, start)
+        if match:
+            yield match
+            end = match.end()
+
+
+def quantity_matches(text: str) -> Iterator[re.Match]:
+    """QUANTITY.finditer(text), faster (see _matches)."""
+    return _matches(QUANTITY, text, QUANTITY_FIRST_WORDS.__contains__)
+
+
+def not_quantity_matches(text: str) -> Iterator[re.Match]:
+    """NOT_QUANTITY.finditer(text), faster: of words, only month names start a match."""
+    return _matches(NOT_QUANTITY, text, lambda word: word[:3] in _MONTH_FIRST_LETTERS)
+
+
 # Exchange-rate statements: "8.28 yuan to the dollar", "1.31 euros per US dollar",
 # "One dollar bought 102.55 yen", "strengthened against the dollar to 104.53 yen".
 _FX_WORD = r"(?:U\.?S\.?\s+)?(?:dollar|euro|pound|yen|yuan|sterling|greenback)"
@@ -366,11 +411,11 @@ def _share_range_units(quantities: list[Quantity], text: str) -> list[Quantity]:
 
 def find_quantities(text: str) -> list[Quantity]:
     """Every money amount, percentage, percentage-point change and count in `text`."""
-    excluded = [m.span() for m in NOT_QUANTITY.finditer(text)]  # sorted, non-overlapping
+    excluded = [m.span() for m in not_quantity_matches(text)]  # sorted, non-overlapping
     excluded_ends = [end for _, end in excluded]
     context = CurrencyContext(text)
     found = []
-    for match in QUANTITY.finditer(text):
+    for match in quantity_matches(text):
         start, end = match.span()
         i = bisect_right(excluded_ends, start)  # the first excluded span ending after `start`
         if i < len(excluded) and excluded[i][0] < end:

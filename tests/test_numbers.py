@@ -11,7 +11,9 @@ from datetime import date
 import pytest
 
 from tasks.clean import clean_text
-from tasks.numbers import extract_quantities, find_quantities, to_rows
+from tasks.numbers import (
+    NOT_QUANTITY, QUANTITY, extract_quantities, find_quantities, not_quantity_matches, quantity_matches, to_rows,
+)
 from tests.conftest import REPO
 
 # (text, [(surface, kind, value, currency)]) for money, percent and percentage points.
@@ -206,6 +208,35 @@ def _load_scorer():
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+# Texts where a match starts at an unusual place: glued codes, symbols after letters, words that
+# IGNORECASE folds onto ASCII (long s, Kelvin sign, dotted capital I), months and times.
+EDGE_TEXTS = [
+    "USD5 and 5USD, US$5 and AUS$5, Rs.5 and Rs5, HK$3bn, U.S.$10, A380 and COVID-19.",
+    "ſeven million dollars, ſIX percent, \u212aRW 500, \u0130NR 20 and \u0131nr 30, twenty-ﬁve yuan.",
+    "Minus 5%, negative 3 per cent, -4%, −2.5 points; three-quarters of a billion; a half; an estimated 20.",
+    "On May 5 2004 at 10:30 am, call +44 20 7946 0958; SEPT. 3rd, 2005-03-31, mayday and Mayor.",
+    "(5) [6] {7} 8.9.10 $$5 ££6 ..7 --8 _9 x10 10x ½ million ² ⅔",
+]
+
+
+def _labelled_sentences() -> list[str]:
+    lines = []
+    for data in ("bbc_business_quantities.jsonl", "bbc_business_quantities_holdout.jsonl"):
+        lines += (REPO / "tests" / "data" / data).read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["sentence"] for line in lines]
+
+
+def test_fast_scans_find_what_finditer_finds(seed_text: str):
+    """quantity_matches and not_quantity_matches skip the words no match can start with; they
+    must still return exactly what finditer returns, groups included."""
+    texts = [text for text, _ in CASES] + EDGE_TEXTS + _labelled_sentences() + [seed_text, " ".join(EDGE_TEXTS)]
+    for pattern, scan in ((QUANTITY, quantity_matches), (NOT_QUANTITY, not_quantity_matches)):
+        for text in texts:
+            expected = [(match.span(), match.groupdict()) for match in pattern.finditer(text)]
+            assert [(match.span(), match.groupdict()) for match in scan(text)] == expected, text
+    assert any(QUANTITY.finditer(EDGE_TEXTS[1])) and any(NOT_QUANTITY.finditer(EDGE_TEXTS[3]))
 
 
 @pytest.mark.parametrize("data", ["bbc_business_quantities.jsonl", "bbc_business_quantities_holdout.jsonl"])
