@@ -14,6 +14,7 @@ import hashlib
 import itertools
 import json
 from collections.abc import Callable, Iterable, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import TypeVar
 
@@ -63,6 +64,17 @@ def duplicate_group_keys(ids: Sequence[str], texts: Sequence[str]) -> list[str]:
         if text not in smallest or id_ < smallest[text]:
             smallest[text] = id_
     return [smallest[text] for text in texts]
+
+
+def groups_with_copies_together(
+    items: Sequence[Item], doc_id: Callable[[Item], str], text: Callable[[Item], str], target_size: int
+) -> list[list[Item]]:
+    """content_defined_groups on doc_id, except that items with the same text share a group
+    (keyed by the smallest doc_id among them, see duplicate_group_keys)."""
+    items = sorted(items, key=doc_id)
+    ids = [doc_id(item) for item in items]
+    group_key = dict(zip(ids, duplicate_group_keys(ids, [text(item) for item in items])))
+    return content_defined_groups(items, lambda item: group_key[doc_id(item)], target_size)
 
 
 @functools.cache
@@ -128,14 +140,12 @@ def compute_by_chunk(
     """A stage's rows and error rows for a batch, reusing the chunks computed before.
 
     The rows are grouped by doc_id into chunks (rows with the same `text_column` in one chunk,
-    see duplicate_group_keys); `compute` gets every chunk without a file in
+    see groups_with_copies_together); `compute` gets every chunk without a file in
     `folder` in one call (so that it can spread them over processes) and returns their results
     in order. Returns the rows, the errors, and how many documents were computed.
     """
     rows_schema, errors_schema = schemas
-    ids = [row["doc_id"] for row in rows]
-    group_key = dict(zip(ids, duplicate_group_keys(ids, [row[text_column] for row in rows])))
-    chunks = content_defined_groups(rows, lambda row: group_key[row["doc_id"]], CHUNK_TARGET_SIZE)
+    chunks = groups_with_copies_together(rows, itemgetter("doc_id"), itemgetter(text_column), CHUNK_TARGET_SIZE)
     keys = [chunk_key(recipe, chunk) for chunk in chunks]
     results = [_read_chunk(folder, key, errors_schema) for key in keys]
     missing = [number for number, result in enumerate(results) if result is None]

@@ -18,15 +18,15 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
+from operator import attrgetter
 from pathlib import Path
 
 import charset_normalizer
-import pyarrow as pa
 from prefect import get_run_logger, task
 
-from tasks.chunks import content_defined_groups, duplicate_group_keys
+from tasks.chunks import groups_with_copies_together
 from tasks.errors import ErrorRecord, errors_table
-from tasks.schemas import INGESTED
+from tasks.schemas import INGESTED, records_table
 from tasks.storage import write_parquet_atomic
 from tasks.tasking import STAGE_TASK_OPTIONS
 
@@ -358,10 +358,7 @@ def group_into_batches(documents: list[RawDocument], target_size: int) -> list[l
     """Split documents into batches of about `target_size` that stay stable when documents are
     added or changed (content-defined on doc_id, with exact duplicates together: see
     tasks/chunks.py)."""
-    documents = sorted(documents, key=lambda document: document.doc_id)
-    ids = [document.doc_id for document in documents]
-    group_key = dict(zip(ids, duplicate_group_keys(ids, [document.raw_text for document in documents])))
-    return content_defined_groups(documents, lambda document: group_key[document.doc_id], target_size)
+    return groups_with_copies_together(documents, attrgetter("doc_id"), attrgetter("raw_text"), target_size)
 
 
 def ingest_sources(raw_dir: Path, sources: list[SourceFile], max_bytes: int) -> tuple[list[RawDocument], list[ErrorRecord]]:
@@ -381,7 +378,7 @@ def write_batches(documents: list[RawDocument], target_size: int, work_dir: Path
         key = _batch_key(group)
         path = work_dir / "ingest" / f"{key}.parquet"
         if not path.is_file():
-            write_parquet_atomic(pa.Table.from_pylist([asdict(doc) for doc in group], schema=INGESTED), path)
+            write_parquet_atomic(records_table(group, INGESTED), path)
             n_new += 1
         label = f"{group[0].doc_id[:6]}..{group[-1].doc_id[:6]} ({len(group)} docs)"
         batches.append(Batch(key=key, path=str(path), n_docs=len(group), label=label))
