@@ -97,7 +97,7 @@ def measure(command: list[str], env: dict, cores: set[int] | None = None) -> dic
 
 
 def flow(raw: Path, state: Path, workers: int, env: dict, cores: set[int] | None = None) -> dict:
-    command = [sys.executable, "-m", "flows.news_pipeline", "run", "--raw-dir", str(raw),
+    command = [sys.executable, "-m", "flows", "run", "--raw-dir", str(raw),
                "--processed-dir", str(state / "processed"), "--cache-dir", str(state / "cache"),
                "--workers", str(workers)]
     result = measure(command, env, cores)

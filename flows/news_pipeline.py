@@ -1,7 +1,9 @@
 """The newsflow flow: ingest -> clean -> entities -> numbers -> Parquet, and its command line.
 
     newsflow run --raw-dir data/raw --processed-dir data/processed
-    python -m flows.news_pipeline run --raw-dir data/raw --processed-dir data/processed
+    python -m flows run --raw-dir data/raw --processed-dir data/processed
+
+Both enter through flows/__main__.py, which imports this module only when it runs (see there why).
 """
 
 from __future__ import annotations
@@ -79,6 +81,13 @@ def _intact_result(future: PrefectFuture, task, summary: RunSummary, stage: str,
     return output
 
 
+def start_a_ner_worker(task, task_run, state) -> None:
+    """Ingest's on_running hook. Ingest runs, rather than coming from the cache, only when the
+    raw folder changed, so new text is likely: one NER process starts loading the model now,
+    beside ingest, and is ready sooner for an added article."""
+    start_ner_workers(ner_processes(), 1)
+
+
 @flow(name="newsflow", flow_run_name="newsflow {raw_dir}")
 def news_pipeline(
     raw_dir: str = str(DEFAULT_RAW_DIR),
@@ -102,9 +111,10 @@ def _run_stages(settings: Settings) -> RunSummary:
     work_dir = str(settings.work_dir)
     summary = RunSummary(processed_dir=str(settings.processed_dir))
     # Each task once with the run's result storage (with_options copies a task: not per batch).
-    ingest, clean, entities, numbers, write = (
+    ingest = ingest_task.with_options(result_storage=settings.result_dir, on_running=[start_a_ner_worker])
+    clean, entities, numbers, write = (
         task.with_options(result_storage=settings.result_dir)
-        for task in (ingest_task, clean_task, entities_task, numbers_task, write_task)
+        for task in (clean_task, entities_task, numbers_task, write_task)
     )
 
     ingest_inputs = dict(raw_dir=str(settings.raw_dir), sources=discover_sources(settings.raw_dir),
@@ -112,8 +122,8 @@ def _run_stages(settings: Settings) -> RunSummary:
                          max_bytes=settings.max_document_bytes, cache_version=version)
     ingested = _intact_result(ingest.submit(**ingest_inputs), ingest, summary, "ingest", **ingest_inputs)
     if summary.computed["ingest"] and ingested.n_new_batches:
-        # New batches need NER: a NER process per new batch (up to the core count) starts now
-        # and loads the model on another core while the batches are cleaned.
+        # New batches need NER: a NER process per new batch (up to the core count; counting the
+        # one started when ingest began) loads the model on another core while they are cleaned.
         start_ner_workers(ner_processes(), ingested.n_new_batches)
     # Every batch's tasks are submitted at once, batch by batch, so that the task runner cleans
     # the next batches while NER works on the first ones.
@@ -250,7 +260,3 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(summary.render())
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -90,25 +90,26 @@ def text_fingerprint(text: str) -> tuple[str | None, list[int] | None]:
     return _words_sha256(words), _minhash(words)
 
 
-class _BandIndex:
-    """Locality-sensitive hashing: documents whose signatures agree on all rows of any band."""
-
-    def __init__(self) -> None:
-        self._buckets: list[dict[tuple[int, ...], list[str]]] = [{} for _ in range(LSH_BANDS)]
-
-    @staticmethod
-    def _bands(signature: list[int]) -> list[tuple[int, ...]]:
-        return [tuple(signature[band * LSH_ROWS:(band + 1) * LSH_ROWS]) for band in range(LSH_BANDS)]
-
-    def candidates(self, signature: list[int]) -> list[str]:
-        found: dict[str, None] = {}
-        for buckets, band in zip(self._buckets, self._bands(signature)):
-            found.update(dict.fromkeys(buckets.get(band, ())))
-        return list(found)
-
-    def insert(self, key: str, signature: list[int]) -> None:
-        for buckets, band in zip(self._buckets, self._bands(signature)):
-            buckets.setdefault(band, []).append(key)
+def _band_partners(signatures: list[list[int] | None]) -> dict[int, set[int]]:
+    """Locality-sensitive hashing: for each document (by position) whose signature agrees with
+    another's on all rows of some band, the positions of those others. Documents without a
+    signature have none."""
+    present = [number for number, signature in enumerate(signatures) if signature is not None]
+    if not present:
+        return {}
+    matrix = np.array([signatures[number] for number in present], dtype=np.uint64)
+    partners: dict[int, set[int]] = {}
+    for band in range(LSH_BANDS):
+        _, bucket, size = np.unique(matrix[:, band * LSH_ROWS:(band + 1) * LSH_ROWS], axis=0,
+                                    return_inverse=True, return_counts=True)
+        shared = np.flatnonzero(size[bucket.ravel()] > 1)  # rows in a bucket with another row
+        by_bucket: dict[int, list[int]] = {}
+        for row in shared.tolist():
+            by_bucket.setdefault(int(bucket.flat[row]), []).append(present[row])
+        for members in by_bucket.values():
+            for member in members:
+                partners.setdefault(member, set()).update(other for other in members if other != member)
+    return partners
 
 
 def find_duplicates(
@@ -127,30 +128,32 @@ def find_duplicates(
     `minhashes` and `digests` are the texts' text_minhash and words_sha256, computed here when
     not given; with them, only the candidates' words are read again.
     """
-    position = {doc_id: number for number, doc_id in enumerate(doc_ids)}
+    if digests is None:
+        digests = [words_sha256(text) for text in texts]
+    if minhashes is None:
+        minhashes = [text_minhash(text) if digest is not None else None for text, digest in zip(texts, digests)]
+    partners = _band_partners(minhashes)
     canonical_by_digest: dict[str, str] = {}
-    index = _BandIndex()
+    indexed: set[int] = set()  # positions of canonical documents seen so far
     duplicate_of: list[str | None] = []
-    for number, (doc_id, text) in enumerate(zip(doc_ids, texts)):
-        digest = digests[number] if digests is not None else words_sha256(text)
+    for number, (doc_id, text, digest) in enumerate(zip(doc_ids, texts, digests)):
         if digest is None:
             duplicate_of.append(None)
             continue
         if digest in canonical_by_digest:
             duplicate_of.append(canonical_by_digest[digest])
             continue
-        signature = minhashes[number] if minhashes is not None else text_minhash(text)
         similar = []
-        candidates = index.candidates(signature)
+        candidates = partners.get(number, set()) & indexed
         own = shingles(comparable_words(text)) if candidates else set()
         for other in candidates:
-            theirs = shingles(comparable_words(texts[position[other]]))
+            theirs = shingles(comparable_words(texts[other]))
             similarity = len(own & theirs) / len(own | theirs)
             if similarity >= NEAR_DUPLICATE_THRESHOLD:
-                similar.append((similarity, -position[other], other))
+                similar.append((similarity, -other, doc_ids[other]))
         canonical = max(similar)[2] if similar else None
         if canonical is None:
-            index.insert(doc_id, signature)
+            indexed.add(number)
         canonical_by_digest[digest] = canonical or doc_id
         duplicate_of.append(canonical)
     return duplicate_of

@@ -53,12 +53,15 @@ def ner_pool(processes: int) -> ProcessPoolExecutor:
 
 
 def start_ner_workers(processes: int, count: int) -> None:
-    """Start `count` of the NER pool's processes now, without waiting, so that they load the
-    model on the other cores while the first batches are cleaned (the pool starts the others
-    when it has work for them). Does nothing when NER runs in the calling process."""
+    """Have `count` of the NER pool's processes started (up to `processes`; those started by an
+    earlier call count), without waiting, so that they load the model on the other cores while
+    the batches are read and cleaned (the pool starts the others when it has work for them).
+    Does nothing when NER runs in the calling process."""
     if processes > 1:
         pool = ner_pool(processes)
-        _warming_up[processes] = [pool.submit(model_loaded) for _ in range(min(count, processes))]
+        started = _warming_up.setdefault(processes, [])
+        # Each submission to a pool with no idle process starts one: one per worker wanted.
+        started += [pool.submit(model_loaded) for _ in range(min(count, processes) - len(started))]
 
 
 def ner_jobs(chunks: list[list[dict]], size: int = NER_JOB_DOCUMENTS) -> list[list[list[dict]]]:
@@ -103,7 +106,7 @@ def entities_task(documents: StageOutput, work_dir: str, cache_version: str) -> 
     """Named entities of one batch of clean documents."""
     folder = Path(work_dir) / STAGE
     rows, errors, n_computed = compute_by_chunk(
-        read_table(documents.path).select(["doc_id", "source", "text"]).to_pylist(),
+        read_table(documents.path, ["doc_id", "source", "text"]).to_pylist(),
         f"{STAGE}/{cache_version}", folder / "chunks", entities_by_chunk, (ENTITIES, ERRORS),
         text_column="text",
     )

@@ -82,7 +82,7 @@ class Batch:
 class IngestOutput:
     """What the ingest task returns (small: the batch files hold the documents)."""
 
-    batches: list[Batch]
+    batches: list[Batch]  # new batches first (see write_batches)
     errors_path: str
     n_documents: int
     n_errors: int
@@ -371,18 +371,22 @@ def ingest_sources(raw_dir: Path, sources: list[SourceFile], max_bytes: int) -> 
 
 
 def write_batches(documents: list[RawDocument], target_size: int, work_dir: Path) -> tuple[list[Batch], int]:
-    """Write each batch once to a file named by its content key, and describe the batches.
+    """Write each batch once to a file named by its content key, and describe the batches, the
+    new ones first: the flow submits batches in this order, and only new batches have work to do.
     Also returns how many batch files were new."""
-    batches, n_new = [], 0
+    new: list[Batch] = []
+    seen: list[Batch] = []
     for group in group_into_batches(documents, target_size):
         key = _batch_key(group)
         path = work_dir / "ingest" / f"{key}.parquet"
-        if not path.is_file():
-            write_parquet_atomic(records_table(group, INGESTED), path)
-            n_new += 1
         label = f"{group[0].doc_id[:6]}..{group[-1].doc_id[:6]} ({len(group)} docs)"
-        batches.append(Batch(key=key, path=str(path), n_docs=len(group), label=label))
-    return batches, n_new
+        batch = Batch(key=key, path=str(path), n_docs=len(group), label=label)
+        if path.is_file():
+            seen.append(batch)
+        else:
+            write_parquet_atomic(records_table(group, INGESTED), path)
+            new.append(batch)
+    return new + seen, len(new)
 
 
 def sources_key(sources: list[SourceFile], cache_version: str) -> str:

@@ -510,7 +510,7 @@ def numbers_task(documents: StageOutput, work_dir: str, default_fx_date: date | 
     """Money, percentages and counts of one batch of clean documents."""
     folder = Path(work_dir) / STAGE
     rows, errors, n_computed = compute_by_chunk(
-        read_table(documents.path).select(["doc_id", "source", "text", "published_date"]).to_pylist(),
+        read_table(documents.path, ["doc_id", "source", "text", "published_date"]).to_pylist(),
         f"{STAGE}/{cache_version}/fx-date={default_fx_date}", folder / "chunks",
         functools.partial(quantities_by_chunk, default_fx_date=default_fx_date), (QUANTITIES, ERRORS),
         text_column="text",

@@ -7,6 +7,7 @@ import socket
 from datetime import date
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from tasks.ingest import (
@@ -18,6 +19,7 @@ from tasks.ingest import (
     group_into_batches,
     ingest_sources,
     InputError,
+    write_batches,
 )
 
 ARTICLE = "Shares in Acme rose 5% on Monday after the firm reported record profits."
@@ -176,6 +178,16 @@ def test_exact_duplicates_share_a_batch():
     batch_of = {doc.doc_id: number for number, batch in enumerate(batches) for doc in batch}
     for i in range(100):
         assert len({batch_of[doc_id_for(f"doc{i + copy}.txt")] for copy in (0, 100, 200)}) == 1
+
+
+def test_new_batches_come_first(tmp_path: Path):
+    first, n_new = write_batches(_documents(300), target_size=32, work_dir=tmp_path)
+    assert n_new == len(first) > 3
+    documents = _documents(300) + [RawDocument(doc_id_for("late.txt"), "late.txt", "late news", "h", "utf-8")]
+    second, n_new = write_batches(documents, target_size=32, work_dir=tmp_path)
+    assert n_new == 1
+    assert second[0] not in first and set(second[1:]) <= set(first)
+    assert "late.txt" in pq.read_table(second[0].path)["source"].to_pylist()
 
 
 # A saved news page as a newsroom's scraper keeps it: site menu, script, share buttons, a

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from datetime import date
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import duckdb
@@ -202,7 +203,7 @@ def test_cli_exit_status_when_the_run_fails(tmp_path: Path, capsys):
 
 
 def test_command_line_runs_twice_with_no_traceback_and_caches_across_processes(seed_raw: Path, tmp_path: Path):
-    command = [sys.executable, "-m", "flows.news_pipeline", "run", "--raw-dir", str(seed_raw),
+    command = [sys.executable, "-m", "flows", "run", "--raw-dir", str(seed_raw),
                "--processed-dir", str(tmp_path / "processed"), "--cache-dir", str(tmp_path / "cache")]
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     for expected in ("task runs (computed/cached): ingest 1/0", "nothing changed"):
@@ -213,8 +214,18 @@ def test_command_line_runs_twice_with_no_traceback_and_caches_across_processes(s
         assert expected in result.stdout
 
 
+def test_the_command_line_module_is_light_for_spawned_ner_workers():
+    # A spawned NER worker re-imports the parent's main module first: the console script and
+    # `python -m flows` must not import Prefect or the flow there (flows/__main__.py).
+    code = "import sys, flows.__main__; print([m for m in ('prefect', 'flows.news_pipeline', 'spacy') if m in sys.modules])"
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+    script = next(entry for entry in entry_points(group="console_scripts") if entry.name == "newsflow")
+    assert script.value == "flows.__main__:main"
+
+
 def _cli(raw: Path, tmp_path: Path, env: dict) -> list[str]:
-    return [sys.executable, "-m", "flows.news_pipeline", "run", "--raw-dir", str(raw),
+    return [sys.executable, "-m", "flows", "run", "--raw-dir", str(raw),
             "--processed-dir", str(tmp_path / "processed"), "--cache-dir", str(tmp_path / "cache")]
 
 

@@ -55,7 +55,7 @@ def test_served_deployment_runs_on_schedule_and_on_demand(prefect_server, tmp_pa
     raw.mkdir()
     shutil.copy(SEED, raw / SEED.name)
     serve = subprocess.Popen(
-        [sys.executable, "-m", "flows.news_pipeline", "serve", "--interval", "20", "--raw-dir", str(raw),
+        [sys.executable, "-m", "flows", "serve", "--interval", "20", "--raw-dir", str(raw),
          "--processed-dir", str(tmp_path / "processed"), "--cache-dir", str(tmp_path / "cache")],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -37,7 +37,7 @@ def test_flow_run_page_renders_with_its_task_runs(prefect_server, tmp_path: Path
     raw = tmp_path / "raw"
     raw.mkdir()
     shutil.copy(SEED, raw / SEED.name)
-    run = subprocess.run([sys.executable, "-m", "flows.news_pipeline", "run", "--raw-dir", str(raw),
+    run = subprocess.run([sys.executable, "-m", "flows", "run", "--raw-dir", str(raw),
                           "--processed-dir", str(tmp_path / "processed"), "--cache-dir", str(tmp_path / "cache")],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
