@@ -2,9 +2,11 @@
 
 Prefect caches whole batches (a task run costs 10-80 ms, so batches hold hundreds of documents).
 When one article is added, its batch misses Prefect's cache; the stage then splits the batch into
-chunks of about CHUNK_TARGET_SIZE documents, reads the chunks it computed in earlier runs from
-content-addressed files, and computes only the chunks that changed: one new article costs one
-chunk of NER (4 to 16 documents), not a batch of hundreds.
+chunks of about CHUNK_TARGET_SIZE documents and reads the chunks it computed in earlier runs from
+content-addressed files. In a chunk that changed, each document that an earlier chunk computed
+from the same input is taken from that chunk's file (a per-document link points to it), and only
+the rest are computed: one new article costs the NER of one article, not of a batch of hundreds
+or of the 4 to 16 documents of its chunk.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import functools
 import hashlib
 import itertools
 import json
+import os
 from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
 from pathlib import Path
 from typing import TypeVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tasks.storage import read_table, write_parquet_atomic
 
@@ -100,6 +104,12 @@ def chunk_key(recipe: str, rows: list[dict]) -> str:
     return digest.hexdigest()
 
 
+def document_key(recipe: str, row: dict) -> str:
+    """The name of a document's link to the chunk file that holds its results: its input row,
+    the recipe and the code, as for a chunk."""
+    return hashlib.sha256(f"{recipe}\0{code_fingerprint()}\0{_row_digest(row)}".encode()).hexdigest()
+
+
 ERROR_COUNT_KEY = b"newsflow.chunk_errors"  # in the rows file's metadata: the errors it must have beside it
 
 
@@ -129,6 +139,55 @@ def _write_chunk(folder: Path, key: str, result: ChunkResult) -> None:
     write_parquet_atomic(rows.replace_schema_metadata(metadata), folder / f"{key}.parquet", durable=False)
 
 
+LINKS_FOLDER = "documents"  # beside the chunk files: document_key -> ../<chunk key>.parquet
+
+
+def _link_documents(folder: Path, recipe: str, rows: list[dict], key: str) -> None:
+    """Point each document's link at the chunk file `key`, which holds its results."""
+    links = folder / LINKS_FOLDER
+    links.mkdir(exist_ok=True)
+    for row in rows:
+        link = links / document_key(recipe, row)
+        temporary = link.with_name(f".{link.name}.tmp")
+        temporary.unlink(missing_ok=True)
+        os.symlink(f"../{key}.parquet", temporary)
+        os.replace(temporary, link)  # atomic: a reader sees the old link or the new one
+
+
+def _by_document(result: ChunkResult, doc_ids: Iterable[str]) -> dict[str, ChunkResult]:
+    """The rows and error rows of each of these documents in a chunk's result."""
+    rows, errors = result
+    if errors["doc_id"].null_count:
+        raise ValueError("a stage's error row has no doc_id: its chunk cannot be split by document")
+    return {doc_id: (rows.filter(pc.equal(rows["doc_id"], doc_id)), errors.filter(pc.equal(errors["doc_id"], doc_id)))
+            for doc_id in doc_ids}
+
+
+def _computed_earlier(folder: Path, recipe: str, rows: list[dict], errors_schema: pa.Schema) -> dict[str, ChunkResult]:
+    """The results of the documents among `rows` that an earlier chunk computed from the same
+    input, by doc_id, read from that chunk's file (each file once)."""
+    wanted: dict[str, list[str]] = {}  # chunk key -> doc_ids
+    for row in rows:
+        try:
+            target = os.readlink(folder / LINKS_FOLDER / document_key(recipe, row))
+        except OSError:  # no link: never computed with this input and code
+            continue
+        wanted.setdefault(Path(target).name.removesuffix(".parquet"), []).append(row["doc_id"])
+    found: dict[str, ChunkResult] = {}
+    for key, doc_ids in wanted.items():
+        result = _read_chunk(folder, key, errors_schema)
+        if result is not None:
+            found |= _by_document(result, doc_ids)
+    return found
+
+
+def _in_document_order(rows: list[dict], per_document: dict[str, ChunkResult], schemas: tuple[pa.Schema, pa.Schema]) -> ChunkResult:
+    """One chunk's result from its documents' results, in the chunk's order (as if computed together)."""
+    parts = [per_document[row["doc_id"]] for row in rows]
+    return tuple(pa.concat_tables([schema.empty_table()] + [part[side].cast(schema) for part in parts])
+                 for side, schema in enumerate(schemas))
+
+
 def compute_by_chunk(
     rows: list[dict],
     recipe: str,
@@ -137,21 +196,36 @@ def compute_by_chunk(
     schemas: tuple[pa.Schema, pa.Schema],
     text_column: str,
 ) -> tuple[pa.Table, pa.Table, int]:
-    """A stage's rows and error rows for a batch, reusing the chunks computed before.
+    """A stage's rows and error rows for a batch, reusing what was computed before.
 
     The rows are grouped by doc_id into chunks (rows with the same `text_column` in one chunk,
-    see groups_with_copies_together); `compute` gets every chunk without a file in
-    `folder` in one call (so that it can spread them over processes) and returns their results
-    in order. Returns the rows, the errors, and how many documents were computed.
+    see groups_with_copies_together). A chunk with a file in `folder` is read; in a chunk
+    without one, the documents an earlier chunk computed are read from its file, and `compute`
+    gets the other documents of every such chunk in one call (so that it can spread them over
+    processes) and returns their results in order. A document's results must not depend on the
+    other documents of its chunk, and every error row must name its doc_id. Returns the rows, the errors, and how many documents were
+    computed.
     """
     rows_schema, errors_schema = schemas
     chunks = groups_with_copies_together(rows, itemgetter("doc_id"), itemgetter(text_column), CHUNK_TARGET_SIZE)
     keys = [chunk_key(recipe, chunk) for chunk in chunks]
     results = [_read_chunk(folder, key, errors_schema) for key in keys]
     missing = [number for number, result in enumerate(results) if result is None]
-    for number, result in zip(missing, compute([chunks[number] for number in missing])):
+    earlier = {number: _computed_earlier(folder, recipe, chunks[number], errors_schema) for number in missing}
+    new_rows = {number: [row for row in chunks[number] if row["doc_id"] not in earlier[number]] for number in missing}
+    to_compute = [number for number in missing if new_rows[number]]
+    computed = dict(zip(to_compute, compute([new_rows[number] for number in to_compute])))
+    for number in missing:
+        if earlier[number]:
+            per_document = earlier[number]
+            if number in computed:
+                per_document |= _by_document(computed[number], [row["doc_id"] for row in new_rows[number]])
+            result = _in_document_order(chunks[number], per_document, schemas)
+        else:
+            result = computed[number]
         _write_chunk(folder, keys[number], result)
+        _link_documents(folder, recipe, chunks[number], keys[number])
         results[number] = result
     rows_table = pa.concat_tables([rows_schema.empty_table()] + [result[0].cast(rows_schema) for result in results])
     errors_table = pa.concat_tables([errors_schema.empty_table()] + [result[1].cast(errors_schema) for result in results])
-    return rows_table, errors_table, sum(len(chunks[number]) for number in missing)
+    return rows_table, errors_table, sum(len(new_rows[number]) for number in missing)

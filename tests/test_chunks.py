@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from tasks.chunks import CHUNK_TARGET_SIZE, compute_by_chunk, content_defined_groups, duplicate_group_keys
+from tasks.chunks import compute_by_chunk, content_defined_groups, duplicate_group_keys
 from tasks.errors import ErrorRecord, errors_table
 from tasks.schemas import ERRORS
 
@@ -87,7 +87,7 @@ def test_a_second_batch_computes_only_the_chunk_of_the_new_document(tmp_path: Pa
     added = _rows(201)
     second, second_errors, n_second, computed_second = _run(added, tmp_path)
     new_id = added[-1]["doc_id"]
-    assert new_id in computed_second and n_second == len(computed_second) <= 2 * 2 * CHUNK_TARGET_SIZE
+    assert computed_second == [new_id] and n_second == 1  # its chunk's other documents are reused
     assert second.num_rows + second_errors.num_rows == 201
     by_id = lambda table: sorted(table.to_pylist(), key=lambda row: row["doc_id"])  # noqa: E731
     assert [row for row in by_id(second) if row["doc_id"] != new_id] == by_id(first)
@@ -107,8 +107,32 @@ def test_a_changed_text_is_recomputed(tmp_path: Path):
     _run(rows, tmp_path)
     changed = [dict(row, text="five words in this text") if number == 7 else row for number, row in enumerate(rows)]
     table, _, n_computed, computed = _run(changed, tmp_path)
-    assert rows[7]["doc_id"] in computed and 0 < n_computed < 50
+    assert computed == [rows[7]["doc_id"]] and n_computed == 1
     assert table.filter(pc.equal(table["doc_id"], rows[7]["doc_id"]))["n_words"].to_pylist() == [5]
+
+
+def test_a_changed_chunk_takes_its_other_documents_and_their_errors_from_the_earlier_chunk(tmp_path: Path):
+    rows = _rows(60)
+    first, first_errors, _, _ = _run(rows, tmp_path)
+    removed = next(number for number, row in enumerate(rows) if row["text"])
+    fewer = rows[:removed] + rows[removed + 1:]  # its chunk changes; every other document was computed
+    table, errors, n_computed, computed = _run(fewer, tmp_path)
+    assert (n_computed, computed) == (0, [])
+    without_removed = lambda t: sorted((row["doc_id"], row["n_words"]) for row in t.to_pylist()  # noqa: E731
+                                       if row["doc_id"] != rows[removed]["doc_id"])
+    assert without_removed(table) == without_removed(first) and table.num_rows == first.num_rows - 1
+    assert sorted(errors["doc_id"].to_pylist()) == sorted(first_errors["doc_id"].to_pylist())
+    assert {row["doc_id"] for row in rows if not row["text"]} == set(errors["doc_id"].to_pylist())
+
+
+def test_a_document_whose_earlier_chunk_file_is_gone_is_computed(tmp_path: Path):
+    rows = _rows(60)
+    _run(rows, tmp_path)
+    for chunk_file in tmp_path.glob("*.parquet"):
+        chunk_file.unlink()
+    added = _rows(61)
+    _, _, n_computed, computed = _run(added, tmp_path)  # every link points at a missing file
+    assert n_computed == 61 and sorted(computed) == sorted(row["doc_id"] for row in added)
 
 
 def test_an_empty_batch(tmp_path: Path):
