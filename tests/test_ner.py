@@ -10,7 +10,7 @@ import pytest
 from tasks.clean import clean_text
 from tests.conftest import REPO
 from tasks.ner import EXCLUDED_COMPONENTS, canonical_names, extract_entities, is_noise, load_nlp, text_chunks
-from tasks.settings import corpora_dir
+from tasks.settings import SPACY_MODEL, corpora_dir
 
 
 @pytest.mark.parametrize(
@@ -46,6 +46,14 @@ def test_lean_pipeline_components():
     nlp = load_nlp()
     assert nlp.pipe_names == ["senter", "ner"]
     assert not set(EXCLUDED_COMPONENTS) & set(nlp.component_names)
+
+
+def test_the_tokenizer_not_loaded_from_disk_is_the_one_the_model_saved():
+    import spacy
+
+    from_disk = spacy.load(SPACY_MODEL, exclude=EXCLUDED_COMPONENTS)
+    fresh = load_nlp.__wrapped__()  # not the cached pipeline, whose vocabulary earlier tests grew
+    assert fresh.tokenizer.to_bytes() == from_disk.tokenizer.to_bytes()
 
 
 def test_seed_entities(seed_text: str):
