@@ -27,7 +27,7 @@ from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTa
 from flows.report import STAGES, publish_run_report, stage_rows
 from tasks.clean import clean_task
 from tasks.entities import entities_task, start_ner_workers
-from tasks.ingest import discover_sources, ingest_task
+from tasks.ingest import discover_sources, ingest_errors_path, ingest_task
 from tasks.numbers import numbers_task
 from tasks.schemas import PUBLISHED_TABLES
 from tasks.settings import (
@@ -81,13 +81,6 @@ def _intact_result(future: PrefectFuture, task, summary: RunSummary, stage: str,
     return output
 
 
-def start_a_ner_worker(task, task_run, state) -> None:
-    """Ingest's on_running hook. Ingest runs, rather than coming from the cache, only when the
-    raw folder changed, so new text is likely: one NER process starts loading the model now,
-    beside ingest, and is ready sooner for an added article."""
-    start_ner_workers(ner_processes(), 1)
-
-
 @flow(name="newsflow", flow_run_name="newsflow {raw_dir}")
 def news_pipeline(
     raw_dir: str = str(DEFAULT_RAW_DIR),
@@ -111,19 +104,24 @@ def _run_stages(settings: Settings) -> RunSummary:
     work_dir = str(settings.work_dir)
     summary = RunSummary(processed_dir=str(settings.processed_dir))
     # Each task once with the run's result storage (with_options copies a task: not per batch).
-    ingest = ingest_task.with_options(result_storage=settings.result_dir, on_running=[start_a_ner_worker])
-    clean, entities, numbers, write = (
+    ingest, clean, entities, numbers, write = (
         task.with_options(result_storage=settings.result_dir)
-        for task in (clean_task, entities_task, numbers_task, write_task)
+        for task in (ingest_task, clean_task, entities_task, numbers_task, write_task)
     )
 
-    ingest_inputs = dict(raw_dir=str(settings.raw_dir), sources=discover_sources(settings.raw_dir),
+    sources = discover_sources(settings.raw_dir)
+    if not ingest_errors_path(settings.work_dir, sources, version).is_file():
+        # Ingest has not read this listing, so it will run and new text is likely: one NER
+        # process starts loading the model now, beside ingest, and is ready sooner for an added
+        # article. (A listing whose files only changed their metadata starts one for nothing.)
+        start_ner_workers(ner_processes(), 1)
+    ingest_inputs = dict(raw_dir=str(settings.raw_dir), sources=sources,
                          work_dir=work_dir, target_batch_size=settings.target_batch_size,
                          max_bytes=settings.max_document_bytes, cache_version=version)
     ingested = _intact_result(ingest.submit(**ingest_inputs), ingest, summary, "ingest", **ingest_inputs)
     if summary.computed["ingest"] and ingested.n_new_batches:
         # New batches need NER: a NER process per new batch (up to the core count; counting the
-        # one started when ingest began) loads the model on another core while they are cleaned.
+        # one started before ingest) loads the model on another core while they are cleaned.
         start_ner_workers(ner_processes(), ingested.n_new_batches)
     # Every batch's tasks are submitted at once, batch by batch, so that the task runner cleans
     # the next batches while NER works on the first ones.

@@ -38,7 +38,7 @@ from tasks.ingest import Batch
 from tasks.duplicates import text_fingerprint
 from tasks.schemas import CLEAN_DOCUMENTS, ERRORS
 from tasks.settings import PIPELINE_VERSION, model_version
-from tasks.storage import StageOutput, read_table, write_stage_output
+from tasks.storage import StageOutput, read_arrow, write_stage_output
 from tasks.tasking import STAGE_TASK_OPTIONS
 
 STAGE = "clean"
@@ -391,7 +391,7 @@ def clean_task(batch: Batch, work_dir: str, cache_version: str) -> StageOutput:
     """Clean one batch of ingested documents into rows of the `documents` table."""
     folder = Path(work_dir) / STAGE
     documents, errors, n_computed = compute_by_chunk(
-        read_table(batch.path).to_pylist(), f"{STAGE}/{cache_version}", folder / "chunks", clean_chunks,
+        read_arrow(batch.path).to_pylist(), f"{STAGE}/{cache_version}", folder / "chunks", clean_chunks,
         (CLEAN_DOCUMENTS, ERRORS), text_column="raw_text",
     )
     get_run_logger().info("cleaned %d documents (%d errors); %d reused from earlier runs",

@@ -20,7 +20,7 @@ from tasks.ner import (
 )
 from tasks.schemas import ENTITIES, ERRORS, records_table
 from tasks.settings import ner_processes
-from tasks.storage import StageOutput, read_table, write_stage_output
+from tasks.storage import StageOutput, read_arrow, write_stage_output
 from tasks.tasking import STAGE_TASK_OPTIONS
 
 
@@ -106,7 +106,7 @@ def entities_task(documents: StageOutput, work_dir: str, cache_version: str) -> 
     """Named entities of one batch of clean documents."""
     folder = Path(work_dir) / STAGE
     rows, errors, n_computed = compute_by_chunk(
-        read_table(documents.path, ["doc_id", "source", "text"]).to_pylist(),
+        read_arrow(documents.path, ["doc_id", "source", "text"]).to_pylist(),
         f"{STAGE}/{cache_version}", folder / "chunks", entities_by_chunk, (ENTITIES, ERRORS),
         text_column="text",
     )

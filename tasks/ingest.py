@@ -16,6 +16,7 @@ import codecs
 import hashlib
 import json
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from operator import attrgetter
@@ -27,7 +28,7 @@ from prefect import get_run_logger, task
 from tasks.chunks import groups_with_copies_together
 from tasks.errors import ErrorRecord, errors_table
 from tasks.schemas import INGESTED, records_table
-from tasks.storage import write_parquet_atomic
+from tasks.storage import write_arrow_atomic
 from tasks.tasking import STAGE_TASK_OPTIONS
 
 TEXT_SUFFIXES = (".txt", ".md")
@@ -107,7 +108,36 @@ def doc_id_for(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
 
 
-def discover_sources(raw_dir: Path) -> list[SourceFile]:
+class SourceListing:
+    """The files under the raw folder (SourceFile, sorted by path), as one value.
+
+    Neither a list nor a dataclass on purpose: Prefect walks every item of a list or a
+    dataclass in a task's inputs looking for futures, which cost 0.1-0.2 s per submission for a
+    listing of 2,000 files. Equal listings pickle (and so hash, for the cache key) equally.
+    """
+
+    __slots__ = ("files",)
+
+    def __init__(self, files: Iterable[SourceFile]):
+        self.files = tuple(files)
+
+    def __iter__(self) -> Iterator[SourceFile]:
+        return iter(self.files)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SourceListing) and self.files == other.files
+
+    def __hash__(self) -> int:
+        return hash(self.files)
+
+    def __repr__(self) -> str:
+        return f"SourceListing({len(self.files)} files)"
+
+
+def discover_sources(raw_dir: Path) -> SourceListing:
     """Every regular, non-hidden file under `raw_dir`, sorted; symlinks are listed, not followed."""
     found = []
     for folder, subfolders, files in os.walk(raw_dir, followlinks=False):
@@ -118,7 +148,7 @@ def discover_sources(raw_dir: Path) -> list[SourceFile]:
             path = Path(folder) / name
             stat = path.lstat()
             found.append(SourceFile(path.relative_to(raw_dir).as_posix(), stat.st_size, stat.st_mtime_ns))
-    return sorted(found, key=lambda source: source.relpath)
+    return SourceListing(sorted(found, key=lambda source: source.relpath))
 
 
 def decode_bytes(data: bytes) -> tuple[str, str]:
@@ -327,7 +357,7 @@ def has_article_beside(sidecar: Path) -> bool:
     return any(article.with_name(article.name + suffix).is_file() for suffix in ARTICLE_SUFFIXES)
 
 
-def count_inputs(raw_dir: Path, sources: list[SourceFile]) -> int:
+def count_inputs(raw_dir: Path, sources: Iterable[SourceFile]) -> int:
     """How many inputs must end up as a document or a rejection: every file except sidecars
     that sit beside an article, and every non-empty line of a JSONL file (counted on its own,
     independently of the reading code, for the run's accounting check)."""
@@ -361,7 +391,7 @@ def group_into_batches(documents: list[RawDocument], target_size: int) -> list[l
     return groups_with_copies_together(documents, attrgetter("doc_id"), attrgetter("raw_text"), target_size)
 
 
-def ingest_sources(raw_dir: Path, sources: list[SourceFile], max_bytes: int) -> tuple[list[RawDocument], list[ErrorRecord]]:
+def ingest_sources(raw_dir: Path, sources: Iterable[SourceFile], max_bytes: int) -> tuple[list[RawDocument], list[ErrorRecord]]:
     """Read every source: the documents found, and an error row for every rejected input."""
     documents: list[RawDocument] = []
     errors: list[ErrorRecord] = []
@@ -378,32 +408,37 @@ def write_batches(documents: list[RawDocument], target_size: int, work_dir: Path
     seen: list[Batch] = []
     for group in group_into_batches(documents, target_size):
         key = _batch_key(group)
-        path = work_dir / "ingest" / f"{key}.parquet"
+        path = work_dir / "ingest" / f"{key}.arrow"
         label = f"{group[0].doc_id[:6]}..{group[-1].doc_id[:6]} ({len(group)} docs)"
         batch = Batch(key=key, path=str(path), n_docs=len(group), label=label)
         if path.is_file():
             seen.append(batch)
         else:
-            write_parquet_atomic(records_table(group, INGESTED), path)
+            write_arrow_atomic(records_table(group, INGESTED), path, durable=True)
             new.append(batch)
     return new + seen, len(new)
 
 
-def sources_key(sources: list[SourceFile], cache_version: str) -> str:
+def sources_key(sources: Iterable[SourceFile], cache_version: str) -> str:
     """A hash of the raw folder's listing (names, sizes, mtimes) and the pipeline version."""
     listing = json.dumps([asdict(source) for source in sources] + [cache_version])
     return hashlib.sha256(listing.encode()).hexdigest()
 
 
+def ingest_errors_path(work_dir: Path, sources: Iterable[SourceFile], cache_version: str) -> Path:
+    """Where ingest writes the error rows of this listing; it exists once ingest has read it."""
+    return work_dir / STAGE / f"{sources_key(sources, cache_version)}.errors.arrow"
+
+
 @task(name="ingest", task_run_name="ingest {raw_dir}", **STAGE_TASK_OPTIONS)
 def ingest_task(
-    raw_dir: str, sources: list[SourceFile], work_dir: str, target_batch_size: int, max_bytes: int, cache_version: str
+    raw_dir: str, sources: SourceListing, work_dir: str, target_batch_size: int, max_bytes: int, cache_version: str
 ) -> IngestOutput:
     """Read the raw folder into content-addressed batch files (cached on the files' size and mtime)."""
     documents, errors = ingest_sources(Path(raw_dir), sources, max_bytes)
     batches, n_new_batches = write_batches(documents, target_batch_size, Path(work_dir))
-    errors_path = Path(work_dir) / "ingest" / f"{sources_key(sources, cache_version)}.errors.parquet"
-    write_parquet_atomic(errors_table(errors), errors_path)
+    errors_path = ingest_errors_path(Path(work_dir), sources, cache_version)
+    write_arrow_atomic(errors_table(errors), errors_path, durable=True)
     get_run_logger().info(
         "ingested %d documents in %d batches (%d new) from %d files; %d rejected inputs or metadata",
         len(documents), len(batches), n_new_batches, len(sources), len(errors),

@@ -34,9 +34,9 @@ from prefect import get_run_logger, task
 
 from tasks.chunks import ChunkResult, compute_by_chunk
 from tasks.errors import ErrorRecord, errors_table
-from tasks.fx import usd_rate
+from tasks.fx import keep_parsed_history_in, usd_rate
 from tasks.schemas import ERRORS, QUANTITIES, records_table
-from tasks.storage import StageOutput, read_table, write_stage_output
+from tasks.storage import StageOutput, read_arrow, write_stage_output
 from tasks.tasking import STAGE_TASK_OPTIONS
 
 STAGE = "numbers"
@@ -509,8 +509,9 @@ def quantities_by_chunk(chunks: list[list[dict]], default_fx_date: date | None) 
 def numbers_task(documents: StageOutput, work_dir: str, default_fx_date: date | None, cache_version: str) -> StageOutput:
     """Money, percentages and counts of one batch of clean documents."""
     folder = Path(work_dir) / STAGE
+    keep_parsed_history_in(folder / "fx")
     rows, errors, n_computed = compute_by_chunk(
-        read_table(documents.path, ["doc_id", "source", "text", "published_date"]).to_pylist(),
+        read_arrow(documents.path, ["doc_id", "source", "text", "published_date"]).to_pylist(),
         f"{STAGE}/{cache_version}/fx-date={default_fx_date}", folder / "chunks",
         functools.partial(quantities_by_chunk, default_fx_date=default_fx_date), (QUANTITIES, ERRORS),
         text_column="text",

@@ -8,15 +8,20 @@ import os
 import stat
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
+import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 ROW_GROUP_SIZE = 64 * 1024
+# Files the stages hand to each other are Arrow IPC; published tables are Parquet. lz4: fast
+# to read back, at 1.3-2.6 times the size of zstd Parquet.
+ARROW_FILE_OPTIONS = ipc.IpcWriteOptions(compression="lz4")
 LOCK_FILE = ".newsflow.lock"
 
 
@@ -51,8 +56,8 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_parquet_atomic(table: pa.Table, path: Path, durable: bool = True) -> None:
-    """Write `table` to `path` so that readers see the old file or the new one, never a mix.
+def write_atomic(path: Path, write: Callable[[BinaryIO], None], durable: bool) -> None:
+    """Write a file through `write` so that readers see the old file or the new one, never a mix.
 
     The temporary file starts with a dot, so pyarrow, pandas, DuckDB and Polars dataset readers
     skip it while it is being written. `durable` also fsyncs the file and its folder, so that
@@ -62,7 +67,7 @@ def write_parquet_atomic(table: pa.Table, path: Path, durable: bool = True) -> N
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as sink:
-            pq.write_table(table, sink, compression="zstd", row_group_size=ROW_GROUP_SIZE)
+            write(sink)
             if durable:
                 sink.flush()
                 os.fsync(sink.fileno())
@@ -72,6 +77,32 @@ def write_parquet_atomic(table: pa.Table, path: Path, durable: bool = True) -> N
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def write_parquet_atomic(table: pa.Table, path: Path, durable: bool = True) -> None:
+    """Write `table` to the Parquet file `path` atomically (see write_atomic)."""
+    write_atomic(path, lambda sink: pq.write_table(table, sink, compression="zstd", row_group_size=ROW_GROUP_SIZE),
+                  durable)
+
+
+def write_arrow_atomic(table: pa.Table, path: Path, durable: bool = False) -> None:
+    """Write `table` to the Arrow IPC file `path` atomically (see write_atomic), as one record
+    batch, so that equal tables give equal bytes however they were assembled. For the files
+    the stages hand to each other, which are read back often and never published."""
+    def write(sink: BinaryIO) -> None:
+        with ipc.new_file(sink, table.schema, options=ARROW_FILE_OPTIONS) as writer:
+            writer.write_table(table.combine_chunks())
+
+    write_atomic(path, write, durable)
+
+
+def read_arrow(path: str | Path, columns: list[str] | None = None) -> pa.Table:
+    """An Arrow IPC file written by write_arrow_atomic, all columns or the given ones. Small
+    Arrow files read two to four times faster than small Parquet files (no page decoding or
+    schema conversion), and a changed batch reads dozens of them per stage."""
+    with pa.OSFile(str(path)) as source:
+        table = ipc.open_file(source).read_all()
+    return table.select(columns) if columns is not None else table
 
 
 def file_sha256(path: Path) -> str:
@@ -86,30 +117,22 @@ def write_stage_output(rows: pa.Table, errors: pa.Table, folder: Path, label: st
     """Write a stage's rows and errors under `folder`, named by the hash of their content.
 
     Content-addressed names make every file immutable: a cached result never points at a file
-    that a later computation rewrote, and downstream cache keys follow the content.
+    that a later computation rewrote, and downstream cache keys follow the content. No fsync:
+    a cached output whose files a power cut damaged fails is_intact and is recomputed.
     """
     staging = folder / f".staging-{os.getpid()}-{uuid.uuid4().hex}"
     rows_tmp, errors_tmp = staging.with_suffix(".rows"), staging.with_suffix(".errors")
     try:
-        write_parquet_atomic(rows, rows_tmp)
-        write_parquet_atomic(errors, errors_tmp)
+        write_arrow_atomic(rows, rows_tmp)
+        write_arrow_atomic(errors, errors_tmp)
         digest = hashlib.sha256((file_sha256(rows_tmp) + file_sha256(errors_tmp)).encode()).hexdigest()
-        path, errors_path = folder / f"{digest}.parquet", folder / f"{digest}.errors.parquet"
+        path, errors_path = folder / f"{digest}.arrow", folder / f"{digest}.errors.arrow"
         os.replace(rows_tmp, path)
         os.replace(errors_tmp, errors_path)
-        _fsync_dir(folder)
     finally:
         rows_tmp.unlink(missing_ok=True)
         errors_tmp.unlink(missing_ok=True)
     return StageOutput(str(path), str(errors_path), digest, rows.num_rows, errors.num_rows, label)
-
-
-def read_table(path: str | Path, columns: list[str] | None = None) -> pa.Table:
-    """One Parquet file, all columns or the given ones. Through ParquetFile rather than
-    pq.read_table, whose dataset machinery costs 1-2 ms more per file: a stage that reuses
-    chunks reads hundreds of small files."""
-    with pq.ParquetFile(path) as parquet_file:
-        return parquet_file.read(columns=columns)
 
 
 class RunLockedError(RuntimeError):

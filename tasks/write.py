@@ -25,7 +25,7 @@ from prefect import get_run_logger, task
 from tasks.errors import utc_now
 from tasks.duplicates import find_duplicates
 from tasks.schemas import CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, PUBLISHED_TABLES
-from tasks.storage import StageOutput, read_table, write_parquet_atomic
+from tasks.storage import StageOutput, read_arrow, write_parquet_atomic
 from tasks.tasking import STAGE_TASK_OPTIONS
 
 MANIFEST = "_manifest.json"
@@ -100,7 +100,7 @@ def merge_table(name: str, files: list[str]) -> pa.Table:
     """One table from its parts, in the published schema (documents: the clean stage's, with
     `words_sha256` and `text_minhash`) and a stable row order."""
     schema = CLEAN_DOCUMENTS if name == "documents" else PUBLISHED_TABLES[name]
-    parts = [read_table(path).cast(schema) for path in files]
+    parts = [read_arrow(path).cast(schema) for path in files]
     table = pa.concat_tables(parts) if parts else schema.empty_table()
     return table.sort_by(SORT_KEYS[name])
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from pathlib import Path
 
 import pytest
 
+from tasks import fx
 from tasks.fx import latest_ecb_date, usd_rate
 
 
@@ -57,3 +61,44 @@ def test_undated_documents_use_the_default_date():
     assert usd_rate("EUR", None).rate_date == latest_ecb_date()
     configured = usd_rate("EUR", None, date(2015, 6, 1))
     assert (configured.rate_date, configured.source) == (date(2015, 6, 1), "ecb_default_date")
+
+
+def test_tasks_that_start_together_parse_the_ecb_history_once(monkeypatch):
+    parsed = []
+    parse = fx._parsed_history
+    monkeypatch.setattr(fx, "_parsed_history", lambda: parsed.append(1) or parse())
+    monkeypatch.setattr(fx, "_history_folder", None)
+    monkeypatch.setattr(fx, "_history", None)
+    start = threading.Barrier(4)
+
+    def first_use():
+        start.wait()
+        return fx._converter()
+
+    with ThreadPoolExecutor(4) as pool:
+        converters = list(pool.map(lambda _: first_use(), range(4)))
+    assert len(parsed) == 1 and all(converter is converters[0] for converter in converters)
+
+
+def test_the_parsed_history_kept_in_a_folder_is_loaded_without_parsing_and_gives_the_same_rates(
+    monkeypatch, tmp_path: Path
+):
+    parsed = []
+    parse = fx._parsed_history
+    monkeypatch.setattr(fx, "_parsed_history", lambda: parsed.append(1) or parse())
+    monkeypatch.setattr(fx, "_history_folder", tmp_path)
+    days = [date(2005, 4, 1), date(2013, 6, 28), date(2021, 12, 5)]
+
+    def rates_of_a_new_process():
+        monkeypatch.setattr(fx, "_history", None)
+        converter = fx._converter()
+        return [converter.convert(1, currency, "USD", date=fx._ecb_business_day(currency, day))
+                for currency in ("CNY", "GBP", "JPY") for day in days]
+
+    parsed_rates = rates_of_a_new_process()
+    assert len(parsed) == 1 and len(list(tmp_path.glob("ecb-history-*.pickle"))) == 1
+    assert rates_of_a_new_process() == parsed_rates and len(parsed) == 1  # loaded, not parsed
+    kept = next(tmp_path.glob("ecb-history-*.pickle"))
+    kept.write_bytes(kept.read_bytes()[:100])  # cut short: parsed again and kept again
+    assert rates_of_a_new_process() == parsed_rates and len(parsed) == 2
+    assert rates_of_a_new_process() == parsed_rates and len(parsed) == 2

@@ -7,11 +7,12 @@ import socket
 from datetime import date
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 from tasks.ingest import (
     RawDocument,
+    SourceFile,
+    SourceListing,
     count_inputs,
     decode_bytes,
     discover_sources,
@@ -21,6 +22,7 @@ from tasks.ingest import (
     InputError,
     write_batches,
 )
+from tasks.storage import read_arrow
 
 ARTICLE = "Shares in Acme rose 5% on Monday after the firm reported record profits."
 
@@ -187,7 +189,7 @@ def test_new_batches_come_first(tmp_path: Path):
     second, n_new = write_batches(documents, target_size=32, work_dir=tmp_path)
     assert n_new == 1
     assert second[0] not in first and set(second[1:]) <= set(first)
-    assert "late.txt" in pq.read_table(second[0].path)["source"].to_pylist()
+    assert "late.txt" in read_arrow(second[0].path)["source"].to_pylist()
 
 
 # A saved news page as a newsroom's scraper keeps it: site menu, script, share buttons, a
@@ -258,3 +260,17 @@ def test_html_page_without_text_is_an_empty_document(tmp_path: Path, markup: str
     assert documents == []
     assert errors_by_source(errors) == {"empty.html": "empty_document"}
     assert count_inputs(tmp_path, discover_sources(tmp_path)) == 1  # the sidecar belongs to the page
+
+
+def test_prefect_sees_the_listing_as_one_value_and_hashes_every_file_in_it():
+    from prefect.utilities.collections import visit_collection
+    from prefect.utilities.hashing import hash_objects  # what the INPUTS cache policy uses
+
+    listing = SourceListing([SourceFile("a.txt", 10, 1), SourceFile("b.txt", 20, 2)])
+    visited = []
+    visit_collection({"sources": listing}, visit_fn=lambda expr: visited.append(expr) or expr)
+    assert listing in visited and not any(isinstance(expr, SourceFile) for expr in visited)
+    touched = SourceListing([SourceFile("a.txt", 10, 1), SourceFile("b.txt", 20, 3)])
+    same = SourceListing([SourceFile("a.txt", 10, 1), SourceFile("b.txt", 20, 2)])
+    assert hash_objects(listing, raise_on_failure=True) == hash_objects(same, raise_on_failure=True)
+    assert hash_objects(listing, raise_on_failure=True) != hash_objects(touched, raise_on_failure=True)

@@ -11,7 +11,7 @@ import pytest
 from tasks.errors import ErrorRecord, errors_table
 from tasks.duplicates import text_minhash, words_sha256
 from tasks.schemas import CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, ENTITIES, PUBLISHED_TABLES, QUANTITIES
-from tasks.storage import write_parquet_atomic, write_stage_output
+from tasks.storage import write_arrow_atomic, write_stage_output
 from tasks.write import (
     AccountingError,
     TableParts,
@@ -38,8 +38,8 @@ def _parts(tmp_path: Path, doc_ids: list[str], texts: dict[str, str] | None = No
     entities = write_stage_output(ENTITIES.empty_table(), errors_table([]), work, "ents")
     quantities = write_stage_output(QUANTITIES.empty_table(),
                                     errors_table([ErrorRecord("x.txt", "numbers", "boom", "m")]), work, "qty")
-    ingest_errors = work / "ingest.errors.parquet"
-    write_parquet_atomic(errors_table([ErrorRecord("bad.pdf", "ingest", "unsupported_file_type", "m")]), ingest_errors)
+    ingest_errors = work / "ingest.errors.arrow"
+    write_arrow_atomic(errors_table([ErrorRecord("bad.pdf", "ingest", "unsupported_file_type", "m")]), ingest_errors)
     return TableParts([documents], [entities], [quantities], str(ingest_errors), n_inputs=len(set(doc_ids)) + 1)
 
 
