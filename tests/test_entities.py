@@ -38,7 +38,7 @@ def test_pool_of_two_finds_what_one_process_finds(seed_text: str):
 
 def test_small_work_waits_for_the_worker_started_early_and_none_starts_twice():
     processes = 3  # a pool of its own, with room for more workers than the one started early
-    start_ner_workers(processes, 1)  # as ingest's on_running hook does
+    start_ner_workers(processes, 1)  # as the flow does before ingest, when ingest will run
     start_ner_workers(processes, 1)  # as the flow does after ingest: one wanted, one started already
     try:
         chunks = [[{"doc_id": "short", "source": "short.txt", "text": "Tony Blair met Gordon Brown in London."}]]

@@ -18,6 +18,7 @@ import pandas as pd
 import polars as pl
 import pytest
 
+import flows.news_pipeline
 import tasks.clean
 from flows.news_pipeline import main, make_task_runner, news_pipeline
 from tests.conftest import REPO, SEED
@@ -101,6 +102,20 @@ def test_second_run_computes_nothing(seed_raw: Path, tmp_path: Path):
     assert sum(first.computed.values()) == 5
     assert not second.computed_anything and sum(second.cached.values()) == 5
     pd.testing.assert_frame_equal(before, read(tmp_path, "documents"))
+
+
+def test_a_ner_worker_starts_early_only_when_the_raw_folder_changed(seed_raw: Path, tmp_path: Path, monkeypatch):
+    """New listing: ingest will run, so one NER worker starts early (then one per new batch);
+    unchanged listing: no NER process at all."""
+    started = []
+    monkeypatch.setattr(flows.news_pipeline, "start_ner_workers", lambda processes, count: started.append(count))
+    run(seed_raw, tmp_path)
+    assert started == [1, 1]  # before ingest, then for the one new batch
+    run(seed_raw, tmp_path)
+    assert started == [1, 1]
+    (seed_raw / "second.txt").write_text("Acme Corp hired Jane Doe in London on Monday.")
+    run(seed_raw, tmp_path)
+    assert started == [1, 1, 1, 1]
 
 
 def test_changing_one_file_recomputes_only_its_batch(stories_raw: Path, tmp_path: Path):
