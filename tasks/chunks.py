@@ -24,11 +24,9 @@ from typing import TypeVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks.storage import read_arrow, write_arrow_atomic
+from tasks.storage import ARROW_SUFFIX, read_arrow, write_arrow_atomic
 
 CHUNK_TARGET_SIZE = 8
-# Chunk files are Arrow IPC, not Parquet: they are internal, and a changed batch reads dozens.
-CHUNK_SUFFIX = ".arrow"
 TASKS_PACKAGE = Path(__file__).resolve().parent
 
 Item = TypeVar("Item")
@@ -118,7 +116,7 @@ ERROR_COUNT_KEY = b"newsflow.chunk_errors"  # in the rows file's metadata: the e
 def _read_chunk(folder: Path, key: str, errors_schema: pa.Schema) -> ChunkResult | None:
     """The chunk's rows and errors from its files; None when they are missing or incomplete
     (chunks are written without fsync, so a power cut can leave a file cut short)."""
-    rows_path, errors_path = folder / f"{key}{CHUNK_SUFFIX}", folder / f"{key}.errors{CHUNK_SUFFIX}"
+    rows_path, errors_path = folder / f"{key}{ARROW_SUFFIX}", folder / f"{key}.errors{ARROW_SUFFIX}"
     if not rows_path.is_file():
         return None
     try:
@@ -136,9 +134,9 @@ def _write_chunk(folder: Path, key: str, result: ChunkResult) -> None:
     # how many errors it has. No fsync: hundreds of small files would wait on the disk, and a
     # chunk lost to a power cut is recomputed.
     if errors.num_rows:
-        write_arrow_atomic(errors, folder / f"{key}.errors{CHUNK_SUFFIX}")
+        write_arrow_atomic(errors, folder / f"{key}.errors{ARROW_SUFFIX}")
     metadata = (rows.schema.metadata or {}) | {ERROR_COUNT_KEY: str(errors.num_rows).encode()}
-    write_arrow_atomic(rows.replace_schema_metadata(metadata), folder / f"{key}{CHUNK_SUFFIX}")
+    write_arrow_atomic(rows.replace_schema_metadata(metadata), folder / f"{key}{ARROW_SUFFIX}")
 
 
 LINKS_FOLDER = "documents"  # beside the chunk files: document_key -> ../<chunk key>.arrow
@@ -152,7 +150,7 @@ def _link_documents(folder: Path, document_keys: list[str], key: str) -> None:
         link = links / document
         temporary = link.with_name(f".{link.name}.tmp")
         temporary.unlink(missing_ok=True)
-        os.symlink(f"../{key}{CHUNK_SUFFIX}", temporary)
+        os.symlink(f"../{key}{ARROW_SUFFIX}", temporary)
         os.replace(temporary, link)  # atomic: a reader sees the old link or the new one
 
 
@@ -176,7 +174,7 @@ def _computed_earlier(
             target = os.readlink(folder / LINKS_FOLDER / document)
         except OSError:  # no link: never computed with this input and code
             continue
-        wanted.setdefault(Path(target).name.removesuffix(CHUNK_SUFFIX), []).append(row["doc_id"])
+        wanted.setdefault(Path(target).name.removesuffix(ARROW_SUFFIX), []).append(row["doc_id"])
     found: dict[str, ChunkResult] = {}
     for key, doc_ids in wanted.items():
         result = _read_chunk(folder, key, errors_schema)

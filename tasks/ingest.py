@@ -28,7 +28,7 @@ from prefect import get_run_logger, task
 from tasks.chunks import groups_with_copies_together
 from tasks.errors import ErrorRecord, errors_table
 from tasks.schemas import INGESTED, records_table
-from tasks.storage import write_arrow_atomic
+from tasks.storage import ARROW_SUFFIX, write_arrow_atomic
 from tasks.tasking import STAGE_TASK_OPTIONS
 
 TEXT_SUFFIXES = (".txt", ".md")
@@ -126,12 +126,6 @@ class SourceListing:
 
     def __len__(self) -> int:
         return len(self.files)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, SourceListing) and self.files == other.files
-
-    def __hash__(self) -> int:
-        return hash(self.files)
 
     def __repr__(self) -> str:
         return f"SourceListing({len(self.files)} files)"
@@ -408,7 +402,7 @@ def write_batches(documents: list[RawDocument], target_size: int, work_dir: Path
     seen: list[Batch] = []
     for group in group_into_batches(documents, target_size):
         key = _batch_key(group)
-        path = work_dir / "ingest" / f"{key}.arrow"
+        path = work_dir / STAGE / f"{key}{ARROW_SUFFIX}"
         label = f"{group[0].doc_id[:6]}..{group[-1].doc_id[:6]} ({len(group)} docs)"
         batch = Batch(key=key, path=str(path), n_docs=len(group), label=label)
         if path.is_file():
@@ -427,7 +421,7 @@ def sources_key(sources: Iterable[SourceFile], cache_version: str) -> str:
 
 def ingest_errors_path(work_dir: Path, sources: Iterable[SourceFile], cache_version: str) -> Path:
     """Where ingest writes the error rows of this listing; it exists once ingest has read it."""
-    return work_dir / STAGE / f"{sources_key(sources, cache_version)}.errors.arrow"
+    return work_dir / STAGE / f"{sources_key(sources, cache_version)}.errors{ARROW_SUFFIX}"
 
 
 @task(name="ingest", task_run_name="ingest {raw_dir}", **STAGE_TASK_OPTIONS)

@@ -22,6 +22,7 @@ ROW_GROUP_SIZE = 64 * 1024
 # Files the stages hand to each other are Arrow IPC; published tables are Parquet. lz4: fast
 # to read back, at 1.3-2.6 times the size of zstd Parquet.
 ARROW_FILE_OPTIONS = ipc.IpcWriteOptions(compression="lz4")
+ARROW_SUFFIX = ".arrow"
 LOCK_FILE = ".newsflow.lock"
 
 
@@ -85,15 +86,17 @@ def write_parquet_atomic(table: pa.Table, path: Path, durable: bool = True) -> N
                   durable)
 
 
+def _write_arrow(table: pa.Table, sink: BinaryIO) -> None:
+    # One record batch, so that equal tables give equal bytes however they were assembled.
+    with ipc.new_file(sink, table.schema, options=ARROW_FILE_OPTIONS) as writer:
+        writer.write_table(table.combine_chunks())
+
+
 def write_arrow_atomic(table: pa.Table, path: Path, durable: bool = False) -> None:
     """Write `table` to the Arrow IPC file `path` atomically (see write_atomic), as one record
     batch, so that equal tables give equal bytes however they were assembled. For the files
     the stages hand to each other, which are read back often and never published."""
-    def write(sink: BinaryIO) -> None:
-        with ipc.new_file(sink, table.schema, options=ARROW_FILE_OPTIONS) as writer:
-            writer.write_table(table.combine_chunks())
-
-    write_atomic(path, write, durable)
+    write_atomic(path, lambda sink: _write_arrow(table, sink), durable)
 
 
 def read_arrow(path: str | Path, columns: list[str] | None = None) -> pa.Table:
@@ -120,13 +123,15 @@ def write_stage_output(rows: pa.Table, errors: pa.Table, folder: Path, label: st
     that a later computation rewrote, and downstream cache keys follow the content. No fsync:
     a cached output whose files a power cut damaged fails is_intact and is recomputed.
     """
+    folder.mkdir(parents=True, exist_ok=True)
     staging = folder / f".staging-{os.getpid()}-{uuid.uuid4().hex}"
     rows_tmp, errors_tmp = staging.with_suffix(".rows"), staging.with_suffix(".errors")
     try:
-        write_arrow_atomic(rows, rows_tmp)
-        write_arrow_atomic(errors, errors_tmp)
+        for table, tmp in ((rows, rows_tmp), (errors, errors_tmp)):
+            with tmp.open("wb") as sink:  # a private staging name: renamed below, once named by content
+                _write_arrow(table, sink)
         digest = hashlib.sha256((file_sha256(rows_tmp) + file_sha256(errors_tmp)).encode()).hexdigest()
-        path, errors_path = folder / f"{digest}.arrow", folder / f"{digest}.errors.arrow"
+        path, errors_path = folder / f"{digest}{ARROW_SUFFIX}", folder / f"{digest}.errors{ARROW_SUFFIX}"
         os.replace(rows_tmp, path)
         os.replace(errors_tmp, errors_path)
     finally:

@@ -9,9 +9,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from tasks.chunks import CHUNK_SUFFIX, compute_by_chunk, content_defined_groups, duplicate_group_keys
+from tasks.chunks import compute_by_chunk, content_defined_groups, duplicate_group_keys
 from tasks.errors import ErrorRecord, errors_table
 from tasks.schemas import ERRORS
+from tasks.storage import ARROW_SUFFIX
 
 WORDS = pa.schema([("doc_id", pa.string()), ("n_words", pa.int64())])
 
@@ -128,7 +129,7 @@ def test_a_changed_chunk_takes_its_other_documents_and_their_errors_from_the_ear
 def test_a_document_whose_earlier_chunk_file_is_gone_is_computed(tmp_path: Path):
     rows = _rows(60)
     _run(rows, tmp_path)
-    for chunk_file in tmp_path.glob(f"*{CHUNK_SUFFIX}"):
+    for chunk_file in tmp_path.glob(f"*{ARROW_SUFFIX}"):
         chunk_file.unlink()
     added = _rows(61)
     _, _, n_computed, computed = _run(added, tmp_path)  # every link points at a missing file
@@ -144,7 +145,7 @@ def test_an_empty_batch(tmp_path: Path):
 def test_a_damaged_chunk_file_is_recomputed(tmp_path: Path):
     rows = _rows(30)
     first = _run(rows, tmp_path)[0]
-    damaged = sorted(tmp_path.glob(f"*{CHUNK_SUFFIX}"))[0]
+    damaged = sorted(tmp_path.glob(f"*{ARROW_SUFFIX}"))[0]
     damaged.write_bytes(damaged.read_bytes()[:20])  # a file cut short, as by a power cut before it reached the disk
     table, _, n_computed, _ = _run(rows, tmp_path)
     assert 0 < n_computed < 30
@@ -155,7 +156,7 @@ def test_a_chunk_whose_errors_file_is_lost_is_recomputed(tmp_path: Path):
     rows = _rows(30)
     _, first_errors, _, _ = _run(rows, tmp_path)
     assert first_errors.num_rows > 0
-    for errors_file in tmp_path.glob(f"*.errors{CHUNK_SUFFIX}"):
+    for errors_file in tmp_path.glob(f"*.errors{ARROW_SUFFIX}"):
         errors_file.unlink()
     _, errors, n_computed, _ = _run(rows, tmp_path)
     assert n_computed > 0 and sorted(errors["doc_id"].to_pylist()) == sorted(first_errors["doc_id"].to_pylist())
