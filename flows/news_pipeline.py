@@ -12,8 +12,9 @@ import argparse
 import os
 import shutil
 import sys
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,8 @@ from tasks.schemas import PUBLISHED_TABLES
 from tasks.settings import (
     DEFAULT_CACHE_DIR, DEFAULT_PROCESSED_DIR, DEFAULT_RAW_DIR, Settings, cache_version, ner_processes,
 )
-from tasks.storage import ensure_private_folder, exclusive_run_lock
+from tasks.storage import cache_in_use, ensure_private_folder, exclusive_run_lock
+from tasks.sweep import mark_used, sweep_cache
 from tasks.write import TableParts, write_task
 
 
@@ -46,6 +48,7 @@ class RunSummary:
     computed: Counter = field(default_factory=Counter)
     cached: Counter = field(default_factory=Counter)
     accounting: tuple[int, int, int] = (0, 0, 0)  # inputs, documents, rejected inputs
+    used_files: list[str] = field(default_factory=list)  # the cache files this run used
 
     @property
     def computed_anything(self) -> bool:
@@ -66,6 +69,10 @@ class RunSummary:
 
 def _count(summary: RunSummary, stage: str, state: State) -> None:
     (summary.cached if state.name == "Cached" else summary.computed)[stage] += 1
+    # The state's result record (or, from a remote task runner, its metadata) names the file.
+    storage_key = getattr(getattr(state.data, "metadata", state.data), "storage_key", None)
+    if storage_key:
+        summary.used_files.append(storage_key)
 
 
 def _intact_result(future: PrefectFuture, task, summary: RunSummary, stage: str, **inputs):
@@ -93,8 +100,24 @@ def news_pipeline(
         raise FileNotFoundError(f"raw folder not found: {settings.raw_dir}")
     ensure_private_folder(settings.cache_dir)
     ensure_private_folder(settings.result_dir)
-    with exclusive_run_lock(settings.processed_dir):
-        return _run_stages(settings)
+    with exclusive_run_lock(settings.processed_dir), cache_in_use(settings.cache_dir) as only_user:
+        summary = _run_stages(settings)
+        _tidy_cache(settings, summary, only_user)
+        return summary
+
+
+def _tidy_cache(settings: Settings, summary: RunSummary, only_user: Callable[[], bool]) -> None:
+    """Mark the cache files this run used, then, if no other run is using the cache, delete
+    those that no run has used within the retention period (tasks/sweep.py)."""
+    now = time.time()
+    mark_used(summary.used_files, now)
+    if not only_user():
+        get_run_logger().info("another run is using the cache: not swept this time")
+        return
+    swept = sweep_cache(settings.work_dir, settings.result_dir, now - settings.cache_retention_hours * 3600)
+    if swept.files:
+        get_run_logger().info("deleted %d cache files (%.1f MB) and %d document links unused for %g hours",
+                              swept.files, swept.bytes / 1e6, swept.links, settings.cache_retention_hours)
 
 
 def _run_stages(settings: Settings) -> RunSummary:
@@ -147,6 +170,9 @@ def _run_stages(settings: Settings) -> RunSummary:
     write_inputs = dict(parts=parts, processed_dir=str(settings.processed_dir), cache_version=version)
     published = _intact_result(write.submit(**write_inputs), write, summary, "write", **write_inputs)
     summary.rows = published.rows
+    summary.used_files += ingested.files() + [
+        path for output in documents + entity_parts + quantities for path in output.files()
+    ]
     summary.accounting = (published.n_inputs, published.rows["documents"], published.n_rejected)
     stage_errors = {"ingest": ingested.n_errors} | {
         stage: sum(output.n_errors for output in outputs)

@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,6 +31,15 @@ TASKS_PACKAGE = Path(__file__).resolve().parent
 
 Item = TypeVar("Item")
 ChunkResult = tuple[pa.Table, pa.Table]  # a stage's rows and error rows for one chunk
+
+
+class ChunkedStage(NamedTuple):
+    """What compute_by_chunk returns for a batch."""
+
+    rows: pa.Table
+    errors: pa.Table
+    n_computed: int  # documents computed (not reused)
+    chunk_files: tuple[str, ...]  # the chunk files holding these results: the cache sweep keeps them
 
 
 def content_defined_groups(items: Sequence[Item], hex_key: Callable[[Item], str], target_size: int) -> list[list[Item]]:
@@ -113,10 +122,15 @@ def document_key(recipe: str, row: dict) -> str:
 ERROR_COUNT_KEY = b"newsflow.chunk_errors"  # in the rows file's metadata: the errors it must have beside it
 
 
+def _chunk_paths(folder: Path, key: str) -> tuple[Path, Path]:
+    """A chunk's rows file and errors file (the errors file exists only when there are errors)."""
+    return folder / f"{key}{ARROW_SUFFIX}", folder / f"{key}.errors{ARROW_SUFFIX}"
+
+
 def _read_chunk(folder: Path, key: str, errors_schema: pa.Schema) -> ChunkResult | None:
     """The chunk's rows and errors from its files; None when they are missing or incomplete
     (chunks are written without fsync, so a power cut can leave a file cut short)."""
-    rows_path, errors_path = folder / f"{key}{ARROW_SUFFIX}", folder / f"{key}.errors{ARROW_SUFFIX}"
+    rows_path, errors_path = _chunk_paths(folder, key)
     if not rows_path.is_file():
         return None
     try:
@@ -130,15 +144,26 @@ def _read_chunk(folder: Path, key: str, errors_schema: pa.Schema) -> ChunkResult
 
 def _write_chunk(folder: Path, key: str, result: ChunkResult) -> None:
     rows, errors = result
+    rows_path, errors_path = _chunk_paths(folder, key)
     # The errors file (only when there are errors) is written first, and the rows file records
     # how many errors it has. No fsync: hundreds of small files would wait on the disk, and a
     # chunk lost to a power cut is recomputed.
     if errors.num_rows:
-        write_arrow_atomic(errors, folder / f"{key}.errors{ARROW_SUFFIX}")
+        write_arrow_atomic(errors, errors_path)
     metadata = (rows.schema.metadata or {}) | {ERROR_COUNT_KEY: str(errors.num_rows).encode()}
-    write_arrow_atomic(rows.replace_schema_metadata(metadata), folder / f"{key}{ARROW_SUFFIX}")
+    write_arrow_atomic(rows.replace_schema_metadata(metadata), rows_path)
 
 
+def _files_of_chunks(folder: Path, keys: list[str], results: list[ChunkResult]) -> tuple[str, ...]:
+    """The files that hold these chunks' results."""
+    files: list[str] = []
+    for key, (_, errors) in zip(keys, results):
+        rows_path, errors_path = _chunk_paths(folder, key)
+        files += [str(rows_path), str(errors_path)] if errors.num_rows else [str(rows_path)]
+    return tuple(files)
+
+
+CHUNKS_FOLDER = "chunks"  # in each stage's folder under work/: the chunk files
 LINKS_FOLDER = "documents"  # beside the chunk files: document_key -> ../<chunk key>.arrow
 
 
@@ -199,7 +224,7 @@ def compute_by_chunk(
     compute: Callable[[list[list[dict]]], Iterable[ChunkResult]],
     schemas: tuple[pa.Schema, pa.Schema],
     text_column: str,
-) -> tuple[pa.Table, pa.Table, int]:
+) -> ChunkedStage:
     """A stage's rows and error rows for a batch, reusing what was computed before.
 
     The rows are grouped by doc_id into chunks (rows with the same `text_column` in one chunk,
@@ -208,7 +233,7 @@ def compute_by_chunk(
     gets the other documents of every such chunk in one call (so that it can spread them over
     processes) and returns their results in order. A document's results must not depend on the
     other documents of its chunk, and every error row must name its doc_id. Returns the rows,
-    the errors, and how many documents were computed.
+    the errors, how many documents were computed, and the chunk files that hold the results.
     """
     rows_schema, errors_schema = schemas
     chunks = groups_with_copies_together(rows, itemgetter("doc_id"), itemgetter(text_column), CHUNK_TARGET_SIZE)
@@ -233,4 +258,5 @@ def compute_by_chunk(
         results[number] = result
     rows_table = pa.concat_tables([rows_schema.empty_table()] + [result[0].cast(rows_schema) for result in results])
     errors_table = pa.concat_tables([errors_schema.empty_table()] + [result[1].cast(errors_schema) for result in results])
-    return rows_table, errors_table, sum(len(new_rows[number]) for number in missing)
+    n_computed = sum(len(new_rows[number]) for number in missing)
+    return ChunkedStage(rows_table, errors_table, n_computed, _files_of_chunks(folder, keys, results))

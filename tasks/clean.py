@@ -31,7 +31,7 @@ import ftfy
 import pyarrow as pa
 from prefect import get_run_logger, task
 
-from tasks.chunks import ChunkResult, compute_by_chunk
+from tasks.chunks import CHUNKS_FOLDER, ChunkResult, compute_by_chunk
 from tasks.dates import WEEKDAY_DATE, find_page_dateline, find_wire_opener, infer_published_date
 from tasks.errors import ErrorRecord, errors_table, utc_now
 from tasks.ingest import Batch
@@ -390,10 +390,10 @@ def clean_chunks(chunks: list[list[dict]]) -> Iterator[ChunkResult]:
 def clean_task(batch: Batch, work_dir: str, cache_version: str) -> StageOutput:
     """Clean one batch of ingested documents into rows of the `documents` table."""
     folder = Path(work_dir) / STAGE
-    documents, errors, n_computed = compute_by_chunk(
-        read_arrow(batch.path).to_pylist(), f"{STAGE}/{cache_version}", folder / "chunks", clean_chunks,
+    result = compute_by_chunk(
+        read_arrow(batch.path).to_pylist(), f"{STAGE}/{cache_version}", folder / CHUNKS_FOLDER, clean_chunks,
         (CLEAN_DOCUMENTS, ERRORS), text_column="raw_text",
     )
     get_run_logger().info("cleaned %d documents (%d errors); %d reused from earlier runs",
-                          documents.num_rows, errors.num_rows, batch.n_docs - n_computed)
-    return write_stage_output(documents, errors, folder, batch.label)
+                          result.rows.num_rows, result.errors.num_rows, batch.n_docs - result.n_computed)
+    return write_stage_output(result.rows, result.errors, folder, batch.label, result.chunk_files)

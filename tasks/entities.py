@@ -13,7 +13,7 @@ from pathlib import Path
 
 from prefect import get_run_logger, task
 
-from tasks.chunks import ChunkResult, compute_by_chunk
+from tasks.chunks import CHUNKS_FOLDER, ChunkResult, compute_by_chunk
 from tasks.errors import errors_table
 from tasks.ner import (
     NLP_BATCH_SIZE, STAGE, ChunkMentions, extract_entities_of_chunks, extract_in_worker, load_nlp, model_loaded,
@@ -105,11 +105,11 @@ def entities_by_chunk(chunks: list[list[dict]]) -> Iterator[ChunkResult]:
 def entities_task(documents: StageOutput, work_dir: str, cache_version: str) -> StageOutput:
     """Named entities of one batch of clean documents."""
     folder = Path(work_dir) / STAGE
-    rows, errors, n_computed = compute_by_chunk(
+    result = compute_by_chunk(
         read_arrow(documents.path, ["doc_id", "source", "text"]).to_pylist(),
-        f"{STAGE}/{cache_version}", folder / "chunks", entities_by_chunk, (ENTITIES, ERRORS),
+        f"{STAGE}/{cache_version}", folder / CHUNKS_FOLDER, entities_by_chunk, (ENTITIES, ERRORS),
         text_column="text",
     )
     get_run_logger().info("found %d entity mentions; %d of %d documents reused from earlier runs",
-                          rows.num_rows, documents.n_rows - n_computed, documents.n_rows)
-    return write_stage_output(rows, errors, folder, documents.label)
+                          result.rows.num_rows, documents.n_rows - result.n_computed, documents.n_rows)
+    return write_stage_output(result.rows, result.errors, folder, documents.label, result.chunk_files)

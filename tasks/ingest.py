@@ -90,9 +90,13 @@ class IngestOutput:
     n_inputs: int
     n_new_batches: int  # batches no earlier run has seen: they will need cleaning and NER
 
+    def files(self) -> list[str]:
+        """Every file this output names: the batch files and the errors file."""
+        return [batch.path for batch in self.batches] + [self.errors_path]
+
     def is_intact(self) -> bool:
         """True when every file this output names is still on disk."""
-        return Path(self.errors_path).is_file() and all(Path(batch.path).is_file() for batch in self.batches)
+        return all(Path(path).is_file() for path in self.files())
 
 
 class InputError(Exception):

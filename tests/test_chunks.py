@@ -40,8 +40,8 @@ class CountingStage:
 
 def _run(rows: list[dict], folder: Path, recipe: str = "count/v1") -> tuple[pa.Table, pa.Table, int, list[str]]:
     stage = CountingStage()
-    table, errors, n_computed = compute_by_chunk(rows, recipe, folder, stage, (WORDS, ERRORS), text_column="text")
-    return table, errors, n_computed, stage.computed
+    result = compute_by_chunk(rows, recipe, folder, stage, (WORDS, ERRORS), text_column="text")
+    return result.rows, result.errors, result.n_computed, stage.computed
 
 
 @pytest.mark.parametrize("target", [2, 16, 128])
@@ -72,7 +72,7 @@ def test_rows_with_the_same_text_share_a_chunk(tmp_path: Path):
     rows = _rows(200)
     copies = [dict(rows[i], doc_id=f"copy{i:03d}") for i in (3, 50, 120)]
     stage = CountingStage()
-    table, _, _ = compute_by_chunk(rows + copies, "count/v1", tmp_path, stage, (WORDS, ERRORS), text_column="text")
+    compute_by_chunk(rows + copies, "count/v1", tmp_path, stage, (WORDS, ERRORS), text_column="text")
     chunk_of = {}
     for number, chunk in enumerate(stage.chunks):
         chunk_of.update({row["doc_id"]: number for row in chunk})
@@ -160,3 +160,15 @@ def test_a_chunk_whose_errors_file_is_lost_is_recomputed(tmp_path: Path):
         errors_file.unlink()
     _, errors, n_computed, _ = _run(rows, tmp_path)
     assert n_computed > 0 and sorted(errors["doc_id"].to_pylist()) == sorted(first_errors["doc_id"].to_pylist())
+
+
+def test_the_chunk_files_returned_are_the_files_that_hold_the_batch(tmp_path: Path):
+    rows = _rows(60)
+    first = compute_by_chunk(rows, "count/v1", tmp_path, CountingStage(), (WORDS, ERRORS), text_column="text")
+    assert sorted(first.chunk_files) == sorted(str(path) for path in tmp_path.glob(f"*{ARROW_SUFFIX}"))
+    assert any(name.endswith(f".errors{ARROW_SUFFIX}") for name in first.chunk_files)
+    again = compute_by_chunk(rows, "count/v1", tmp_path, CountingStage(), (WORDS, ERRORS), text_column="text")
+    assert again.n_computed == 0 and again.chunk_files == first.chunk_files  # read back, not computed
+    added = compute_by_chunk(_rows(61), "count/v1", tmp_path, CountingStage(), (WORDS, ERRORS), text_column="text")
+    new_files = set(added.chunk_files) - set(first.chunk_files)
+    assert len([name for name in new_files if not name.endswith(f".errors{ARROW_SUFFIX}")]) == 1  # its chunk only

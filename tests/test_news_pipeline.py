@@ -162,6 +162,39 @@ def test_one_added_article_is_the_only_one_recomputed(tmp_path: Path):
     assert "fell 3%" in read(tmp_path, "documents").set_index("source").loc["note60.txt", "text"]
 
 
+def _cache_files(cache: Path) -> set[str]:
+    """The regular files the sweep looks after (not the parsed ECB history, links or the lock)."""
+    return {str(path) for path in cache.rglob("*")
+            if path.is_file() and not path.is_symlink() and "fx" not in path.parts and path.name[0] != "."}
+
+
+def test_the_cache_keeps_what_recent_runs_used(stories_raw: Path, tmp_path: Path, monkeypatch):
+    """With the default retention (a day), the files of the earlier input stay, and going back
+    to it is cached; with a retention of 0, a run leaves exactly the files it used, and a rerun
+    still computes nothing."""
+    original = (stories_raw / "story3.txt").read_text()
+    first = run(stories_raw, tmp_path)
+    (stories_raw / "story3.txt").write_text("Story 3\n\nAcme Corp profits fell 7% to £5m on June 1, 2021.")
+    run(stories_raw, tmp_path)
+    (stories_raw / "story3.txt").write_text(original)
+    back = run(stories_raw, tmp_path)
+    assert (back.computed["clean"], back.computed["entities"], back.computed["numbers"]) == (0, 0, 0)
+    assert set(first.used_files) <= _cache_files(tmp_path / "cache")
+
+    monkeypatch.setenv("NEWSFLOW_CACHE_RETENTION_HOURS", "0")
+    (stories_raw / "story3.txt").write_text("Story 3\n\nAcme Corp profits rose 9% to $8m on July 1, 2021.")
+    changed = run(stories_raw, tmp_path)
+    assert changed.computed["entities"] == 1
+    in_result_dir = [path for path in changed.used_files if Path(path).parent.name == "prefect-results"]
+    assert len(in_result_dir) == sum(changed.computed.values()) + sum(changed.cached.values())
+    assert _cache_files(tmp_path / "cache") == set(changed.used_files)
+    links = list((tmp_path / "cache" / "work").glob("*/chunks/documents/*"))
+    assert links and all(link.exists() for link in links)
+    again = run(stories_raw, tmp_path)
+    assert not again.computed_anything
+    assert "rose 9%" in read(tmp_path, "documents").set_index("source").loc["story3.txt", "text"]
+
+
 @pytest.mark.parametrize("workers, expected", [(None, "1"), (3, "3")])
 def test_ner_processes_come_from_workers_else_the_environment(monkeypatch, workers, expected):
     monkeypatch.setenv("NEWSFLOW_NER_PROCESSES", "1")
@@ -341,6 +374,8 @@ def test_parallel_task_runners_give_the_same_tables(kind: str, stories_raw: Path
     summary = news_pipeline.with_options(task_runner=make_task_runner(kind, workers=2))(
         raw_dir=str(stories_raw), processed_dir=str(parallel / "processed"), cache_dir=str(parallel / "cache"))
     assert summary.computed["entities"] >= 2
+    in_result_dir = [path for path in summary.used_files if Path(path).parent == parallel / "cache" / "prefect-results"]
+    assert len(in_result_dir) == sum(summary.computed.values())  # the sweep keeps them (tasks/sweep.py)
     for table in ("documents", "entities", "document_entities", "quantities", "errors"):
         pd.testing.assert_frame_equal(_comparable(parallel / "processed", table),
                                       _comparable(tmp_path / "processed", table))

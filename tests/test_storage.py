@@ -13,7 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tasks.storage import RunLockedError, ensure_private_folder, exclusive_run_lock, read_arrow, write_stage_output
+from tasks.storage import (
+    RunLockedError, cache_in_use, ensure_private_folder, exclusive_run_lock, read_arrow, write_stage_output,
+)
 from tests.conftest import REPO
 
 WRITER = """
@@ -63,6 +65,32 @@ def test_a_second_run_on_the_same_folder_is_refused_with_the_holder_pid(tmp_path
         holder.wait()
     with exclusive_run_lock(tmp_path):  # the dead holder's lock file does not block
         pass
+
+
+def test_only_a_run_alone_on_the_cache_may_sweep_it(tmp_path: Path):
+    with cache_in_use(tmp_path) as only_user:
+        assert only_user()
+    with cache_in_use(tmp_path) as only_user:
+        with cache_in_use(tmp_path) as other_run_only_user:  # another open file: another run
+            assert not only_user()
+            assert other_run_only_user()  # the first gave up its hold when it tried
+
+
+def test_a_run_waits_while_another_sweeps_the_cache(tmp_path: Path):
+    sweeper = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from pathlib import Path; from tasks.storage import cache_in_use\n"
+         "with cache_in_use(Path(sys.argv[1])) as only_user:\n"
+         "    assert only_user(); print('sweeping', flush=True); time.sleep(1)\n"
+         "    (Path(sys.argv[1]) / 'swept').touch()",
+         str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert sweeper.stdout.readline().strip() == "sweeping"
+        with cache_in_use(tmp_path):
+            assert (tmp_path / "swept").exists()  # entered only once the sweeper had finished
+    finally:
+        sweeper.kill()
+        sweeper.wait()
 
 
 def test_cache_folder_must_not_be_writable_by_others(tmp_path: Path):

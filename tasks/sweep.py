@@ -1,0 +1,82 @@
+"""Sweep: keep the cache bounded when the pipeline runs on a schedule.
+
+The cache only ever gains files: every changed batch writes new content-addressed files in each
+stage (about 12 MB for a batch of 500 BBC articles), and Prefect a new result file per task run
+that missed its cache. So every run marks the files it used (their modification time becomes
+the run's time): ingest's batch and errors files, each stage's outputs and the chunk files
+behind them, and Prefect's result files. Then, when no other run is using the cache, the files
+that no run has marked within the retention period are deleted, and so are the per-document
+links (tasks/chunks.py) to deleted chunk files. Inputs that come back after that are recomputed:
+a Prefect result file and the work files it names are marked together, so they expire together.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tasks.chunks import CHUNKS_FOLDER, LINKS_FOLDER
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """What a sweep deleted."""
+
+    files: int
+    bytes: int
+    links: int
+
+
+def mark_used(paths: Iterable[str | Path], when: float) -> None:
+    """Set these files' modification time to `when`: a run used them (missing files are skipped)."""
+    for path in paths:
+        try:
+            os.utime(path, (when, when))
+        except FileNotFoundError:
+            continue
+
+
+def _swept_folders(work_dir: Path, result_dir: Path) -> list[Path]:
+    """Folders of content-addressed files: Prefect's results, each stage's and its chunks'."""
+    stages = sorted(folder for folder in work_dir.iterdir() if folder.is_dir()) if work_dir.is_dir() else []
+    return [result_dir, *stages, *(stage / CHUNKS_FOLDER for stage in stages)]
+
+
+def sweep_cache(work_dir: Path, result_dir: Path, unused_since: float) -> SweepReport:
+    """Delete the regular files in the cache's folders last marked (or written) before
+    `unused_since`, then the document links whose chunk file is gone. Call it only while no
+    other run uses the cache (storage.cache_in_use); subfolders (the parsed ECB history) are
+    left alone."""
+    files = size = links = 0
+    for folder in _swept_folders(work_dir, result_dir):
+        if not folder.is_dir():
+            continue
+        deleted_here = 0
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                status = entry.stat(follow_symlinks=False)
+                if status.st_mtime < unused_since:
+                    os.unlink(entry.path)
+                    deleted_here += 1
+                    size += status.st_size
+        files += deleted_here
+        if deleted_here and folder.name == CHUNKS_FOLDER:
+            links += _delete_dangling_links(folder / LINKS_FOLDER)
+    return SweepReport(files, size, links)
+
+
+def _delete_dangling_links(folder: Path) -> int:
+    """Delete the symlinks in `folder` whose target is gone; how many."""
+    if not folder.is_dir():
+        return 0
+    deleted = 0
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_symlink() and not os.path.exists(entry.path):
+                os.unlink(entry.path)
+                deleted += 1
+    return deleted
