@@ -83,3 +83,43 @@ def test_served_deployment_runs_on_schedule_and_on_demand(prefect_server, tmp_pa
     finally:
         serve.kill()
         serve.wait(timeout=30)
+
+
+def test_deployment_from_prefect_yaml_runs_on_a_process_worker(prefect_server, tmp_path: Path):
+    """The deploy + worker path: the commands of `make deploy` and `make worker`, against the
+    test server. The deployment's working folder (NEWSFLOW_HOME) is a temporary one that links to
+    the repo's code, so that a scheduled run falling due during the test writes nothing in the repo."""
+    api_url, env = prefect_server
+    home = tmp_path / "home"
+    home.mkdir()
+    for package in ("flows", "tasks"):
+        (home / package).symlink_to(REPO / package)
+    env = env | {"NEWSFLOW_HOME": str(home), "PREFECT_WORKER_QUERY_SECONDS": "2"}
+    prefect = str(Path(sys.executable).parent / "prefect")
+    subprocess.run([prefect, "work-pool", "create", "newsflow-process", "--type", "process", "--overwrite"],
+                   cwd=REPO, env=env, check=True, capture_output=True)
+    subprocess.run([prefect, "--no-prompt", "deploy", "--name", "newsflow-hourly"],
+                   cwd=REPO, env=env, check=True, capture_output=True)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(SEED, raw / SEED.name)
+    worker = subprocess.Popen([prefect, "worker", "start", "--pool", "newsflow-process"], cwd=REPO, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            deployment = asyncio.run(_deployment("newsflow/newsflow-hourly"))
+            assert [schedule.schedule.cron for schedule in deployment.schedules] == ["0 * * * *"]
+            parameters = {"raw_dir": str(raw), "processed_dir": str(tmp_path / "processed"),
+                          "cache_dir": str(tmp_path / "cache")}
+            triggered = run_deployment("newsflow/newsflow-hourly", parameters=parameters, timeout=180)
+        assert triggered.state.is_completed(), triggered.state
+        documents = pd.read_parquet(tmp_path / "processed" / "documents")
+        assert documents.source.tolist() == [SEED.name]
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+
+async def _deployment(name: str):
+    async with get_client() as client:
+        return await client.read_deployment_by_name(name)
