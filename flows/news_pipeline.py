@@ -231,6 +231,13 @@ def prefect_api() -> Iterator[None]:
 
     server = SubprocessASGIServer()
     server.start()  # stopped at exit by Prefect, after its log and event workers are flushed
+    # ... unless this process is killed: then flows/reaper.py stops it. In a session of its own,
+    # so that a Ctrl-C in the terminal goes to the run and the server only, and with no output
+    # that would hold a pipe open after the run. Not a Popen: nothing here ever waits for it.
+    os.posix_spawn(sys.executable, [sys.executable, str(Path(__file__).with_name("reaper.py")), str(os.getpid()),
+                                    str(server.server_process.pid), str(server.port)],
+                   os.environ, setsid=True, file_actions=[(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0)
+                                                          for fd in (0, 1, 2)])
     os.environ["PREFECT_API_URL"] = server.api_url
     with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
         yield

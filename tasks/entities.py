@@ -6,6 +6,7 @@ The NER and naming rules are in tasks/ner.py, which the worker processes import 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, wait
@@ -17,6 +18,7 @@ from tasks.chunks import CHUNKS_FOLDER, ChunkResult, compute_by_chunk
 from tasks.errors import errors_table
 from tasks.ner import (
     NLP_BATCH_SIZE, STAGE, ChunkMentions, extract_entities_of_chunks, extract_in_worker, load_nlp, model_loaded,
+    start_worker,
 )
 from tasks.schemas import ENTITIES, ERRORS, records_table
 from tasks.settings import ner_processes
@@ -47,7 +49,8 @@ def ner_pool(processes: int) -> ProcessPoolExecutor:
     with _pools_lock:
         if processes not in _pools:
             _pools[processes] = ProcessPoolExecutor(
-                max_workers=processes, mp_context=multiprocessing.get_context("spawn"), initializer=load_nlp
+                max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
+                initializer=start_worker, initargs=(os.getpid(),),
             )
         return _pools[processes]
 

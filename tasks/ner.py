@@ -22,7 +22,10 @@ title ("Mr Ebbers" tagged ORG) is relabelled PERSON.
 from __future__ import annotations
 
 import functools
+import os
 import re
+import threading
+import time
 from bisect import bisect_right
 from dataclasses import dataclass
 
@@ -205,8 +208,25 @@ def extract_entities(nlp, documents: list[dict]) -> tuple[list[Mention], list[Er
     return mentions, errors
 
 
+def start_worker(parent: int) -> None:
+    """Initializer of a NER worker process started by the process `parent`: load the pipeline,
+    and exit when the parent is gone. A pool's workers wait for jobs on a queue whose write end
+    they hold themselves, so a worker whose parent died without shutting the pool down (SIGKILL,
+    or Prefect re-raising SIGTERM after it marks the run crashed or cancelled) would wait forever
+    with the model in memory: a daemon thread checks once a second that `parent` is still the
+    parent, and ends the process when it is not."""
+
+    def exit_with_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=exit_with_parent, name="exit-with-parent", daemon=True).start()
+    load_nlp()
+
+
 def model_loaded() -> bool:
-    """A call that returns once the worker's initializer (load_nlp) has run."""
+    """A call that returns once the worker's initializer (start_worker) has run."""
     return True
 
 

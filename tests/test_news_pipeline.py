@@ -21,7 +21,7 @@ import pytest
 import flows.news_pipeline
 import tasks.clean
 from flows.news_pipeline import main, make_task_runner, news_pipeline
-from tests.conftest import REPO, SEED
+from tests.conftest import REPO, SEED, descendants, process_running, wait_until
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -318,6 +318,31 @@ def test_sigkill_mid_run_keeps_the_old_tables_and_the_next_run_finishes(stories_
                   cache_dir=str(reference / "cache"))
     for table in ("documents", "entities", "document_entities", "quantities", "errors"):
         pd.testing.assert_frame_equal(_comparable(tmp_path / "processed", table), _comparable(reference / "processed", table))
+
+
+def test_sigterm_to_the_command_leaves_no_server_or_ner_worker_running(stories_raw: Path, tmp_path: Path):
+    """`kill <pid>` of a run: Prefect marks it Crashed and re-raises SIGTERM, which skips every
+    exit handler; the temporary server (stopped by flows/reaper.py) and the NER workers (which
+    watch their parent, tasks/ner.py) must not outlive it."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    run = subprocess.Popen(_cli(stories_raw, tmp_path, env), cwd=REPO, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    seen = []
+    for line in run.stdout:
+        seen.append(line)
+        if "Task run 'clean" in line:
+            break
+    left = descendants(run.pid)
+    try:
+        assert len(left) >= 3, "".join(seen)  # the server, its reaper, a NER worker
+        run.terminate()
+        run.wait(timeout=60)
+        assert run.returncode == -signal.SIGTERM, "".join(seen)
+        wait_until(lambda: not any(process_running(pid) for pid in left), 20, "the run's processes to exit")
+    finally:
+        for pid in left:
+            if process_running(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_transient_os_error_while_writing_tables_is_retried(seed_raw: Path, tmp_path: Path, monkeypatch):
