@@ -266,6 +266,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def clear_cache(cache_dir: Path) -> int:
+    """Delete the cache folder, unless a run is using it (exit status 1 then)."""
+    if cache_dir.exists():
+        with cache_in_use(cache_dir) as only_user:
+            if not only_user():
+                print(f"a newsflow run is using {cache_dir}; try again once it has finished", file=sys.stderr)
+                return 1
+            shutil.rmtree(cache_dir)
+    print(f"cleared {cache_dir}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; exit status 0 when the run completed, 1 when it failed."""
     args = _parser().parse_args(argv)
@@ -273,9 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     # a "database is locked" traceback; newsflow sends no telemetry anyway.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     if args.command == "clear-cache":
-        shutil.rmtree(args.cache_dir, ignore_errors=True)
-        print(f"cleared {args.cache_dir}")
-        return 0
+        return clear_cache(Path(args.cache_dir))
     parameters = {"raw_dir": args.raw_dir, "processed_dir": args.processed_dir, "cache_dir": args.cache_dir}
     if args.command == "serve":
         schedule = {"interval": args.interval} if args.interval else {"cron": args.cron}

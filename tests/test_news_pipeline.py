@@ -21,6 +21,7 @@ import pytest
 import flows.news_pipeline
 import tasks.clean
 from flows.news_pipeline import main, make_task_runner, news_pipeline
+from tasks.storage import cache_in_use
 from tests.conftest import REPO, SEED, descendants, process_running, wait_until
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -249,6 +250,16 @@ def test_cli_exit_status_when_the_run_fails(tmp_path: Path, capsys):
     assert main(["run", "--raw-dir", str(tmp_path / "missing"), "--processed-dir", str(tmp_path / "p"),
                  "--cache-dir", str(tmp_path / "c")]) == 1
     assert "raw folder not found" in capsys.readouterr().err
+
+
+def test_clear_cache_refuses_while_a_run_uses_the_cache(tmp_path: Path, capsys):
+    cache = tmp_path / "cache"
+    (cache / "work").mkdir(parents=True)
+    with cache_in_use(cache):  # as a run holds it
+        assert main(["clear-cache", "--cache-dir", str(cache)]) == 1
+    assert "is using" in capsys.readouterr().err and (cache / "work").is_dir()
+    assert main(["clear-cache", "--cache-dir", str(cache)]) == 0
+    assert not cache.exists()
 
 
 def test_command_line_runs_twice_with_no_traceback_and_caches_across_processes(seed_raw: Path, tmp_path: Path):
