@@ -21,6 +21,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture
+from prefect.results import ResultRecord, ResultRecordMetadata
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.states import State
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
@@ -29,12 +30,13 @@ from flows.report import STAGES, publish_run_report, stage_rows
 from tasks.clean import clean_task
 from tasks.entities import entities_task, start_ner_workers
 from tasks.ingest import discover_sources, ingest_errors_path, ingest_task
+from tasks.ner import exit_with_parent
 from tasks.numbers import numbers_task
 from tasks.schemas import PUBLISHED_TABLES
 from tasks.settings import (
     DEFAULT_CACHE_DIR, DEFAULT_PROCESSED_DIR, DEFAULT_RAW_DIR, Settings, cache_version, ner_processes,
 )
-from tasks.storage import cache_in_use, ensure_private_folder, exclusive_run_lock
+from tasks.storage import CACHE_LOCK_FILE, cache_in_use, ensure_private_folder, exclusive_run_lock
 from tasks.sweep import mark_used, sweep_cache
 from tasks.write import TableParts, write_task
 
@@ -70,9 +72,9 @@ class RunSummary:
 def _count(summary: RunSummary, stage: str, state: State) -> None:
     (summary.cached if state.name == "Cached" else summary.computed)[stage] += 1
     # The state's result record (or, from a remote task runner, its metadata) names the file.
-    storage_key = getattr(getattr(state.data, "metadata", state.data), "storage_key", None)
-    if storage_key:
-        summary.used_files.append(storage_key)
+    metadata = state.data.metadata if isinstance(state.data, ResultRecord) else state.data
+    if isinstance(metadata, ResultRecordMetadata) and metadata.storage_key:
+        summary.used_files.append(metadata.storage_key)
 
 
 def _intact_result(future: PrefectFuture, task, summary: RunSummary, stage: str, **inputs):
@@ -100,21 +102,26 @@ def news_pipeline(
         raise FileNotFoundError(f"raw folder not found: {settings.raw_dir}")
     ensure_private_folder(settings.cache_dir)
     ensure_private_folder(settings.result_dir)
-    with exclusive_run_lock(settings.processed_dir), cache_in_use(settings.cache_dir) as only_user:
+    with exclusive_run_lock(settings.processed_dir), cache_in_use(settings.cache_dir) as try_exclusive:
         summary = _run_stages(settings)
-        _tidy_cache(settings, summary, only_user)
+        _tidy_cache(settings, summary, try_exclusive)
         return summary
 
 
-def _tidy_cache(settings: Settings, summary: RunSummary, only_user: Callable[[], bool]) -> None:
+def _tidy_cache(settings: Settings, summary: RunSummary, try_exclusive: Callable[[], bool]) -> None:
     """Mark the cache files this run used, then, if no other run is using the cache, delete
-    those that no run has used within the retention period (tasks/sweep.py)."""
-    now = time.time()
-    mark_used(summary.used_files, now)
-    if not only_user():
-        get_run_logger().info("another run is using the cache: not swept this time")
+    those that no run has used within the retention period (tasks/sweep.py). The tables are
+    written by now: a file system error here is logged, and the run still succeeds."""
+    now = int(time.time())  # whole seconds: what every file system stores
+    try:
+        mark_used(summary.used_files, now)
+        if not try_exclusive():
+            get_run_logger().info("another run is using the cache: not swept this time")
+            return
+        swept = sweep_cache(settings.work_dir, settings.result_dir, now - settings.cache_retention_hours * 3600)
+    except OSError as error:
+        get_run_logger().warning("could not sweep the cache: %s", error)
         return
-    swept = sweep_cache(settings.work_dir, settings.result_dir, now - settings.cache_retention_hours * 3600)
     if swept.files:
         get_run_logger().info("deleted %d cache files (%.1f MB) and %d document links unused for %g hours",
                               swept.files, swept.bytes / 1e6, swept.links, settings.cache_retention_hours)
@@ -206,7 +213,7 @@ def make_task_runner(kind: str, workers: int | None = None, dask_address: str | 
     # Tasks run in worker processes: each runs NER itself rather than starting a NER pool.
     os.environ["NEWSFLOW_NER_PROCESSES"] = "1"
     if kind == "processes":
-        return ProcessPoolTaskRunner(max_workers=workers)
+        return ProcessPoolTaskRunner(max_workers=workers, initializer=exit_with_parent, initargs=(os.getpid(),))
     if kind == "dask":
         from prefect_dask import DaskTaskRunner
 
@@ -267,13 +274,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def clear_cache(cache_dir: Path) -> int:
-    """Delete the cache folder, unless a run is using it (exit status 1 then)."""
+    """Delete everything in the cache folder but its lock file (a run that waits on the lock
+    must not end up holding a deleted file's lock), unless a run is using it (exit status 1)."""
     if cache_dir.exists():
-        with cache_in_use(cache_dir) as only_user:
-            if not only_user():
+        with cache_in_use(cache_dir) as try_exclusive:
+            if not try_exclusive():
                 print(f"a newsflow run is using {cache_dir}; try again once it has finished", file=sys.stderr)
                 return 1
-            shutil.rmtree(cache_dir)
+            for entry in cache_dir.iterdir():
+                if entry.name == CACHE_LOCK_FILE:
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
     print(f"cleared {cache_dir}")
     return 0
 

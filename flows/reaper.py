@@ -8,7 +8,9 @@ handler), runs no exit handler, and the server, a uvicorn process, would run on.
 line starts this small process beside the server: it checks once a second that the run is
 still its parent and, once it is not, terminates the server if it is still running. It checks
 the server's command line first (uvicorn and the port), because after a normal exit the pid
-may belong to another process by then. It imports nothing heavy.
+may belong to another process by then; like Prefect's own stop, it kills a server that has not
+exited 5 s after SIGTERM. It reads /proc: on Linux only (elsewhere it does nothing). It imports
+nothing heavy.
 """
 
 from __future__ import annotations
@@ -35,9 +37,21 @@ def main(argv: list[str]) -> int:
     run, server, port = int(argv[0]), int(argv[1]), argv[2]
     while os.getppid() == run:
         time.sleep(1)
-    if is_temporary_server(server, port):
-        os.kill(server, signal.SIGTERM)
+    for stop in (signal.SIGTERM, signal.SIGKILL):  # SIGKILL only if it outlived SIGTERM by 5 s
+        if not _still_running(server, port, seconds=0 if stop == signal.SIGTERM else 5):
+            break
+        os.kill(server, stop)
     return 0
+
+
+def _still_running(server: int, port: str, seconds: float) -> bool:
+    """Whether the server is still running after waiting up to `seconds` for it to exit."""
+    deadline = time.monotonic() + seconds
+    while is_temporary_server(server, port):
+        if time.monotonic() >= deadline:
+            return True
+        time.sleep(0.1)
+    return False
 
 
 if __name__ == "__main__":

@@ -208,20 +208,27 @@ def extract_entities(nlp, documents: list[dict]) -> tuple[list[Mention], list[Er
     return mentions, errors
 
 
-def start_worker(parent: int) -> None:
-    """Initializer of a NER worker process started by the process `parent`: load the pipeline,
-    and exit when the parent is gone. A pool's workers wait for jobs on a queue whose write end
-    they hold themselves, so a worker whose parent died without shutting the pool down (SIGKILL,
-    or Prefect re-raising SIGTERM after it marks the run crashed or cancelled) would wait forever
-    with the model in memory: a daemon thread checks once a second that `parent` is still the
-    parent, and ends the process when it is not."""
+def exit_with_parent(parent: int) -> None:
+    """Make this worker process exit once `parent`, the process that started it, is gone.
 
-    def exit_with_parent() -> None:
+    Pool workers (these NER workers, and those of Prefect's process pool) wait for jobs on a
+    queue whose write end they hold themselves, so a worker whose parent died without shutting
+    the pool down (SIGKILL, or Prefect re-raising SIGTERM after it marks the run Crashed or
+    Cancelled) would wait forever, with the model in memory. A daemon thread checks once a
+    second that `parent` is still the parent (given, not read here: it may be gone already).
+    """
+
+    def watch() -> None:
         while os.getppid() == parent:
             time.sleep(1)
         os._exit(1)
 
-    threading.Thread(target=exit_with_parent, name="exit-with-parent", daemon=True).start()
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def start_worker(parent: int) -> None:
+    """Initializer of a NER worker process started by `parent`: exit with it, load the pipeline."""
+    exit_with_parent(parent)
     load_nlp()
 
 

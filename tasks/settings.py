@@ -71,7 +71,7 @@ RETRY_JITTER_FACTOR = 0.5
 
 def _retention_hours() -> float:
     hours = _env_float("NEWSFLOW_CACHE_RETENTION_HOURS", 24.0)
-    if hours < 0:
+    if not hours >= 0:  # also refuses nan
         raise ValueError(f"NEWSFLOW_CACHE_RETENTION_HOURS must be 0 or more, not {hours:g}")
     return hours
 

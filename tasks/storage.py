@@ -184,15 +184,15 @@ def exclusive_run_lock(processed_dir: Path) -> Iterator[None]:
 @contextmanager
 def cache_in_use(cache_dir: Path) -> Iterator[Callable[[], bool]]:
     """Hold a shared lock on `cache_dir` for a run (runs with other processed folders may share
-    the cache), waiting while another run sweeps it. Yields `only_user()`, to call once at the
-    end of the run: it tries to make the lock exclusive and says whether it did, that is whether
-    no other run is using the cache, so that unused files can be deleted (tasks/sweep.py).
+    the cache), waiting while another run sweeps it. Yields `try_exclusive()`, to call once at
+    the end of the run: it tries to make the lock exclusive and says whether it did, that is
+    whether no other run is using the cache, so that unused files can be deleted (tasks/sweep.py).
     """
     cache_dir.mkdir(parents=True, exist_ok=True)
     with open(cache_dir / CACHE_LOCK_FILE, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_SH)
 
-        def only_user() -> bool:
+        def try_exclusive() -> bool:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:  # (flock has dropped the shared lock: the run is ending)
@@ -200,7 +200,7 @@ def cache_in_use(cache_dir: Path) -> Iterator[Callable[[], bool]]:
             return True
 
         try:
-            yield only_user
+            yield try_exclusive
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 

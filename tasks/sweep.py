@@ -2,7 +2,7 @@
 
 The cache only ever gains files: a changed batch gets new content-addressed files in every
 stage, and Prefect a new result file per task run that missed its cache (on BBC, one added
-article leaves 16 files, 3-4 MB, of the run before unused). So every run marks the files it used (their modification time becomes
+article leaves 16 files, 2.7-4.4 MB, of the run before unused). So every run marks the files it used (their modification time becomes
 the run's time): ingest's batch and errors files, each stage's outputs and the chunk files
 behind them, and Prefect's result files. Then, when no other run is using the cache, the files
 that no run has marked within the retention period are deleted, and so are the per-document
@@ -58,11 +58,14 @@ def sweep_cache(work_dir: Path, result_dir: Path, unused_since: float) -> SweepR
             for entry in entries:
                 if not entry.is_file(follow_symlinks=False):
                     continue
-                status = entry.stat(follow_symlinks=False)
-                if status.st_mtime < unused_since:
-                    os.unlink(entry.path)
-                    deleted_here += 1
-                    size += status.st_size
+                try:
+                    status = entry.stat(follow_symlinks=False)
+                    if status.st_mtime < unused_since:
+                        os.unlink(entry.path)
+                        deleted_here += 1
+                        size += status.st_size
+                except FileNotFoundError:  # deleted by hand meanwhile
+                    continue
         files += deleted_here
         if deleted_here and folder.name == CHUNKS_FOLDER:
             links += _delete_dangling_links(folder / LINKS_FOLDER)

@@ -68,20 +68,20 @@ def test_a_second_run_on_the_same_folder_is_refused_with_the_holder_pid(tmp_path
 
 
 def test_only_a_run_alone_on_the_cache_may_sweep_it(tmp_path: Path):
-    with cache_in_use(tmp_path) as only_user:
-        assert only_user()
-    with cache_in_use(tmp_path) as only_user:
-        with cache_in_use(tmp_path) as other_run_only_user:  # another open file: another run
-            assert not only_user()
-            assert other_run_only_user()  # the first gave up its hold when it tried
+    with cache_in_use(tmp_path) as try_exclusive:
+        assert try_exclusive()
+    with cache_in_use(tmp_path) as try_exclusive:
+        with cache_in_use(tmp_path) as other_run_try_exclusive:  # another open file: another run
+            assert not try_exclusive()
+            assert other_run_try_exclusive()  # the first gave up its hold when it tried
 
 
 def test_a_run_waits_while_another_sweeps_the_cache(tmp_path: Path):
     sweeper = subprocess.Popen(
         [sys.executable, "-c",
          "import sys, time; from pathlib import Path; from tasks.storage import cache_in_use\n"
-         "with cache_in_use(Path(sys.argv[1])) as only_user:\n"
-         "    assert only_user(); print('sweeping', flush=True); time.sleep(1)\n"
+         "with cache_in_use(Path(sys.argv[1])) as try_exclusive:\n"
+         "    assert try_exclusive(); print('sweeping', flush=True); time.sleep(1)\n"
          "    (Path(sys.argv[1]) / 'swept').touch()",
          str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
