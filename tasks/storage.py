@@ -1,4 +1,4 @@
-"""Parquet files on disk: atomic writes and the content-addressed hand-off between stages."""
+"""Files on disk: atomic writes, the content-addressed Arrow hand-off between stages, the locks."""
 
 from __future__ import annotations
 
@@ -188,7 +188,6 @@ def cache_in_use(cache_dir: Path) -> Iterator[Callable[[], bool]]:
     the end of the run: it tries to make the lock exclusive and says whether it did, that is
     whether no other run is using the cache, so that unused files can be deleted (tasks/sweep.py).
     """
-    cache_dir.mkdir(parents=True, exist_ok=True)
     with open(cache_dir / CACHE_LOCK_FILE, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_SH)
 

@@ -51,25 +51,31 @@ def sweep_cache(work_dir: Path, result_dir: Path, unused_since: float) -> SweepR
     left alone."""
     files = size = links = 0
     for folder in _swept_folders(work_dir, result_dir):
-        if not folder.is_dir():
-            continue
-        deleted_here = 0
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if not entry.is_file(follow_symlinks=False):
-                    continue
-                try:
-                    status = entry.stat(follow_symlinks=False)
-                    if status.st_mtime < unused_since:
-                        os.unlink(entry.path)
-                        deleted_here += 1
-                        size += status.st_size
-                except FileNotFoundError:  # deleted by hand meanwhile
-                    continue
-        files += deleted_here
-        if deleted_here and folder.name == CHUNKS_FOLDER:
+        deleted, deleted_bytes = _delete_unused_files(folder, unused_since)
+        files, size = files + deleted, size + deleted_bytes
+        if deleted and folder.name == CHUNKS_FOLDER:
             links += _delete_dangling_links(folder / LINKS_FOLDER)
     return SweepReport(files, size, links)
+
+
+def _delete_unused_files(folder: Path, unused_since: float) -> tuple[int, int]:
+    """Delete the regular files in `folder` last marked before `unused_since`; how many, and their bytes."""
+    if not folder.is_dir():
+        return 0, 0
+    deleted = size = 0
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            try:
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                status = entry.stat(follow_symlinks=False)
+                if status.st_mtime >= unused_since:
+                    continue
+                os.unlink(entry.path)
+            except FileNotFoundError:  # deleted by hand meanwhile
+                continue
+            deleted, size = deleted + 1, size + status.st_size
+    return deleted, size
 
 
 def _delete_dangling_links(folder: Path) -> int:
