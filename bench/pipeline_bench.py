@@ -9,7 +9,9 @@ peak RSS is sampled and whose CPU time (user + system, the process and its child
 4. the flow after adding one article (a new text: the last article with a sentence added);
 5. the flow, cold, with one worker pinned to one core, for the parallel speed-up, and bare
    `nlp.pipe` in one process on one core, for the limit's own speed-up on this machine;
-6. the flow, cold, on the first 300 articles, for memory against corpus size.
+6. the flow, cold, on the first 300 articles, for memory against corpus size;
+7. beside step 3, a Prefect flow that does nothing (bench/empty_flow.py): the floor that any
+   flow run started as a new process pays, which the reruns are compared with.
 Steps 1 and 2 run twice, alternating (bare, cold, ..., bare, cold), and the ratios use the faster
 of each pair: on a shared machine one slow minute otherwise decides the limit or the cold time.
 
@@ -143,6 +145,7 @@ def main() -> None:
             "bare_nlp_pipe": measure(bare, env),
             "flow_cold": flow(work / "raw", work / "state", args.workers, env),
             "flow_unchanged": flow(work / "raw", work / "state", args.workers, env),
+            "empty_prefect_flow": measure([sys.executable, str(REPO / "bench" / "empty_flow.py")], env),
         }
         # A new text, not a copy: NER parses an exact copy's text once (see the README).
         (work / "raw" / "extra_article.txt").write_text(
@@ -157,7 +160,7 @@ def main() -> None:
         steps["flow_cold_one_core"] = flow(work / "raw", work / "state1", 1, env, cores={0})
         steps["bare_nlp_pipe_one_core"] = measure(bare[:-1] + ["1"], env, cores={0})
         steps["flow_cold_300_articles"] = flow(work / "raw300", work / "state300", args.workers, env)
-    for name in ("bare_nlp_pipe", "bare_nlp_pipe_again", "bare_nlp_pipe_one_core"):
+    for name in ("bare_nlp_pipe", "bare_nlp_pipe_again", "bare_nlp_pipe_one_core", "empty_prefect_flow"):
         steps[name].pop("output")
     bare_seconds = min(steps["bare_nlp_pipe"]["seconds"], steps["bare_nlp_pipe_again"]["seconds"])
     cold_step = min(steps["flow_cold"], steps["flow_cold_again"], key=lambda step: step["seconds"])
@@ -176,6 +179,12 @@ def main() -> None:
             / min(steps[name]["cpu_seconds"] for name in ("flow_cold", "flow_cold_again")), 3),
         "unchanged_rerun_share_of_cold": round(steps["flow_unchanged"]["seconds"] / cold, 3),
         "one_added_share_of_cold": round(steps["flow_one_added"]["seconds"] / cold, 3),
+        # The same two reruns less what an empty Prefect flow costs as a process: newsflow's own share.
+        "empty_prefect_flow_share_of_cold": round(steps["empty_prefect_flow"]["seconds"] / cold, 3),
+        "unchanged_rerun_beyond_empty_flow_share_of_cold": round(
+            (steps["flow_unchanged"]["seconds"] - steps["empty_prefect_flow"]["seconds"]) / cold, 3),
+        "one_added_beyond_empty_flow_share_of_cold": round(
+            (steps["flow_one_added"]["seconds"] - steps["empty_prefect_flow"]["seconds"]) / cold, 3),
         "unchanged_rerun_share_of_cold_flow_run": round(steps["flow_unchanged"]["flow_run_seconds"]
                                                          / cold_step["flow_run_seconds"], 3),
         "one_added_share_of_cold_flow_run": round(steps["flow_one_added"]["flow_run_seconds"]

@@ -1,22 +1,75 @@
 """The newsflow command line: `newsflow ...` (the console script) and `python -m flows ...`.
 
-This module imports nothing heavy at module level on purpose. The NER worker processes are
-started with the spawn method, and a spawned process imports the parent's main module before
-it runs anything: were that the flow's module, every worker would import Prefect and every
-stage (about 1.4 s) before loading spaCy. A package's `__main__` is never re-imported, and the
-console script re-imports only this module.
+This module imports nothing heavy at module level on purpose:
+- The NER worker processes are started with the spawn method, and a spawned process imports
+  the parent's main module before it runs anything: were that the flow's module, every worker
+  would import Prefect and every stage (about 1.4 s) before loading spaCy. A package's
+  `__main__` is never re-imported, and the console script re-imports only this module.
+- When a run will ingest new input, its first NER worker starts here, before Prefect and the
+  flow are imported (1-1.5 s), so that it has loaded the model when the first new batch needs it.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
+from pathlib import Path
+
+from tasks.listing import discover_sources, ingest_will_run
+from tasks.ner_pool import start_ner_workers
+from tasks.settings import (
+    DEFAULT_CACHE_DIR, DEFAULT_CRON, DEFAULT_PROCESSED_DIR, DEFAULT_RAW_DIR, TASK_RUNNERS, Settings, cache_version,
+    ner_processes,
+)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line's commands and options."""
+    parser = argparse.ArgumentParser(
+        prog="newsflow", description="The newsflow pipeline: raw news articles to Parquet tables.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the pipeline once")
+    serve = commands.add_parser("serve", help="serve the flow on a schedule from this process (Ctrl-C stops)")
+    serve.add_argument("--cron", default=DEFAULT_CRON, help="cron schedule (default: %(default)r)")
+    serve.add_argument("--interval", type=int, help="run every N seconds instead of the cron schedule")
+    clear = commands.add_parser("clear-cache", help="delete cached results (the next run recomputes all)")
+    for command in (run, serve):
+        command.add_argument("--raw-dir", default=str(DEFAULT_RAW_DIR), help="input articles (default: %(default)s)")
+        command.add_argument("--processed-dir", default=str(DEFAULT_PROCESSED_DIR),
+                             help="output tables (default: %(default)s)")
+    for command in (run, serve, clear):
+        command.add_argument("--cache-dir", default=str(DEFAULT_CACHE_DIR), help="cached results (default: %(default)s)")
+    run.add_argument("--task-runner", choices=TASK_RUNNERS, default="threads",
+                     help="how batches run in parallel (default: %(default)s)")
+    run.add_argument("--workers", type=int,
+                     help=f"processes, threads or local Dask workers (default: the core count, {os.cpu_count()}; "
+                          "with threads, NEWSFLOW_NER_PROCESSES when set)")
+    run.add_argument("--dask-address", help="scheduler of an existing Dask cluster, e.g. tcp://host:8786")
+    return parser
+
+
+def start_ner_worker_early(args: argparse.Namespace) -> None:
+    """For `run` with the threads runner (whose NER pool lives in this process): when ingest
+    will run, start one NER worker now. The flow makes the same check and starts none when this
+    one is running; a guess that turns out wrong costs one idle worker for the run."""
+    if args.command != "run" or args.task_runner != "threads" or not Path(args.raw_dir).is_dir():
+        return
+    try:
+        sources = discover_sources(Path(args.raw_dir))
+    except OSError:
+        return  # the flow reports an unreadable raw folder
+    if ingest_will_run(Settings(cache_dir=Path(args.cache_dir)).work_dir, sources, cache_version()):
+        start_ner_workers(args.workers or ner_processes(), 1)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line (see flows/news_pipeline.py for the commands and options)."""
-    from flows.news_pipeline import main as run_command_line
+    """Run the command line (flows/news_pipeline.py runs the commands)."""
+    args = parser().parse_args(argv)
+    start_ner_worker_early(args)
+    from flows.news_pipeline import run_command
 
-    return run_command_line(argv)
+    return run_command(args)
 
 
 if __name__ == "__main__":

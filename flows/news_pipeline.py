@@ -1,9 +1,10 @@
-"""The newsflow flow: ingest -> clean -> entities -> numbers -> Parquet, and its command line.
+"""The newsflow flow: ingest -> clean -> entities -> numbers -> Parquet, and its commands.
 
     newsflow run --raw-dir data/raw --processed-dir data/processed
     python -m flows run --raw-dir data/raw --processed-dir data/processed
 
-Both enter through flows/__main__.py, which imports this module only when it runs (see there why).
+Both enter through flows/__main__.py, which parses the command line and imports this module
+only then (see there why).
 """
 
 from __future__ import annotations
@@ -28,13 +29,15 @@ from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTa
 
 from flows.report import STAGES, publish_run_report, stage_rows
 from tasks.clean import clean_task
-from tasks.entities import entities_task, start_ner_workers
-from tasks.ingest import discover_sources, ingest_errors_path, ingest_task
+from tasks.entities import entities_task
+from tasks.ingest import ingest_task
+from tasks.listing import discover_sources, ingest_will_run
 from tasks.ner import exit_with_parent
+from tasks.ner_pool import start_ner_workers
 from tasks.numbers import numbers_task
 from tasks.schemas import PUBLISHED_TABLES
 from tasks.settings import (
-    DEFAULT_CACHE_DIR, DEFAULT_PROCESSED_DIR, DEFAULT_RAW_DIR, Settings, cache_version, ner_processes,
+    DEFAULT_CACHE_DIR, DEFAULT_PROCESSED_DIR, DEFAULT_RAW_DIR, TASK_RUNNERS, Settings, cache_version, ner_processes,
 )
 from tasks.storage import CACHE_LOCK_FILE, cache_in_use, ensure_private_folder, exclusive_run_lock
 from tasks.sweep import mark_used, sweep_cache
@@ -140,10 +143,10 @@ def _run_stages(settings: Settings) -> RunSummary:
     )
 
     sources = discover_sources(settings.raw_dir)
-    if not ingest_errors_path(settings.work_dir, sources, version).is_file():
-        # Ingest has not read this listing, so it will run and new text is likely: one NER
-        # process starts loading the model now, beside ingest, and is ready sooner for an added
-        # article. (A listing whose files only changed their metadata starts one for nothing.)
+    if ingest_will_run(settings.work_dir, sources, version):
+        # New text is likely: one NER process starts loading the model now, beside ingest, and
+        # is ready sooner for an added article. (`newsflow run` starts it before it imports
+        # Prefect, 1-1.5 s earlier; then this starts no other.)
         start_ner_workers(ner_processes(), 1)
     ingest_inputs = dict(raw_dir=str(settings.raw_dir), sources=sources,
                          work_dir=work_dir, target_batch_size=settings.target_batch_size,
@@ -191,10 +194,6 @@ def _run_stages(settings: Settings) -> RunSummary:
         logger.warning("%d inputs were rejected: see the errors table", published.n_rejected)
     logger.info("run summary\n%s", summary.render())
     return summary
-
-
-TASK_RUNNERS = ("threads", "processes", "dask")
-DEFAULT_CRON = "0 * * * *"  # hourly; prefect.yaml has the same default
 
 
 def make_task_runner(kind: str, workers: int | None = None, dask_address: str | None = None) -> TaskRunner:
@@ -250,29 +249,6 @@ def prefect_api() -> Iterator[None]:
         yield
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="newsflow", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run the pipeline once")
-    serve = commands.add_parser("serve", help="serve the flow on a schedule from this process (Ctrl-C stops)")
-    serve.add_argument("--cron", default=DEFAULT_CRON, help="cron schedule (default: %(default)r)")
-    serve.add_argument("--interval", type=int, help="run every N seconds instead of the cron schedule")
-    clear = commands.add_parser("clear-cache", help="delete cached results (the next run recomputes all)")
-    for command in (run, serve):
-        command.add_argument("--raw-dir", default=str(DEFAULT_RAW_DIR), help="input articles (default: %(default)s)")
-        command.add_argument("--processed-dir", default=str(DEFAULT_PROCESSED_DIR),
-                             help="output tables (default: %(default)s)")
-    for command in (run, serve, clear):
-        command.add_argument("--cache-dir", default=str(DEFAULT_CACHE_DIR), help="cached results (default: %(default)s)")
-    run.add_argument("--task-runner", choices=TASK_RUNNERS, default="threads",
-                     help="how batches run in parallel (default: %(default)s)")
-    run.add_argument("--workers", type=int,
-                     help=f"processes, threads or local Dask workers (default: the core count, {os.cpu_count()}; "
-                          "with threads, NEWSFLOW_NER_PROCESSES when set)")
-    run.add_argument("--dask-address", help="scheduler of an existing Dask cluster, e.g. tcp://host:8786")
-    return parser
-
-
 def clear_cache(cache_dir: Path) -> int:
     """Delete everything in the cache folder but its lock file (a run that waits on the lock
     must not end up holding a deleted file's lock), unless a run is using it (exit status 1)."""
@@ -292,9 +268,9 @@ def clear_cache(cache_dir: Path) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point; exit status 0 when the run completed, 1 when it failed."""
-    args = _parser().parse_args(argv)
+def run_command(args: argparse.Namespace) -> int:
+    """Run a parsed command line (flows/__main__.py parses it); exit status 0 when the run
+    completed, 1 when it failed."""
     # The temporary server's telemetry heartbeat races its own SQLite writes at start-up and logs
     # a "database is locked" traceback; newsflow sends no telemetry anyway.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

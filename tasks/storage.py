@@ -18,11 +18,12 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
+from tasks.settings import ARROW_SUFFIX
+
 ROW_GROUP_SIZE = 64 * 1024
 # Files the stages hand to each other are Arrow IPC; published tables are Parquet. lz4: fast
 # to read back, at 1.3-2.6 times the size of zstd Parquet.
 ARROW_FILE_OPTIONS = ipc.IpcWriteOptions(compression="lz4")
-ARROW_SUFFIX = ".arrow"
 LOCK_FILE = ".newsflow.lock"
 CACHE_LOCK_FILE = ".newsflow-cache.lock"
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 from operator import attrgetter
 
-from tasks.entities import _pools, _warming_up, extract_entities_by_chunk, ner_jobs, start_ner_workers
+from tasks.entities import extract_entities_by_chunk, ner_jobs
 from tasks.ner import extract_entities, load_nlp
-from tests.conftest import REPO, process_running, wait_until
+from tasks.ner_pool import _pools, _warming_up, start_ner_workers
+from tests.conftest import REPO
 
 
 def test_worker_module_imports_neither_prefect_nor_pyarrow():
@@ -40,7 +39,7 @@ def test_pool_of_two_finds_what_one_process_finds(seed_text: str):
 
 def test_small_work_waits_for_the_worker_started_early_and_none_starts_twice():
     processes = 3  # a pool of its own, with room for more workers than the one started early
-    start_ner_workers(processes, 1)  # as the flow does before ingest, when ingest will run
+    start_ner_workers(processes, 1)  # as the command line does, when ingest will run
     start_ner_workers(processes, 1)  # as the flow does after ingest: one wanted, one started already
     try:
         chunks = [[{"doc_id": "short", "source": "short.txt", "text": "Tony Blair met Gordon Brown in London."}]]
@@ -57,28 +56,3 @@ def test_chunks_are_grouped_into_jobs_of_at_least_the_job_size():
     jobs = ner_jobs(chunks, size=12)
     assert [[len(chunk) for chunk in job] for job in jobs] == [[5, 9], [3, 8, 16], [2]]
     assert [chunk for job in jobs for chunk in job] == chunks  # order kept, nothing lost
-
-
-POOL_HOLDER = """
-from tasks.entities import ner_pool, start_ner_workers, _warming_up
-from concurrent.futures import wait
-import time
-start_ner_workers(2, 2)
-wait(_warming_up[2])
-print(*ner_pool(2)._processes, flush=True)
-time.sleep(120)
-"""
-
-
-def test_ner_workers_exit_when_the_flow_process_is_killed():
-    holder = subprocess.Popen([sys.executable, "-c", POOL_HOLDER], cwd=REPO, stdout=subprocess.PIPE, text=True)
-    workers = [int(pid) for pid in holder.stdout.readline().split()]
-    try:
-        assert len(workers) == 2 and all(process_running(pid) for pid in workers)
-        holder.kill()  # SIGKILL: no exit handler shuts the pool down
-        holder.wait()
-        wait_until(lambda: not any(process_running(pid) for pid in workers), 15, "the orphaned NER workers to exit")
-    finally:
-        for pid in workers:
-            if process_running(pid):
-                os.kill(pid, signal.SIGKILL)

@@ -11,17 +11,15 @@ import pytest
 
 from tasks.ingest import (
     RawDocument,
-    SourceFile,
-    SourceListing,
     count_inputs,
     decode_bytes,
-    discover_sources,
     doc_id_for,
     group_into_batches,
     ingest_sources,
     InputError,
     write_batches,
 )
+from tasks.listing import discover_sources
 from tasks.storage import read_arrow
 
 ARTICLE = "Shares in Acme rose 5% on Monday after the firm reported record profits."
@@ -260,17 +258,3 @@ def test_html_page_without_text_is_an_empty_document(tmp_path: Path, markup: str
     assert documents == []
     assert errors_by_source(errors) == {"empty.html": "empty_document"}
     assert count_inputs(tmp_path, discover_sources(tmp_path)) == 1  # the sidecar belongs to the page
-
-
-def test_prefect_sees_the_listing_as_one_value_and_hashes_every_file_in_it():
-    from prefect.utilities.collections import visit_collection
-    from prefect.utilities.hashing import hash_objects  # what the INPUTS cache policy uses
-
-    listing = SourceListing([SourceFile("a.txt", 10, 1), SourceFile("b.txt", 20, 2)])
-    visited = []
-    visit_collection({"sources": listing}, visit_fn=lambda expr: visited.append(expr) or expr)
-    assert listing in visited and not any(isinstance(expr, SourceFile) for expr in visited)
-    touched = SourceListing([SourceFile("a.txt", 10, 1), SourceFile("b.txt", 20, 3)])
-    same = SourceListing([SourceFile("a.txt", 10, 1), SourceFile("b.txt", 20, 2)])
-    assert hash_objects(listing, raise_on_failure=True) == hash_objects(same, raise_on_failure=True)
-    assert hash_objects(listing, raise_on_failure=True) != hash_objects(touched, raise_on_failure=True)

@@ -21,7 +21,8 @@ import pytest
 
 import flows.news_pipeline
 import tasks.clean
-from flows.news_pipeline import main, make_task_runner, news_pipeline
+from flows.__main__ import main
+from flows.news_pipeline import make_task_runner, news_pipeline
 from tasks.storage import CACHE_LOCK_FILE, cache_in_use
 from tests.conftest import REPO, SEED, descendants, process_running, wait_until
 
@@ -285,11 +286,36 @@ def test_command_line_runs_twice_with_no_traceback_and_caches_across_processes(s
 def test_the_command_line_module_is_light_for_spawned_ner_workers():
     # A spawned NER worker re-imports the parent's main module first: the console script and
     # `python -m flows` must not import Prefect or the flow there (flows/__main__.py).
-    code = "import sys, flows.__main__; print([m for m in ('prefect', 'flows.news_pipeline', 'spacy') if m in sys.modules])"
+    code = ("import sys, flows.__main__; "
+            "print([m for m in ('prefect', 'flows.news_pipeline', 'spacy', 'pyarrow') if m in sys.modules])")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
     script = next(entry for entry in entry_points(group="console_scripts") if entry.name == "newsflow")
     assert script.value == "flows.__main__:main"
+
+
+EARLY_WORKER = """
+import sys
+from flows.__main__ import parser, start_ner_worker_early
+from tasks.ner_pool import _pools
+start_ner_worker_early(parser().parse_args(sys.argv[1:]))
+print(sum(len(pool._processes) for pool in _pools.values()), "prefect" in sys.modules)
+"""
+
+
+def test_the_command_line_starts_a_ner_worker_before_prefect_only_when_ingest_will_run(seed_raw: Path,
+                                                                                         tmp_path: Path):
+    def workers_started(*options: str) -> list[str]:
+        command = [sys.executable, "-c", EARLY_WORKER, "run", "--raw-dir", str(seed_raw),
+                   "--cache-dir", str(tmp_path / "cache"), "--workers", "2", *options]
+        return subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+
+    assert workers_started() == ["1", "False"]  # a new listing, and Prefect not imported yet
+    assert workers_started("--task-runner", "processes") == ["0", "False"]  # its workers run NER themselves
+    run(seed_raw, tmp_path)  # ingest reads the listing
+    assert workers_started() == ["0", "False"]
+    (seed_raw / "second.txt").write_text("Acme Corp hired Jane Doe in London on Monday.")
+    assert workers_started() == ["1", "False"]
 
 
 def _cli(raw: Path, tmp_path: Path, env: dict) -> list[str]:

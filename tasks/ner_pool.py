@@ -1,0 +1,55 @@
+"""The pool of NER worker processes that the entities stage sends its jobs to.
+
+Imports no Prefect: the command line starts a worker from here before it imports Prefect
+(flows/__main__.py), and the flow's entities tasks use the same pool later in that process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor, wait
+
+from tasks.ner import model_loaded, start_worker
+
+_pools: dict[int, ProcessPoolExecutor] = {}
+_pools_lock = threading.Lock()
+_warming_up: dict[int, list[Future]] = {}  # per pool: the model loads start_ner_workers asked for
+
+
+def ner_pool(processes: int) -> ProcessPoolExecutor:
+    """Worker processes that each load the lean pipeline once, kept for the life of the process.
+
+    Started lazily (a fully cached run never pays for them) with the spawn method, which is
+    safe in a process that runs threads, as Prefect's flow process does.
+    """
+    with _pools_lock:
+        if processes not in _pools:
+            _pools[processes] = ProcessPoolExecutor(
+                max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
+                initializer=start_worker, initargs=(os.getpid(),),
+            )
+        return _pools[processes]
+
+
+def pool_running(processes: int) -> bool:
+    """True when this process has started the pool of `processes` workers."""
+    return processes in _pools
+
+
+def start_ner_workers(processes: int, count: int) -> None:
+    """Have `count` of the NER pool's processes started (up to `processes`; those started by an
+    earlier call count), without waiting, so that they load the model on the other cores while
+    the batches are read and cleaned (the pool starts the others when it has work for them).
+    Does nothing when NER runs in the calling process."""
+    if processes > 1:
+        pool = ner_pool(processes)
+        started = _warming_up.setdefault(processes, [])
+        # Each submission to a pool with no idle process starts one: one per worker wanted.
+        started += [pool.submit(model_loaded) for _ in range(min(count, processes) - len(started))]
+
+
+def wait_for_started_workers(processes: int) -> None:
+    """Return once the workers that start_ner_workers started have loaded the model."""
+    wait(_warming_up.get(processes, []))

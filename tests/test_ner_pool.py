@@ -1,0 +1,40 @@
+"""Tests for tasks/ner_pool.py: the NER worker processes, which the command line may start
+before it imports Prefect."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+from tests.conftest import REPO, process_running, wait_until
+
+
+def test_the_pool_module_imports_neither_prefect_nor_pyarrow():
+    check = "import sys, tasks.ner_pool; sys.exit('prefect' in sys.modules or 'pyarrow' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", check], cwd=REPO).returncode == 0
+
+
+POOL_HOLDER = """
+from tasks.ner_pool import ner_pool, start_ner_workers, wait_for_started_workers
+import time
+start_ner_workers(2, 2)
+wait_for_started_workers(2)
+print(*ner_pool(2)._processes, flush=True)
+time.sleep(120)
+"""
+
+
+def test_ner_workers_exit_when_the_flow_process_is_killed():
+    holder = subprocess.Popen([sys.executable, "-c", POOL_HOLDER], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    workers = [int(pid) for pid in holder.stdout.readline().split()]
+    try:
+        assert len(workers) == 2 and all(process_running(pid) for pid in workers)
+        holder.kill()  # SIGKILL: no exit handler shuts the pool down
+        holder.wait()
+        wait_until(lambda: not any(process_running(pid) for pid in workers), 15, "the orphaned NER workers to exit")
+    finally:
+        for pid in workers:
+            if process_running(pid):
+                os.kill(pid, signal.SIGKILL)
