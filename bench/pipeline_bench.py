@@ -6,14 +6,14 @@ peak RSS is sampled and whose CPU time (user + system, the process and its child
 1. bare `nlp.pipe` with the lean components and the same process count (n_process): the limit;
 2. the flow, cold (empty cache);
 3. the flow again, nothing changed (three times; the median run is reported);
+3'. alternating with step 3, a Prefect flow that does nothing (bench/empty_flow.py, median of
+   three): the floor that any flow run started as a new process pays, which the reruns are
+   compared with;
 4. the flow after adding one article (a new text: the last article with a sentence added; three
    times, one more article each time; the median run is reported);
 5. the flow, cold, with one worker pinned to one core, for the parallel speed-up, and bare
    `nlp.pipe` in one process on one core, for the limit's own speed-up on this machine;
-6. the flow, cold, on the first 300 articles, for memory against corpus size;
-7. alternating with step 3, a Prefect flow that does nothing (bench/empty_flow.py, median of
-   three): the floor that any flow run started as a new process pays, which the reruns are
-   compared with.
+6. the flow, cold, on the first 300 articles, for memory against corpus size.
 Steps 1 and 2 run twice, alternating (bare, cold, ..., bare, cold), and the ratios use the faster
 of each pair: on a shared machine one slow minute otherwise decides the limit or the cold time.
 
@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.server.api.server import SubprocessASGIServer
 from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -111,18 +112,23 @@ def flow(raw: Path, state: Path, workers: int, env: dict, cores: set[int] | None
 
 
 def last_flow_run_seconds(api_url: str) -> float:
-    """Duration of the latest flow run as Prefect recorded it (start to end, as the UI shows it):
-    the process's time without Python's start-up, imports and exit."""
+    """Duration of the latest newsflow flow run as Prefect recorded it (start to end, as the UI
+    shows it): the process's time without Python's start-up, imports and exit."""
+    newsflow = FlowFilter(name=FlowFilterName(any_=["newsflow"]))  # not the empty flow's runs
     with temporary_settings(updates={PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
-        run = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=1)[0]
+        run = client.read_flow_runs(flow_filter=newsflow, sort=FlowRunSort.START_TIME_DESC, limit=1)[0]
     return round((run.end_time - run.start_time).total_seconds(), 2)
 
 
 def median_run(runs: list[dict]) -> dict:
-    """The run with the median wall time, with the wall time of every run beside it: a rerun
-    takes a few seconds, and one slow second on this shared machine would otherwise decide it."""
+    """The run with the median wall time, with every run's wall time (and flow run time) beside
+    it: a rerun takes a few seconds, and one slow second on this shared machine would otherwise
+    decide it."""
     median = sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2]
-    return median | {"seconds_of_each_run": [run["seconds"] for run in runs]}
+    each = {"seconds_of_each_run": [run["seconds"] for run in runs]}
+    if "flow_run_seconds" in median:
+        each["flow_run_seconds_of_each_run"] = [run["flow_run_seconds"] for run in runs]
+    return median | each
 
 
 def copy_corpus(paths: list[Path], raw: Path) -> int:

@@ -24,11 +24,18 @@ from tasks.settings import (
 )
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line's commands and options."""
-    parser = argparse.ArgumentParser(
+    command_line = argparse.ArgumentParser(
         prog="newsflow", description="The newsflow pipeline: raw news articles to Parquet tables.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = command_line.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the pipeline once")
     serve = commands.add_parser("serve", help="serve the flow on a schedule from this process (Ctrl-C stops)")
     serve.add_argument("--cron", default=DEFAULT_CRON, help="cron schedule (default: %(default)r)")
@@ -42,24 +49,29 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--cache-dir", default=str(DEFAULT_CACHE_DIR), help="cached results (default: %(default)s)")
     run.add_argument("--task-runner", choices=TASK_RUNNERS, default="threads",
                      help="how batches run in parallel (default: %(default)s)")
-    run.add_argument("--workers", type=int,
+    run.add_argument("--workers", type=positive_int,
                      help=f"processes, threads or local Dask workers (default: the core count, {os.cpu_count()}; "
                           "with threads, NEWSFLOW_NER_PROCESSES when set)")
     run.add_argument("--dask-address", help="scheduler of an existing Dask cluster, e.g. tcp://host:8786")
-    return parser
+    return command_line
 
 
 def start_ner_worker_early(args: argparse.Namespace) -> None:
     """For `run` with the threads runner (whose NER pool lives in this process): when ingest
     will run, start one NER worker now. The flow makes the same check and starts none when this
-    one is running; a guess that turns out wrong costs one idle worker for the run."""
-    if args.command != "run" or args.task_runner != "threads" or not Path(args.raw_dir).is_dir():
+    one is running. A wrong guess costs one idle worker for the run (a run refused because
+    another holds the processed folder exits once the worker has loaded the model, 1-2 s)."""
+    if args.command != "run" or args.task_runner != "threads":
         return
     try:
-        sources = discover_sources(Path(args.raw_dir))
-    except OSError:
-        return  # the flow reports an unreadable raw folder
-    if ingest_will_run(Settings(cache_dir=Path(args.cache_dir)).work_dir, sources, cache_version()):
+        raw_dir = Path(args.raw_dir)
+        new_listing = raw_dir.is_dir() and ingest_will_run(
+            Settings(cache_dir=Path(args.cache_dir)).work_dir, discover_sources(raw_dir), cache_version())
+    except (OSError, ImportError):  # a best guess only: the flow reports what is wrong
+        return
+    if new_listing:
+        # The pool of the flow's NER processes: --workers (make_task_runner puts it in
+        # NEWSFLOW_NER_PROCESSES), else what that variable or the core count says.
         start_ner_workers(args.workers or ner_processes(), 1)
 
 

@@ -24,7 +24,8 @@ from typing import NamedTuple, TypeVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks.storage import ARROW_SUFFIX, read_arrow, write_arrow_atomic
+from tasks.settings import ARROW_SUFFIX
+from tasks.storage import read_arrow, write_arrow_atomic
 
 CHUNK_TARGET_SIZE = 8
 TASKS_PACKAGE = Path(__file__).resolve().parent

@@ -23,8 +23,8 @@ from tasks.tasking import STAGE_TASK_OPTIONS
 
 # Up to this many documents to compute (about 12,000 words, a second of NER), and with no pool
 # running, NER runs in the calling process: loading the model here (under a second) beats
-# starting worker processes then (1-4 s, as they compete for the cores). When ingest has written
-# new batches, a worker has been started already (start_ner_workers) and small work goes to it.
+# starting worker processes then (1-4 s, as they compete for the cores). When ingest was to run,
+# a worker has been started already (start_ner_workers) and small work goes to it.
 IN_PROCESS_NER_DOCUMENTS = 32
 # Documents per NER job (one nlp.pipe call): two of spaCy's batches, and a batch of 512
 # documents still makes eight jobs to share between the workers.

@@ -1,6 +1,6 @@
-"""Ingest: find the articles under the raw folder, decode them, attach metadata, batch them.
+"""Ingest: read the articles under the raw folder, decode them, attach metadata, batch them.
 
-Inputs (searched recursively, symlinks not followed, hidden files ignored):
+Inputs (found by tasks/listing.py: recursively, symlinks not followed, hidden files ignored):
 - ``*.txt`` / ``*.md``: one article per file, with an optional ``NAME.meta.json`` sidecar.
 - ``*.html`` / ``*.htm``: one saved web page per file; trafilatura extracts the main text and the
   page's title, date, canonical URL and site name from the markup alone (it fetches nothing).

@@ -50,10 +50,16 @@ class SourceListing:
         return f"SourceListing({len(self.files)} files)"
 
 
+def _raise(error: OSError) -> None:
+    raise error
+
+
 def discover_sources(raw_dir: Path) -> SourceListing:
-    """Every regular, non-hidden file under `raw_dir`, sorted; symlinks are listed, not followed."""
+    """Every regular, non-hidden file under `raw_dir`, sorted; symlinks are listed, not followed.
+    A folder that cannot be read (or `raw_dir` missing) raises: skipping it, as os.walk does by
+    default, would publish tables without its articles."""
     found = []
-    for folder, subfolders, files in os.walk(raw_dir, followlinks=False):
+    for folder, subfolders, files in os.walk(raw_dir, onerror=_raise, followlinks=False):
         subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
         for name in files:
             if name.startswith("."):

@@ -2,7 +2,7 @@
 
 This module imports no Prefect: the NER worker processes import it and spaCy (and the command
 line's light main module, flows/__main__.py) only, so each is ready in about 1.5 s instead of 3 s
-(tasks/entities.py runs the pool).
+(tasks/ner_pool.py runs the pool).
 
 Canonical names (within one document; no cross-document linking to a knowledge base):
 - Every mention is normalised: leading "the", trailing possessive "'s", surrounding quotes and

@@ -1,6 +1,7 @@
 """The pool of NER worker processes that the entities stage sends its jobs to.
 
-Imports no Prefect: the command line starts a worker from here before it imports Prefect
+Imports neither Prefect nor pyarrow: the command line starts a worker from here before it
+imports them
 (flows/__main__.py), and the flow's entities tasks use the same pool later in that process.
 """
 

@@ -12,7 +12,7 @@ import pytest
 from tasks.chunks import compute_by_chunk, content_defined_groups, duplicate_group_keys
 from tasks.errors import ErrorRecord, errors_table
 from tasks.schemas import ERRORS
-from tasks.storage import ARROW_SUFFIX
+from tasks.settings import ARROW_SUFFIX
 
 WORDS = pa.schema([("doc_id", pa.string()), ("n_words", pa.int64())])
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from prefect.utilities.collections import visit_collection
 from prefect.utilities.hashing import hash_objects  # what the INPUTS cache policy uses
 
@@ -28,6 +29,14 @@ def test_listing_is_sorted_and_skips_hidden_files_and_folders(tmp_path: Path):
         (tmp_path / name).write_text("text")
     (tmp_path / "link.txt").symlink_to(tmp_path / "b.txt")
     assert [source.relpath for source in discover_sources(tmp_path)] == ["a/c.txt", "b.txt", "link.txt"]
+
+
+def test_a_folder_that_cannot_be_listed_raises_rather_than_losing_its_articles(tmp_path: Path):
+    with pytest.raises(FileNotFoundError):
+        discover_sources(tmp_path / "missing")
+    (tmp_path / "file.txt").write_text("not a folder")
+    with pytest.raises(NotADirectoryError):
+        discover_sources(tmp_path / "file.txt")
 
 
 def test_ingest_will_run_until_it_has_read_the_listing_and_again_after_any_change(tmp_path: Path):

@@ -299,23 +299,56 @@ import sys
 from flows.__main__ import parser, start_ner_worker_early
 from tasks.ner_pool import _pools
 start_ner_worker_early(parser().parse_args(sys.argv[1:]))
-print(sum(len(pool._processes) for pool in _pools.values()), "prefect" in sys.modules)
+print({size: len(pool._processes) for size, pool in _pools.items()}, "prefect" in sys.modules)
 """
 
 
 def test_the_command_line_starts_a_ner_worker_before_prefect_only_when_ingest_will_run(seed_raw: Path,
                                                                                          tmp_path: Path):
-    def workers_started(*options: str) -> list[str]:
+    def workers_started(*options: str, cache: Path = tmp_path / "cache") -> str:
         command = [sys.executable, "-c", EARLY_WORKER, "run", "--raw-dir", str(seed_raw),
-                   "--cache-dir", str(tmp_path / "cache"), "--workers", "2", *options]
-        return subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+                   "--cache-dir", str(cache), "--workers", "3", *options]
+        return subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
 
-    assert workers_started() == ["1", "False"]  # a new listing, and Prefect not imported yet
-    assert workers_started("--task-runner", "processes") == ["0", "False"]  # its workers run NER themselves
+    # A new listing: one worker of a pool of --workers processes (not the core count), and Prefect not imported.
+    assert workers_started() == "{3: 1} False"
+    assert workers_started("--task-runner", "processes") == "{} False"  # its workers run NER themselves
+    # A cache path that cannot even be looked at: no guess, no traceback (the flow reports it).
+    assert workers_started(cache=tmp_path / ("x" * 300)) == "{} False"
     run(seed_raw, tmp_path)  # ingest reads the listing
-    assert workers_started() == ["0", "False"]
+    assert workers_started() == "{} False"
     (seed_raw / "second.txt").write_text("Acme Corp hired Jane Doe in London on Monday.")
-    assert workers_started() == ["1", "False"]
+    assert workers_started() == "{3: 1} False"
+
+
+RUN_AND_COUNT_NER_WORKERS = """
+import sys
+from flows.__main__ import main
+from tasks.ner_pool import _pools, _warming_up
+status = main(sys.argv[1:])
+print(status, {size: len(pool._processes) for size, pool in _pools.items()},
+      {size: len(started) for size, started in _warming_up.items()})
+"""
+
+
+def test_a_command_line_run_uses_the_worker_it_started_before_prefect(prefect_server, seed_raw: Path,
+                                                                       tmp_path: Path):
+    """The early worker and the flow's NER share one pool: one process, one model load."""
+    _, env = prefect_server
+    command = [sys.executable, "-c", RUN_AND_COUNT_NER_WORKERS, "run", "--raw-dir", str(seed_raw),
+               "--processed-dir", str(tmp_path / "processed"), "--cache-dir", str(tmp_path / "cache"),
+               "--workers", "3"]  # not the core count: the flow must find the pool the command line started
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "0 {3: 1} {3: 1}"
+    assert len(read(tmp_path, "entities")) > 0
+
+
+@pytest.mark.parametrize("workers", ["0", "-1", "two"])
+def test_the_command_line_refuses_a_worker_count_below_one(workers: str, capsys):
+    with pytest.raises(SystemExit) as exit_status:
+        main(["run", "--workers", workers])
+    assert exit_status.value.code == 2 and "at least 1" in capsys.readouterr().err
 
 
 def _cli(raw: Path, tmp_path: Path, env: dict) -> list[str]:
