@@ -33,7 +33,7 @@ from tasks.entities import entities_task
 from tasks.ingest import ingest_task
 from tasks.listing import discover_sources, ingest_will_run
 from tasks.ner import exit_with_parent
-from tasks.ner_pool import start_ner_workers
+from tasks.ner_pool import release_ner_workers, start_ner_workers
 from tasks.numbers import numbers_task
 from tasks.schemas import PUBLISHED_TABLES
 from tasks.settings import (
@@ -106,7 +106,10 @@ def news_pipeline(
     ensure_private_folder(settings.cache_dir)
     ensure_private_folder(settings.result_dir)
     with exclusive_run_lock(settings.processed_dir), cache_in_use(settings.cache_dir) as try_exclusive:
-        summary = _run_stages(settings)
+        try:
+            summary = _run_stages(settings)
+        finally:
+            release_ner_workers()
         _tidy_cache(settings, summary, try_exclusive)
         return summary
 

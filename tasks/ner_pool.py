@@ -51,6 +51,23 @@ def start_ner_workers(processes: int, count: int) -> None:
         started += [pool.submit(model_loaded) for _ in range(min(count, processes) - len(started))]
 
 
+def release_ner_workers() -> None:
+    """Shut this process's NER pools down when this process was started by multiprocessing, as
+    Prefect's runner starts the flow runs of `newsflow serve` and of a process worker. Such a
+    process joins its child processes before the interpreter's exit hooks run, and those hooks
+    are what shuts a pool down: its idle workers, waiting for jobs, would keep the process from
+    ever exiting. The shutdown waits for the workers to exit (0.2-0.5 s): without waiting, the
+    process's exit closes the pool's queue before the workers are told to stop. Elsewhere the
+    pools stay up for the process's next flow run and are shut down at exit."""
+    if multiprocessing.parent_process() is None:
+        return
+    with _pools_lock:
+        for pool in _pools.values():
+            pool.shutdown(wait=True, cancel_futures=True)
+        _pools.clear()
+        _warming_up.clear()
+
+
 def wait_for_started_workers(processes: int) -> None:
     """Return once the workers that start_ner_workers started have loaded the model."""
     wait(_warming_up.get(processes, []))

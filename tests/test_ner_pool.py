@@ -38,3 +38,37 @@ def test_ner_workers_exit_when_the_flow_process_is_killed():
         for pid in workers:
             if process_running(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+FLOW_RUN_PROCESS = """
+import multiprocessing
+from tasks.ner_pool import release_ner_workers, start_ner_workers, wait_for_started_workers
+
+
+def flow_run(release: bool) -> None:
+    start_ner_workers(2, 1)
+    wait_for_started_workers(2)
+    if release:
+        release_ner_workers()
+
+
+if __name__ == "__main__":
+    # As Prefect's runner starts a flow run: a process of its own, started by multiprocessing.
+    child = multiprocessing.get_context("spawn").Process(target=flow_run, args=(True,))
+    child.start()
+    child.join(timeout=60)
+    print("hung" if child.is_alive() else f"exited {child.exitcode}", flush=True)
+    if child.is_alive():
+        child.kill()  # its NER worker exits with it (exit_with_parent)
+"""
+
+
+def test_a_flow_run_process_started_by_multiprocessing_exits_once_it_releases_its_ner_workers(tmp_path):
+    """Such a process joins its children before the exit hooks that would shut the pool down:
+    without release_ner_workers it never exits (checked: it hangs)."""
+    script = tmp_path / "flow_run_process.py"
+    script.write_text(FLOW_RUN_PROCESS)
+    result = subprocess.run([sys.executable, str(script)], cwd=REPO, capture_output=True, text=True, timeout=120,
+                            env=os.environ | {"PYTHONPATH": str(REPO)})
+    assert result.stdout.strip() == "exited 0", result.stdout + result.stderr
+

@@ -26,7 +26,7 @@ from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from tests.conftest import REPO, SEED, wait_until
+from tests.conftest import REPO, SEED, descendants, process_running, wait_until
 
 DEPLOYMENT = "newsflow/newsflow-scheduled"
 
@@ -80,9 +80,13 @@ def test_served_deployment_runs_on_schedule_and_on_demand(prefect_server, tmp_pa
         assert "Xi Jinping" in found["newsflow-summary"].data
         documents = pd.read_parquet(tmp_path / "manual" / "documents")
         assert documents.source.tolist() == [SEED.name]
+        flow_run_processes = descendants(serve.pid)  # serve runs each flow run in a process of its own
     finally:
         serve.kill()
         serve.wait(timeout=30)
+    # Each of them exits (with its NER workers) once its flow run is over, even with serve gone.
+    wait_until(lambda: not [pid for pid in flow_run_processes if process_running(pid)], 90,
+               "the served flow runs' processes to exit")
 
 
 def test_deployment_from_prefect_yaml_runs_on_a_process_worker(prefect_server, tmp_path: Path):
@@ -115,6 +119,9 @@ def test_deployment_from_prefect_yaml_runs_on_a_process_worker(prefect_server, t
         assert triggered.state.is_completed(), triggered.state
         documents = pd.read_parquet(tmp_path / "processed" / "documents")
         assert documents.source.tolist() == [SEED.name]
+        # The worker runs the flow in a process of its own, which must exit with its NER workers.
+        wait_until(lambda: not [pid for pid in descendants(worker.pid) if process_running(pid)], 60,
+                   "the flow run's processes to exit")
     finally:
         worker.terminate()
         worker.wait(timeout=30)
