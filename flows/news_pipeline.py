@@ -32,8 +32,7 @@ from tasks.clean import clean_task
 from tasks.entities import entities_task
 from tasks.ingest import ingest_task
 from tasks.listing import discover_sources, ingest_will_run
-from tasks.ner import exit_with_parent
-from tasks.ner_pool import release_ner_workers, start_ner_workers
+from tasks.ner_pool import exit_with_parent, release_ner_workers, start_ner_workers
 from tasks.numbers import numbers_task
 from tasks.schemas import PUBLISHED_TABLES
 from tasks.settings import (

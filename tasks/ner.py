@@ -1,8 +1,8 @@
 """NER for the entities stage: spaCy on the clean text, noise rules, canonical names in a document.
 
-This module imports no Prefect: the NER worker processes import it and spaCy (and the command
-line's light main module, flows/__main__.py) only, so each is ready in about 1.5 s instead of 3 s
-(tasks/ner_pool.py runs the pool).
+This module imports no Prefect: the NER worker processes import it, spaCy, their pool's module
+(tasks/ner_pool.py, which also starts and stops them) and the command line's light main module
+(flows/__main__.py) only, so each is ready in about 1.5 s instead of 3 s.
 
 Canonical names (within one document; no cross-document linking to a knowledge base):
 - Every mention is normalised: leading "the", trailing possessive "'s", surrounding quotes and
@@ -22,10 +22,7 @@ title ("Mr Ebbers" tagged ORG) is relabelled PERSON.
 from __future__ import annotations
 
 import functools
-import os
 import re
-import threading
-import time
 from bisect import bisect_right
 from dataclasses import dataclass
 
@@ -206,35 +203,6 @@ def extract_entities(nlp, documents: list[dict]) -> tuple[list[Mention], list[Er
         except (ValueError, KeyError, IndexError) as error:
             errors.append(ErrorRecord(row["source"], STAGE, "entity_error", f"{type(error).__name__}: {error}", row["doc_id"]))
     return mentions, errors
-
-
-def exit_with_parent(parent: int) -> None:
-    """Make this worker process exit once `parent`, the process that started it, is gone.
-
-    Pool workers (these NER workers, and those of Prefect's process pool) wait for jobs on a
-    queue whose write end they hold themselves, so a worker whose parent died without shutting
-    the pool down (SIGKILL, or Prefect re-raising SIGTERM after it marks the run Crashed or
-    Cancelled) would wait forever, with the model in memory. A daemon thread checks once a
-    second that `parent` is still the parent (given, not read here: it may be gone already).
-    """
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
-
-
-def start_worker(parent: int) -> None:
-    """Initializer of a NER worker process started by `parent`: exit with it, load the pipeline."""
-    exit_with_parent(parent)
-    load_nlp()
-
-
-def model_loaded() -> bool:
-    """A call that returns once the worker's initializer (start_worker) has run."""
-    return True
 
 
 ChunkMentions = tuple[list[Mention], list[ErrorRecord]]

@@ -1,8 +1,9 @@
-"""The pool of NER worker processes that the entities stage sends its jobs to.
+"""The pool of NER worker processes that the entities stage sends its jobs to, and the
+workers' own start-up and exit.
 
 Imports neither Prefect nor pyarrow: the command line starts a worker from here before it
-imports them
-(flows/__main__.py), and the flow's entities tasks use the same pool later in that process.
+imports them (flows/__main__.py), and the flow's entities tasks use the same pool later in that
+process; the workers import this module and tasks/ner.py.
 """
 
 from __future__ import annotations
@@ -10,9 +11,40 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 
-from tasks.ner import model_loaded, start_worker
+from tasks.ner import load_nlp
+
+
+def exit_with_parent(parent: int) -> None:
+    """Make this worker process exit once `parent`, the process that started it, is gone.
+
+    Pool workers (these NER workers, and those of Prefect's process pool) wait for jobs on a
+    queue whose write end they hold themselves, so a worker whose parent died without shutting
+    the pool down (SIGKILL, or Prefect re-raising SIGTERM after it marks the run Crashed or
+    Cancelled) would wait forever, with the model in memory. A daemon thread checks once a
+    second that `parent` is still the parent (given, not read here: it may be gone already).
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def start_worker(parent: int) -> None:
+    """Initializer of a NER worker process started by `parent`: exit with it, load the pipeline."""
+    exit_with_parent(parent)
+    load_nlp()
+
+
+def model_loaded() -> bool:
+    """A call that returns once the worker's initializer (start_worker) has run."""
+    return True
+
 
 _pools: dict[int, ProcessPoolExecutor] = {}
 _pools_lock = threading.Lock()

@@ -48,6 +48,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def heavy_imports(module: str, heavy: tuple[str, ...] = ("prefect", "pyarrow")) -> list[str]:
+    """Which of the `heavy` modules importing `module` pulls in, in a fresh interpreter."""
+    code = f"import sys, {module}; print(*[name for name in {heavy!r} if name in sys.modules])"
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                          check=True).stdout.split()
+
+
 def wait_until(condition, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from operator import attrgetter
 
 from tasks.entities import extract_entities_by_chunk, ner_jobs
 from tasks.ner import extract_entities, load_nlp
 from tasks.ner_pool import _pools, _warming_up, start_ner_workers
-from tests.conftest import REPO
+from tests.conftest import heavy_imports
 
 
 def test_worker_module_imports_neither_prefect_nor_pyarrow():
     """The NER workers import tasks.ner only: Prefect would double their start-up time, and
     pyarrow would add a tenth of a second to it."""
-    check = "import sys, tasks.ner; sys.exit('prefect' in sys.modules or 'pyarrow' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", check], cwd=REPO).returncode == 0
+    assert heavy_imports("tasks.ner") == []
 
 
 def test_pool_of_two_finds_what_one_process_finds(seed_text: str):

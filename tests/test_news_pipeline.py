@@ -24,7 +24,7 @@ import tasks.clean
 from flows.__main__ import main
 from flows.news_pipeline import make_task_runner, news_pipeline
 from tasks.storage import CACHE_LOCK_FILE, cache_in_use
-from tests.conftest import REPO, SEED, descendants, process_running, wait_until
+from tests.conftest import REPO, SEED, descendants, heavy_imports, process_running, wait_until
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -286,10 +286,7 @@ def test_command_line_runs_twice_with_no_traceback_and_caches_across_processes(s
 def test_the_command_line_module_is_light_for_spawned_ner_workers():
     # A spawned NER worker re-imports the parent's main module first: the console script and
     # `python -m flows` must not import Prefect or the flow there (flows/__main__.py).
-    code = ("import sys, flows.__main__; "
-            "print([m for m in ('prefect', 'flows.news_pipeline', 'spacy', 'pyarrow') if m in sys.modules])")
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"
+    assert heavy_imports("flows.__main__", ("prefect", "flows.news_pipeline", "spacy", "pyarrow")) == []
     script = next(entry for entry in entry_points(group="console_scripts") if entry.name == "newsflow")
     assert script.value == "flows.__main__:main"
 
