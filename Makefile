@@ -1,21 +1,33 @@
 # newsflow: `make run` sets up .venv and runs the pipeline; `make test` runs the tests.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
-VENV := .venv
+# Python 3.11, 3.12 or 3.13. The venv's own Python once .venv exists; else PYTHON when given
+# (`make run PYTHON=python3.13`; a different version than the venv's rebuilds it), else the first
+# of python3, python3.13, python3.12 and python3.11 that is a supported version.
+SUPPORTED := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))
+VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(or $(wildcard $(BIN)/python),$(shell for p in python3 python3.13 python3.12 python3.11; do \
+	$$p -c '$(SUPPORTED)' 2>/dev/null && { command -v $$p; break; }; done))
+endif
+PY_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+STAMP := $(VENV)/.installed-python$(PY_VERSION)
 
 RAW_DIR ?= data/raw
 PROCESSED_DIR ?= data/processed
-CACHE_DIR ?= data/cache
+CACHE_DIR ?= $(or $(NEWSFLOW_CACHE_DIR),data/cache)
 
 PREFECT_PORT ?= 4200
 SERVER_ENV := PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api PREFECT_UI_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api
 
-.PHONY: install run test clear-cache schema-doc bench server serve deploy worker ui-check
+.PHONY: install run test e2e clear-cache schema-doc bench server serve deploy worker ui-check
 
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -c '$(SUPPORTED)' 2>/dev/null || { echo "newsflow needs Python 3.11, 3.12 or 3.13;" \
+		"$(or $(PYTHON),none was found) is not one: run make with PYTHON=/path/to/python3.x" >&2; exit 1; }
+	@if [ "$$($(BIN)/python -V 2>&1)" != "$$($(PYTHON) -V 2>&1)" ]; then \
+		echo "creating $(VENV) with $$($(PYTHON) -V)"; $(PYTHON) -m venv --clear $(VENV); fi
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	rm -f $(VENV)/.installed*
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -25,6 +37,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The end-to-end tests alone, e.g. on another Python: make e2e PYTHON=python3.13 VENV=build/venv-3.13
+e2e: $(STAMP)
+	$(BIN)/python -m pytest -m e2e
 
 clear-cache: $(STAMP)
 	$(BIN)/newsflow clear-cache --cache-dir $(CACHE_DIR)

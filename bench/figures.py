@@ -1,4 +1,4 @@
-"""Shared by the bench scripts: print the figures and write them where the README quotes them."""
+"""Shared by the bench scripts: print the figures and write them where docs/performance.md quotes them."""
 
 from __future__ import annotations
 

@@ -169,7 +169,7 @@ def main() -> None:
         added = [work / "raw" / f"extra_article_{number}.txt" for number in range(3)]
         one_added = []
         for number, path in enumerate(added):
-            # A new text, not a copy: NER parses an exact copy's text once (see the README).
+            # A new text, not a copy: NER parses an exact copy's text once (see docs/architecture.md).
             path.write_text(extra.read_text(encoding="utf-8", errors="replace")
                             + f"\nThis article was updated {number + 1} times on Friday.\n", encoding="utf-8")
             one_added.append(flow(work / "raw", work / "state", args.workers, env))

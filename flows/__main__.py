@@ -14,13 +14,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 from tasks.listing import discover_sources, ingest_will_run
 from tasks.ner_pool import start_ner_workers
 from tasks.settings import (
-    DEFAULT_CACHE_DIR, DEFAULT_CRON, DEFAULT_PROCESSED_DIR, DEFAULT_RAW_DIR, TASK_RUNNERS, Settings, cache_version,
-    ner_processes,
+    DEFAULT_CACHE_DIR, DEFAULT_CRON, DEFAULT_PROCESSED_DIR, DEFAULT_RAW_DIR, TASK_RUNNERS,
+    TEMPORARY_SERVER_START_SECONDS, Settings, cache_version, ner_processes,
 )
 
 
@@ -35,6 +36,7 @@ def parser() -> argparse.ArgumentParser:
     """The command line's commands and options."""
     command_line = argparse.ArgumentParser(
         prog="newsflow", description="The newsflow pipeline: raw news articles to Parquet tables.")
+    command_line.add_argument("--version", action="version", version=f"%(prog)s {version('newsflow')}")
     commands = command_line.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the pipeline once")
     serve = commands.add_parser("serve", help="serve the flow on a schedule from this process (Ctrl-C stops)")
@@ -46,7 +48,8 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--processed-dir", default=str(DEFAULT_PROCESSED_DIR),
                              help="output tables (default: %(default)s)")
     for command in (run, serve, clear):
-        command.add_argument("--cache-dir", default=str(DEFAULT_CACHE_DIR), help="cached results (default: %(default)s)")
+        command.add_argument("--cache-dir", default=os.environ.get("NEWSFLOW_CACHE_DIR", str(DEFAULT_CACHE_DIR)),
+                             help="cached results (default: %(default)s; NEWSFLOW_CACHE_DIR sets it)")
     run.add_argument("--task-runner", choices=TASK_RUNNERS, default="threads",
                      help="how batches run in parallel (default: %(default)s)")
     run.add_argument("--workers", type=positive_int,
@@ -78,6 +81,9 @@ def start_ner_worker_early(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line (flows/news_pipeline.py runs the commands)."""
     args = parser().parse_args(argv)
+    # Before Prefect is imported, which reads its settings then: Prefect's 20-s wait for its
+    # temporary server is too short for a first start on a busy machine (`serve` uses it too).
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", str(TEMPORARY_SERVER_START_SECONDS))
     start_ner_worker_early(args)
     from flows.news_pipeline import run_command
 

@@ -13,6 +13,7 @@ import argparse
 import os
 import shutil
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -23,10 +24,11 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture
 from prefect.results import ResultRecord, ResultRecordMetadata
-from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, temporary_settings
 from prefect.states import State
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
+from flows.progress import reporting_progress
 from flows.report import STAGES, publish_run_report, stage_rows
 from tasks.clean import clean_task
 from tasks.entities import entities_task
@@ -34,6 +36,7 @@ from tasks.ingest import ingest_task
 from tasks.listing import discover_sources, ingest_will_run
 from tasks.ner_pool import exit_with_parent, release_ner_workers, start_ner_workers
 from tasks.numbers import numbers_task
+from tasks.progress import DocumentProgress
 from tasks.schemas import PUBLISHED_TABLES
 from tasks.settings import (
     DEFAULT_CACHE_DIR, DEFAULT_PROCESSED_DIR, DEFAULT_RAW_DIR, TASK_RUNNERS, Settings, cache_version, ner_processes,
@@ -160,23 +163,25 @@ def _run_stages(settings: Settings) -> RunSummary:
         start_ner_workers(ner_processes(), ingested.n_new_batches)
     # Every batch's tasks are submitted at once, batch by batch, so that the task runner cleans
     # the next batches while NER works on the first ones.
-    submitted = []
-    for batch in ingested.batches:
-        cleaned = clean.submit(batch=batch, work_dir=work_dir, cache_version=version)
-        entity = entities.submit(documents=cleaned, work_dir=work_dir, cache_version=version)
-        numeric = numbers.submit(documents=cleaned, work_dir=work_dir, default_fx_date=settings.default_fx_date,
-                                 cache_version=version)
-        submitted.append((batch, cleaned, entity, numeric))
     documents, entity_parts, quantities = [], [], []
-    for number, (batch, cleaned, entity, numeric) in enumerate(submitted, start=1):
-        documents.append(_intact_result(cleaned, clean, summary, "clean",
-                                        batch=batch, work_dir=work_dir, cache_version=version))
-        entity_parts.append(_intact_result(entity, entities, summary, "entities",
-                                           documents=documents[-1], work_dir=work_dir, cache_version=version))
-        quantities.append(_intact_result(numeric, numbers, summary, "numbers",
-                                         documents=documents[-1], work_dir=work_dir,
-                                         default_fx_date=settings.default_fx_date, cache_version=version))
-        logger.info("batch %d of %d done: %s", number, len(ingested.batches), batch.label)
+    with reporting_progress(DocumentProgress(ingested.n_documents), logger) as progress:
+        submitted = []
+        for batch in ingested.batches:
+            cleaned = clean.submit(batch=batch, work_dir=work_dir, cache_version=version)
+            entity = entities.submit(documents=cleaned, work_dir=work_dir, cache_version=version)
+            numeric = numbers.submit(documents=cleaned, work_dir=work_dir, default_fx_date=settings.default_fx_date,
+                                     cache_version=version)
+            submitted.append((batch, cleaned, entity, numeric))
+        for number, (batch, cleaned, entity, numeric) in enumerate(submitted, start=1):
+            documents.append(_intact_result(cleaned, clean, summary, "clean",
+                                            batch=batch, work_dir=work_dir, cache_version=version))
+            entity_parts.append(_intact_result(entity, entities, summary, "entities",
+                                               documents=documents[-1], work_dir=work_dir, cache_version=version))
+            progress.finish(documents[-1].label, documents[-1].n_rows)
+            quantities.append(_intact_result(numeric, numbers, summary, "numbers",
+                                             documents=documents[-1], work_dir=work_dir,
+                                             default_fx_date=settings.default_fx_date, cache_version=version))
+            logger.info("batch %d of %d done: %s", number, len(ingested.batches), batch.label)
 
     parts = TableParts(documents, entity_parts, quantities, ingested.errors_path, ingested.n_inputs)
     write_inputs = dict(parts=parts, processed_dir=str(settings.processed_dir), cache_version=version)
@@ -225,6 +230,24 @@ def make_task_runner(kind: str, workers: int | None = None, dask_address: str | 
 
 
 @contextmanager
+def _saying_every(seconds: float, message: Callable[[], str]) -> Iterator[None]:
+    """Print `message()` on standard error every `seconds` while the body runs."""
+    done = threading.Event()
+
+    def say() -> None:
+        while not done.wait(seconds):
+            print(message(), file=sys.stderr, flush=True)
+
+    speaker = threading.Thread(target=say, daemon=True)
+    speaker.start()
+    try:
+        yield
+    finally:
+        done.set()
+        speaker.join()
+
+
+@contextmanager
 def prefect_api() -> Iterator[None]:
     """Use the configured Prefect API, or start Prefect's temporary server for this run.
 
@@ -238,7 +261,19 @@ def prefect_api() -> Iterator[None]:
     from prefect.server.api.server import SubprocessASGIServer
 
     server = SubprocessASGIServer()
-    server.start()  # stopped at exit by Prefect, after its log and event workers are flushed
+    timeout = PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
+    print(f"starting Prefect's temporary server (waiting up to {timeout} s: a first start in a new Prefect home "
+          "creates its database)", file=sys.stderr, flush=True)
+    started = time.monotonic()
+    with _saying_every(10, lambda: f"still waiting for Prefect's temporary server: {time.monotonic() - started:.0f} s"):
+        try:
+            server.start(timeout)  # stopped at exit by Prefect, after its log and event workers are flushed
+        except RuntimeError as error:
+            raise RuntimeError(
+                f"Prefect's temporary server did not answer within {timeout} s. Set "
+                "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS higher, or start a server (make server) and "
+                f"set PREFECT_API_URL. Prefect said: {error}") from error
+    print(f"Prefect's temporary server is ready after {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
     # ... unless this process is killed: then flows/reaper.py stops it. In a session of its own,
     # so that a Ctrl-C in the terminal goes to the run and the server only, and with no output
     # that would hold a pipe open after the run. Not a Popen: nothing here ever waits for it.

@@ -7,6 +7,7 @@ the pool is in tasks/ner_pool.py.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 from prefect import get_run_logger, task
@@ -15,6 +16,7 @@ from tasks.chunks import CHUNKS_FOLDER, ChunkResult, compute_by_chunk
 from tasks.errors import errors_table
 from tasks.ner import NLP_BATCH_SIZE, STAGE, ChunkMentions, extract_entities_of_chunks, extract_in_worker, load_nlp
 from tasks.ner_pool import ner_pool, pool_running, wait_for_started_workers
+from tasks.progress import documents_done
 from tasks.schemas import ENTITIES, ERRORS, records_table
 from tasks.settings import ner_processes
 from tasks.storage import StageOutput, read_arrow, write_stage_output
@@ -62,9 +64,11 @@ def extract_entities_by_chunk(chunks: list[list[dict]], processes: int) -> Itera
     return (chunk_result for job_results in results for chunk_result in job_results)
 
 
-def entities_by_chunk(chunks: list[list[dict]]) -> Iterator[ChunkResult]:
-    """The entities table rows and error rows of each chunk of clean documents."""
-    for mentions, errors in extract_entities_by_chunk(chunks, ner_processes()):
+def entities_by_chunk(chunks: list[list[dict]], batch: str = "") -> Iterator[ChunkResult]:
+    """The entities table rows and error rows of each chunk of clean documents; each chunk's
+    documents count as done in the run's progress of `batch` (tasks/progress.py)."""
+    for chunk, (mentions, errors) in zip(chunks, extract_entities_by_chunk(chunks, ner_processes())):
+        documents_done(batch, len(chunk))
         yield records_table(mentions, ENTITIES), errors_table(errors)
 
 
@@ -74,7 +78,8 @@ def entities_task(documents: StageOutput, work_dir: str, cache_version: str) -> 
     folder = Path(work_dir) / STAGE
     result = compute_by_chunk(
         read_arrow(documents.path, ["doc_id", "source", "text"]).to_pylist(),
-        f"{STAGE}/{cache_version}", folder / CHUNKS_FOLDER, entities_by_chunk, (ENTITIES, ERRORS),
+        f"{STAGE}/{cache_version}", folder / CHUNKS_FOLDER, partial(entities_by_chunk, batch=documents.label),
+        (ENTITIES, ERRORS),
         text_column="text",
     )
     get_run_logger().info("found %d entity mentions; %d of %d documents reused from earlier runs",

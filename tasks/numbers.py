@@ -1,6 +1,6 @@
 """Numbers: money, percentages, percentage points and counts, with values and USD amounts.
 
-The grammar (regular expressions, linear in the text's length; see README "Numbers"):
+The grammar (regular expressions, linear in the text's length; see docs/numbers.md):
 - number: "1,071.74", "383.35", ".5", or spelled out ("five", "twenty-three", "a" before a scale);
   negative only with an explicit minus sign, "minus" or "negative".
 - scale: thousand/k, million/m/mn/mln, billion/bn/bln/b, trillion/tn/trn/trln, lakh, crore;

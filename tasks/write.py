@@ -1,4 +1,4 @@
-"""Write: merge the batches' Parquet files into the published tables, atomically.
+"""Write: merge the batches' Arrow files into the published tables, atomically.
 
 Each table is one file, `<processed_dir>/<table>/<table>.parquet`, replaced by rename: a reader
 sees the previous complete table or the new one. The tables are rebuilt from the batches of this
