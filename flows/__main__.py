@@ -21,7 +21,7 @@ from tasks.listing import discover_sources, ingest_will_run
 from tasks.ner_pool import start_ner_workers
 from tasks.settings import (
     DEFAULT_CACHE_DIR, DEFAULT_CRON, DEFAULT_PROCESSED_DIR, DEFAULT_RAW_DIR, TASK_RUNNERS,
-    TEMPORARY_SERVER_START_SECONDS, Settings, cache_version, ner_processes,
+    TEMPORARY_SERVER_START_SECONDS, Settings, ner_processes,
 )
 
 
@@ -68,9 +68,10 @@ def start_ner_worker_early(args: argparse.Namespace) -> None:
         return
     try:
         raw_dir = Path(args.raw_dir)
+        settings = Settings.from_env(cache_dir=Path(args.cache_dir))
         new_listing = raw_dir.is_dir() and ingest_will_run(
-            Settings(cache_dir=Path(args.cache_dir)).work_dir, discover_sources(raw_dir), cache_version())
-    except (OSError, ImportError):  # a best guess only: the flow reports what is wrong
+            settings.work_dir, discover_sources(raw_dir), settings.ingest_version())
+    except (OSError, ImportError, ValueError):  # a best guess only: the flow reports what is wrong
         return
     if new_listing:
         # The pool of the flow's NER processes: --workers (make_task_runner puts it in

@@ -148,14 +148,15 @@ def _run_stages(settings: Settings) -> RunSummary:
     )
 
     sources = discover_sources(settings.raw_dir)
-    if ingest_will_run(settings.work_dir, sources, version):
+    if ingest_will_run(settings.work_dir, sources, settings.ingest_version()):
         # New text is likely: one NER process starts loading the model now, beside ingest, and
         # is ready sooner for an added article. (`newsflow run` starts it before it imports
         # Prefect, 1-1.5 s earlier; then this starts no other.)
         start_ner_workers(ner_processes(), 1)
     ingest_inputs = dict(raw_dir=str(settings.raw_dir), sources=sources,
                          work_dir=work_dir, target_batch_size=settings.target_batch_size,
-                         max_bytes=settings.max_document_bytes, cache_version=version)
+                         max_bytes=settings.max_document_bytes, folder_encodings=settings.folder_encodings,
+                         cache_version=settings.ingest_version())
     ingested = _intact_result(ingest.submit(**ingest_inputs), ingest, summary, "ingest", **ingest_inputs)
     if summary.computed["ingest"] and ingested.n_new_batches:
         # New batches need NER: a NER process per new batch (up to the core count; counting the

@@ -147,6 +147,7 @@ class CleanDocument:
     publisher: str | None
     language: str | None
     encoding: str
+    encoding_doubtful: bool
     model: str
     pipeline_version: str
     processed_at: datetime
@@ -353,6 +354,7 @@ def clean_document(row: dict, processed_at: datetime) -> CleanDocument:
         publisher=row["publisher"],
         language=row["language"],
         encoding=row["encoding"],
+        encoding_doubtful=row["encoding_doubtful"],
         model=model_version(),
         pipeline_version=PIPELINE_VERSION,
         processed_at=processed_at,

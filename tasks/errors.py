@@ -33,3 +33,11 @@ def errors_table(records: list[ErrorRecord]) -> pa.Table:
     from tasks.schemas import ERRORS, records_table
 
     return records_table(records, ERRORS)
+
+
+class InputError(Exception):
+    """An input that cannot become a document; its `error_type` goes in the errors table."""
+
+    def __init__(self, error_type: str, message: str):
+        super().__init__(message)
+        self.error_type = error_type

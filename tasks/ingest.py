@@ -8,11 +8,16 @@ Inputs (found by tasks/listing.py: recursively, symlinks not followed, hidden fi
 - ``*.jsonl``: one article per line (``text`` required; ``id``, ``title``, ``published``, ``url``,
   ``source`` optional).
 Every other file becomes an error row. Every article becomes a document or an error row.
+
+Text and HTML files are decoded (tasks/encodings.py) by their byte-order mark, else as UTF-8 when
+they are valid UTF-8, else in the encoding their folder declares (NEWSFLOW_FOLDER_ENCODINGS),
+else in the encoding detection finds; a sidecar's ``encoding`` field overrides all of these.
+Detection records in `encoding_doubtful` a choice it could not make with confidence. JSONL
+files are UTF-8 (or UTF-16/32, which json recognises), as JSON Lines requires.
 """
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import json
 from collections.abc import Iterable
@@ -21,14 +26,14 @@ from datetime import date, datetime
 from operator import attrgetter
 from pathlib import Path
 
-import charset_normalizer
 from prefect import get_run_logger, task
 
 from tasks.chunks import groups_with_copies_together
-from tasks.errors import ErrorRecord, errors_table
+from tasks.encodings import DeclaredEncoding, decode_bytes, decode_declared, folder_encoding
+from tasks.errors import ErrorRecord, InputError, errors_table
 from tasks.listing import STAGE, SourceFile, SourceListing, ingest_errors_path
 from tasks.schemas import INGESTED, records_table
-from tasks.settings import ARROW_SUFFIX
+from tasks.settings import ARROW_SUFFIX, text_codec
 from tasks.storage import write_arrow_atomic
 from tasks.tasking import STAGE_TASK_OPTIONS
 
@@ -38,7 +43,6 @@ ARTICLE_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES  # files a sidecar can belong t
 JSONL_SUFFIX = ".jsonl"
 SIDECAR_SUFFIX = ".meta.json"
 METADATA_KEYS = ("title", "published", "url", "source", "language")
-LIKELY_ENCODINGS = ["cp1252", "gb18030", "big5", "shift_jis", "euc_jp", "euc_kr", "cp1251", "koi8_r"]
 # The page's date comes from its markup (meta tags, <time>, URL) only: htmldate's extensive search
 # would guess from dates in the text, which the clean stage does with its own documented rules.
 HTML_DATE_EXTRACTION = {"extensive_search": False, "original_date": True}
@@ -53,6 +57,7 @@ class RawDocument:
     raw_text: str  # the decoded text; for an HTML page, the main text trafilatura extracted
     content_sha256: str
     encoding: str
+    encoding_doubtful: bool = False  # detection chose between readings without confidence
     title: str | None = None
     published_date: date | None = None
     url: str | None = None
@@ -90,49 +95,9 @@ class IngestOutput:
         return all(Path(path).is_file() for path in self.files())
 
 
-class InputError(Exception):
-    """An input that cannot become a document; its `error_type` goes in the errors table."""
-
-    def __init__(self, error_type: str, message: str):
-        super().__init__(message)
-        self.error_type = error_type
-
-
 def doc_id_for(source: str) -> str:
     """The stable id of the article at `source`."""
     return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
-
-
-def decode_bytes(data: bytes) -> tuple[str, str]:
-    """Decode article bytes: BOM first, then strict UTF-8, then charset detection.
-
-    Raises InputError for binary data (NUL bytes outside UTF-16/32) or undecodable bytes.
-    """
-    for bom, encoding in (
-        (codecs.BOM_UTF32_LE, "utf-32"),
-        (codecs.BOM_UTF32_BE, "utf-32"),
-        (codecs.BOM_UTF8, "utf-8-sig"),
-        (codecs.BOM_UTF16_LE, "utf-16"),
-        (codecs.BOM_UTF16_BE, "utf-16"),
-    ):
-        if data.startswith(bom):
-            try:
-                return data.decode(encoding), encoding
-            except UnicodeDecodeError as error:
-                raise InputError("undecodable", f"starts with a {encoding} byte-order mark but: {error}") from error
-    if b"\x00" in data:
-        raise InputError("binary_file", "contains NUL bytes: binary data, not text")
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    # The encodings news scrapes come in are tried first: on short texts, open detection
-    # mistakes cp1252 for its Central European cousin cp1250 ("£" read as "Ł").
-    best = charset_normalizer.from_bytes(data, cp_isolation=LIKELY_ENCODINGS).best()
-    best = best or charset_normalizer.from_bytes(data).best()
-    if best is None:
-        raise InputError("undecodable", "not UTF-8 and no other text encoding fits")
-    return str(best), best.encoding
 
 
 def parse_published(value: object) -> date:
@@ -167,7 +132,8 @@ def metadata_fields(metadata: dict) -> dict:
     }
 
 
-def _make_document(source: str, text: str, encoding: str, metadata: dict) -> RawDocument:
+def _make_document(source: str, text: str, encoding: str, metadata: dict, encoding_doubtful: bool = False
+                   ) -> RawDocument:
     if not text.strip():
         raise InputError("empty_document", "the article has no text (empty or whitespace only)")
     return RawDocument(
@@ -176,6 +142,7 @@ def _make_document(source: str, text: str, encoding: str, metadata: dict) -> Raw
         raw_text=text,
         content_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         encoding=encoding,
+        encoding_doubtful=encoding_doubtful,
         **metadata,
     )
 
@@ -188,16 +155,22 @@ def _read_limited(path: Path, max_bytes: int) -> bytes:
     return data
 
 
-def _read_sidecar(path: Path, relpath: str, errors: list[ErrorRecord]) -> dict:
-    """Metadata fields from the sidecar; a bad sidecar is an error row and no metadata."""
+def _read_sidecar(path: Path, relpath: str, errors: list[ErrorRecord]) -> tuple[dict, DeclaredEncoding | None]:
+    """Metadata fields from the sidecar, and the article's encoding when the sidecar declares one
+    (`encoding`: a Python codec name); a bad sidecar (an unknown encoding too) is an error row,
+    no metadata and no encoding."""
     try:
         metadata = json.loads(path.read_bytes())
         if not isinstance(metadata, dict):
             raise ValueError("the sidecar must hold a JSON object")
-        return metadata_fields(metadata)
+        encoding = metadata.get("encoding")
+        if encoding is not None and not isinstance(encoding, str):
+            raise ValueError(f"'encoding' must be a string, got {type(encoding).__name__}")
+        declared = None if encoding is None else DeclaredEncoding(text_codec(encoding), f"its sidecar {relpath}")
+        return metadata_fields(metadata), declared
     except (ValueError, UnicodeDecodeError) as error:
         errors.append(ErrorRecord(relpath, STAGE, "invalid_metadata", f"sidecar ignored: {error}"))
-        return {}
+        return {}, None
 
 
 def extract_html_article(markup: str) -> tuple[str, dict]:
@@ -222,19 +195,27 @@ def extract_html_article(markup: str) -> tuple[str, dict]:
     }
 
 
-def read_file_article(raw_dir: Path, relpath: str, max_bytes: int, errors: list[ErrorRecord]) -> RawDocument:
-    """The article in a text or HTML file, with its sidecar's metadata when there is one."""
+def read_file_article(raw_dir: Path, relpath: str, max_bytes: int, errors: list[ErrorRecord],
+                      folder_encodings: Iterable[tuple[str, str]] = ()) -> RawDocument:
+    """The article in a text or HTML file, with its sidecar's metadata when there is one, decoded
+    in the encoding its sidecar declares, else as decode_bytes finds (`folder_encodings`: the
+    folder defaults of NEWSFLOW_FOLDER_ENCODINGS)."""
     path = raw_dir / relpath
-    text, encoding = decode_bytes(_read_limited(path, max_bytes))
-    metadata: dict = {}
+    data = _read_limited(path, max_bytes)
+    sidecar = path.with_name(path.name.rsplit(".", 1)[0] + SIDECAR_SUFFIX)
+    sidecar_metadata: dict = {}
+    declared = None
+    if sidecar.is_file() and not sidecar.is_symlink():
+        sidecar_metadata, declared = _read_sidecar(sidecar, sidecar.relative_to(raw_dir).as_posix(), errors)
+    if declared is None:
+        decoded = decode_bytes(data, folder_encoding(relpath, folder_encodings))
+    else:
+        decoded = decode_declared(data, declared)
+    text, metadata = decoded.text, {}
     if path.name.lower().endswith(HTML_SUFFIXES):
         text, metadata = extract_html_article(text)
-    sidecar = path.with_name(path.name.rsplit(".", 1)[0] + SIDECAR_SUFFIX)
-    sidecar_relpath = sidecar.relative_to(raw_dir).as_posix()
-    if sidecar.is_file() and not sidecar.is_symlink():
-        sidecar_metadata = _read_sidecar(sidecar, sidecar_relpath, errors)
-        metadata |= {key: value for key, value in sidecar_metadata.items() if value is not None}
-    return _make_document(relpath, text, encoding, metadata)
+    metadata |= {key: value for key, value in sidecar_metadata.items() if value is not None}
+    return _make_document(relpath, text, decoded.encoding, metadata, decoded.doubtful)
 
 
 def read_jsonl_articles(
@@ -276,7 +257,8 @@ def read_jsonl_articles(
     return documents
 
 
-def read_source(raw_dir: Path, source: SourceFile, max_bytes: int, errors: list[ErrorRecord]) -> list[RawDocument]:
+def read_source(raw_dir: Path, source: SourceFile, max_bytes: int, errors: list[ErrorRecord],
+                folder_encodings: Iterable[tuple[str, str]] = ()) -> list[RawDocument]:
     """The documents in one source file; problems become error rows, never exceptions.
 
     OSError is the exception: it is transient (retried by the task) unless the file is gone or
@@ -292,7 +274,7 @@ def read_source(raw_dir: Path, source: SourceFile, max_bytes: int, errors: list[
                 return []
             raise InputError("orphan_metadata", "a .meta.json sidecar with no .txt, .md or .html article beside it")
         if name.endswith(ARTICLE_SUFFIXES):
-            return [read_file_article(raw_dir, source.relpath, max_bytes, errors)]
+            return [read_file_article(raw_dir, source.relpath, max_bytes, errors, folder_encodings)]
         if name.endswith(JSONL_SUFFIX):
             return read_jsonl_articles(raw_dir, source.relpath, max_bytes, errors)
         raise InputError("unsupported_file_type", "not .txt, .md, .html, .htm or .jsonl")
@@ -343,12 +325,13 @@ def group_into_batches(documents: list[RawDocument], target_size: int) -> list[l
     return groups_with_copies_together(documents, attrgetter("doc_id"), attrgetter("raw_text"), target_size)
 
 
-def ingest_sources(raw_dir: Path, sources: Iterable[SourceFile], max_bytes: int) -> tuple[list[RawDocument], list[ErrorRecord]]:
+def ingest_sources(raw_dir: Path, sources: Iterable[SourceFile], max_bytes: int,
+                   folder_encodings: Iterable[tuple[str, str]] = ()) -> tuple[list[RawDocument], list[ErrorRecord]]:
     """Read every source: the documents found, and an error row for every rejected input."""
     documents: list[RawDocument] = []
     errors: list[ErrorRecord] = []
     for source in sources:
-        documents.extend(read_source(raw_dir, source, max_bytes, errors))
+        documents.extend(read_source(raw_dir, source, max_bytes, errors, folder_encodings))
     return documents, errors
 
 
@@ -373,10 +356,12 @@ def write_batches(documents: list[RawDocument], target_size: int, work_dir: Path
 
 @task(name="ingest", task_run_name="ingest {raw_dir}", **STAGE_TASK_OPTIONS)
 def ingest_task(
-    raw_dir: str, sources: SourceListing, work_dir: str, target_batch_size: int, max_bytes: int, cache_version: str
+    raw_dir: str, sources: SourceListing, work_dir: str, target_batch_size: int, max_bytes: int, cache_version: str,
+    folder_encodings: tuple[tuple[str, str], ...] = (),
 ) -> IngestOutput:
-    """Read the raw folder into content-addressed batch files (cached on the files' size and mtime)."""
-    documents, errors = ingest_sources(Path(raw_dir), sources, max_bytes)
+    """Read the raw folder into content-addressed batch files (cached on the files' size and mtime,
+    and on `folder_encodings`, Settings.folder_encodings: a task input so that changing it re-reads)."""
+    documents, errors = ingest_sources(Path(raw_dir), sources, max_bytes, folder_encodings)
     batches, n_new_batches = write_batches(documents, target_batch_size, Path(work_dir))
     errors_path = ingest_errors_path(Path(work_dir), sources, cache_version)
     write_arrow_atomic(errors_table(errors), errors_path, durable=True)

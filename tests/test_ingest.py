@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from tasks.encodings import decode_bytes
+from tasks.errors import InputError
 from tasks.ingest import (
     RawDocument,
     count_inputs,
-    decode_bytes,
     doc_id_for,
     group_into_batches,
     ingest_sources,
-    InputError,
     write_batches,
 )
 from tasks.listing import discover_sources
@@ -46,8 +46,9 @@ def errors_by_source(errors) -> dict[str, str]:
     ],
 )
 def test_decode_bytes(data: bytes, text: str, encoding: str | None):
-    decoded, found = decode_bytes(data)
+    decoded, found, doubtful = decode_bytes(data)
     assert decoded == text
+    assert not doubtful
     if encoding:
         assert found == encoding
 

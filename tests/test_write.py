@@ -25,7 +25,8 @@ from tests.test_duplicates import STORY
 
 def _doc(doc_id: str, text: str = "t") -> dict:
     return dict(doc_id=doc_id, source=f"{doc_id}.txt", date_source="none", text=text, raw_text=text, chars_removed=0,
-                content_sha256="h", n_words=1, encoding="utf-8", model="m", pipeline_version="1",
+                content_sha256="h", n_words=1, encoding="utf-8", encoding_doubtful=False, model="m",
+                pipeline_version="1",
                 processed_at=pa.scalar(0, pa.timestamp("us", "UTC")).as_py())
 
 
