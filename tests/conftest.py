@@ -2,6 +2,10 @@
 
 The environment is set before Prefect is imported, so nothing here touches the user's Prefect
 home, result storage or the repo's data/cache.
+
+The suite runs in worker processes (pytest-xdist, `-n auto` in pyproject.toml): each worker is a
+session of its own, with its own Prefect home, harness and server, and runs whole files or
+classes (see SAME_WORKER below). The tests of one file run in the pytest process itself.
 """
 
 from __future__ import annotations
@@ -29,12 +33,13 @@ SEED = REPO / "seeds" / "000_8a74b926aa5c5ac4.txt"
 
 
 @pytest.fixture(scope="session")
-def prefect_harness():
-    """A temporary Prefect API for the whole session (it takes 10-20 s to start)."""
+def prefect_harness() -> str:
+    """A temporary Prefect API for the whole session (it takes 10-20 s to start); its URL."""
+    from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):
-        yield
+        yield PREFECT_API_URL.value()
 
 
 @pytest.fixture(scope="session")
@@ -55,13 +60,13 @@ def heavy_imports(module: str, heavy: tuple[str, ...] = ("prefect", "pyarrow")) 
                           check=True).stdout.split()
 
 
-def wait_until(condition, timeout: float, what: str):
+def wait_until(condition, timeout: float, what: str, interval: float = 0.2):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
-        time.sleep(1)
+        time.sleep(interval)
     raise TimeoutError(f"timed out waiting for {what}")
 
 
@@ -98,7 +103,8 @@ def _healthy(api_url: str) -> bool:
 
 @pytest.fixture(scope="session")
 def prefect_server(tmp_path_factory):
-    """A real `prefect server start` on a free loopback port, with its own database."""
+    """A real `prefect server start` on a free loopback port, with its own database: the
+    operations and UI tests', and the API of tests/test_news_pipeline.py's TestCommandLine."""
     home = tmp_path_factory.mktemp("server-home")
     port = free_port()
     api_url = f"http://127.0.0.1:{port}/api"
@@ -123,3 +129,53 @@ def prefect_server(tmp_path_factory):
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_prefect_home, ignore_errors=True)
+
+
+# Parallel runs (pytest-xdist, --dist loadscope): a file's test functions run in one worker, in
+# their order, and so do a class's tests. Tests that use a session fixture that takes long to
+# start share a worker (SAME_WORKER): `prefect_harness` (10-30 s), and `prefect_server`, of which
+# only one may run (two `prefect server start` on CI's one PostgreSQL database would migrate it and
+# schedule its deployments at once). tests/test_news_pipeline.py's TestCommandLine, half of that
+# file's time, runs beside the operations tests and uses their server. The longest files go out
+# first, so that no worker is left with one near the end while the other idles.
+SAME_WORKER = {"tests/test_scraped_pages_flow.py": "tests/test_news_pipeline.py",
+               "tests/test_news_pipeline.py::TestCommandLine": "tests/test_operations.py",
+               "tests/test_ui.py": "tests/test_operations.py"}
+LONGEST_FIRST = ["tests/test_news_pipeline.py", "tests/test_operations.py", "tests/test_ui.py",
+                 "tests/test_command_line.py"]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config) -> int:
+    """`-n auto`: no worker process for the tests of one file (they would run in one worker
+    anyway), else one per available core, at most 4; PYTEST_XDIST_AUTO_NUM_WORKERS overrides it."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
+    paths = {Path(argument.split("::", 1)[0]).resolve() for argument in config.args}
+    if len(paths) == 1 and next(iter(paths)).is_file():
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(cores, 4)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)  # the file, or the file::class
+            return SAME_WORKER.get(scope, scope)
+
+    config.option.loadscopereorder = False  # the collection's order (pytest_collection_modifyitems)
+    return Scheduling(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a file and among the other files is kept

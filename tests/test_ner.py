@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 
 import pytest
 
+import tasks.ner
 from tasks.clean import clean_text
 from tests.conftest import REPO
-from tasks.ner import EXCLUDED_COMPONENTS, canonical_names, extract_entities, is_noise, load_nlp, text_chunks
+from tasks.ner import (
+    EXCLUDED_COMPONENTS, MAX_CHUNK_CHARS, canonical_names, extract_entities, is_noise, load_nlp, text_chunks,
+)
 from tasks.settings import SPACY_MODEL, corpora_dir
 
 
@@ -103,15 +107,37 @@ def test_a_text_that_documents_share_is_parsed_once(seed_text: str):
                           for m in extract_entities(nlp, rows[:1])[0]]
 
 
-def test_a_long_document_goes_through_ner_in_chunks():
-    sentence = "Angela Merkel met Emmanuel Macron in Paris on Monday. Later, Merkel told reporters that Macron had agreed. "
-    text = sentence * 10_000  # 1.1 million characters: over spaCy's max_length
-    mentions, errors = extract_entities(load_nlp(), [{"doc_id": "long", "source": "long.txt", "text": text}])
+LONG_SENTENCE = ("Angela Merkel met Emmanuel Macron in Paris on Monday. "
+                 "Later, Merkel told reporters that Macron had agreed. ")
+
+
+def test_a_long_document_goes_through_ner_in_chunks(monkeypatch):
+    """A text over the pipeline's max_length goes through NER in pieces, and its mentions come
+    back with the whole document's offsets and canonical names. At a twentieth of the real scale
+    (NER on the real 1.1 million characters takes 20-30 s): a max_length of 50,000 characters
+    and pieces of at most 5,000; the next test checks the real piece size against the real limit."""
+    nlp = load_nlp()
+    monkeypatch.setattr(nlp, "max_length", 50_000)
+    monkeypatch.setattr(tasks.ner, "text_chunks", functools.partial(text_chunks, max_chars=5_000))
+    text = LONG_SENTENCE * 500  # 53,500 characters: over the lowered max_length
+    with pytest.raises(ValueError, match="E088"):  # as spaCy refuses a text over the real limit
+        nlp(text)
+    mentions, errors = extract_entities(nlp, [{"doc_id": "long", "source": "long.txt", "text": text}])
     assert errors == []
     people = [m for m in mentions if m.label == "PERSON"]
-    assert len(people) > 20_000
+    assert len(people) > 2 * 500  # as over 20,000 in 10,000 sentences at the real scale
+    assert max(m.start_char for m in people) > 10 * 5_000  # mentions from the last pieces too
     assert all(text[m.start_char:m.end_char] == m.text for m in mentions)
     assert {m.canonical for m in people if m.text == "Merkel"} == {"Angela Merkel"}
+
+
+def test_the_real_piece_size_keeps_a_long_document_under_spacys_limit():
+    text = LONG_SENTENCE * 10_000  # 1.1 million characters
+    assert len(text) > load_nlp().max_length  # over spaCy's limit as it is
+    chunks = text_chunks(text)  # the size extract_entities cuts at
+    assert len(chunks) > 1 and "".join(chunk for _, chunk in chunks) == text
+    assert all(len(chunk) <= MAX_CHUNK_CHARS < load_nlp().max_length for _, chunk in chunks)
+    assert all(text[offset - 1].isspace() for offset, _ in chunks[1:])
 
 
 def _bbc_cases():

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import date
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -18,6 +19,7 @@ import duckdb
 import pandas as pd
 import polars as pl
 import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 import flows.news_pipeline
 import tasks.clean
@@ -26,7 +28,13 @@ from flows.news_pipeline import make_task_runner, news_pipeline
 from tasks.storage import CACHE_LOCK_FILE, cache_in_use
 from tests.conftest import REPO, SEED, descendants, heavy_imports, process_running, wait_until
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+@pytest.fixture(autouse=True)
+def prefect_api(prefect_harness: str) -> str:
+    """The Prefect API of this file's flow runs, and its URL: the session's test harness
+    (TestCommandLine's tests use the session's server instead)."""
+    return prefect_harness
+
 
 ARTICLES = {
     f"story{i}.txt": f"Story {i}\n\nAcme Corp said on March {i + 1}, 2021 that sales rose {i + 1}% to ${i + 10}m, "
@@ -61,6 +69,7 @@ def stories_raw(tmp_path: Path, monkeypatch) -> Path:
     return raw
 
 
+@pytest.mark.e2e
 def test_seed_article_end_to_end(seed_raw: Path, tmp_path: Path):
     summary = run(seed_raw, tmp_path)
     assert summary.rows["documents"] == 1 and summary.rows["errors"] == 0
@@ -89,6 +98,7 @@ def test_seed_article_end_to_end(seed_raw: Path, tmp_path: Path):
         assert document["text"][row.start_char:row.end_char] == row.text
 
 
+@pytest.mark.e2e
 def test_tables_read_as_is_in_duckdb_and_polars(seed_raw: Path, tmp_path: Path):
     run(seed_raw, tmp_path)
     processed = tmp_path / "processed"
@@ -98,6 +108,7 @@ def test_tables_read_as_is_in_duckdb_and_polars(seed_raw: Path, tmp_path: Path):
     assert pl.read_parquet(processed / "quantities" / "*.parquet").height == len(read(tmp_path, "quantities"))
 
 
+@pytest.mark.e2e
 def test_second_run_computes_nothing(seed_raw: Path, tmp_path: Path):
     first = run(seed_raw, tmp_path)
     before = read(tmp_path, "documents")
@@ -107,6 +118,7 @@ def test_second_run_computes_nothing(seed_raw: Path, tmp_path: Path):
     pd.testing.assert_frame_equal(before, read(tmp_path, "documents"))
 
 
+@pytest.mark.e2e
 def test_a_ner_worker_starts_early_only_when_the_raw_folder_changed(seed_raw: Path, tmp_path: Path, monkeypatch):
     """New listing: ingest will run, so one NER worker starts early (then one per new batch);
     unchanged listing: no NER process at all."""
@@ -121,6 +133,7 @@ def test_a_ner_worker_starts_early_only_when_the_raw_folder_changed(seed_raw: Pa
     assert started == [1, 1, 1, 1]
 
 
+@pytest.mark.e2e
 def test_changing_one_file_recomputes_only_its_batch(stories_raw: Path, tmp_path: Path):
     first = run(stories_raw, tmp_path)
     assert first.computed["clean"] >= 2  # several batches
@@ -145,6 +158,7 @@ def test_changing_one_file_recomputes_only_its_batch(stories_raw: Path, tmp_path
     assert "story5.txt" not in set(read(tmp_path, "documents").source)
 
 
+@pytest.mark.e2e
 def test_one_added_article_is_the_only_one_recomputed(tmp_path: Path):
     """Default batch size: 60 articles make one batch; the added article's batch misses Prefect's
     cache, and its chunk changes, but only the added article is cleaned and parsed: the others
@@ -171,6 +185,7 @@ def _cache_files(cache: Path) -> set[str]:
             if path.is_file() and not path.is_symlink() and "fx" not in path.parts and path.name[0] != "."}
 
 
+@pytest.mark.e2e
 def test_the_cache_keeps_what_recent_runs_used(stories_raw: Path, tmp_path: Path, monkeypatch):
     """With the default retention (a day), the files of the earlier input stay, and going back
     to it is cached; files unused for two days go, those the run used however old stay; with a
@@ -213,6 +228,7 @@ def test_ner_processes_come_from_workers_else_the_environment(monkeypatch, worke
     assert runner._max_workers == 2 * int(expected) + 1
 
 
+@pytest.mark.e2e
 def test_transient_os_errors_are_retried(seed_raw: Path, tmp_path: Path, monkeypatch):
     calls = []
     real_clean_batch = tasks.clean.clean_batch
@@ -229,6 +245,7 @@ def test_transient_os_errors_are_retried(seed_raw: Path, tmp_path: Path, monkeyp
     assert summary.rows["documents"] == 1 and summary.rows["errors"] == 0
 
 
+@pytest.mark.e2e
 def test_jsonl_and_sidecar_metadata(tmp_path: Path):
     raw = tmp_path / "raw"
     raw.mkdir()
@@ -247,48 +264,13 @@ def test_jsonl_and_sidecar_metadata(tmp_path: Path):
     assert (yuan.fx_rate_date, yuan.fx_rate_source) == (date(2019, 5, 7), "ecb")
 
 
+@pytest.mark.e2e
 def test_a_deleted_cached_output_is_recomputed(seed_raw: Path, tmp_path: Path):
     run(seed_raw, tmp_path)
     shutil.rmtree(tmp_path / "cache" / "work" / "entities")
     summary = run(seed_raw, tmp_path)
     assert summary.computed["entities"] == 1
     assert len(read(tmp_path, "entities")) > 0
-
-
-def test_cli_exit_status_when_the_run_fails(tmp_path: Path, capsys):
-    assert main(["run", "--raw-dir", str(tmp_path / "missing"), "--processed-dir", str(tmp_path / "p"),
-                 "--cache-dir", str(tmp_path / "c")]) == 1
-    assert "raw folder not found" in capsys.readouterr().err
-
-
-def test_clear_cache_refuses_while_a_run_uses_the_cache(tmp_path: Path, capsys):
-    cache = tmp_path / "cache"
-    (cache / "work").mkdir(parents=True)
-    with cache_in_use(cache):  # as a run holds it
-        assert main(["clear-cache", "--cache-dir", str(cache)]) == 1
-    assert "is using" in capsys.readouterr().err and (cache / "work").is_dir()
-    assert main(["clear-cache", "--cache-dir", str(cache)]) == 0
-    assert [path.name for path in cache.iterdir()] == [CACHE_LOCK_FILE]  # the lock others may wait on
-
-
-def test_command_line_runs_twice_with_no_traceback_and_caches_across_processes(seed_raw: Path, tmp_path: Path):
-    command = [sys.executable, "-m", "flows", "run", "--raw-dir", str(seed_raw),
-               "--processed-dir", str(tmp_path / "processed"), "--cache-dir", str(tmp_path / "cache")]
-    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    for expected in ("task runs (computed/cached): ingest 1/0", "nothing changed"):
-        result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-        output = result.stdout + result.stderr
-        assert result.returncode == 0, output
-        assert "Traceback" not in output
-        assert expected in result.stdout
-
-
-def test_the_command_line_module_is_light_for_spawned_ner_workers():
-    # A spawned NER worker re-imports the parent's main module first: the console script and
-    # `python -m flows` must not import Prefect or the flow there (flows/__main__.py).
-    assert heavy_imports("flows.__main__", ("prefect", "flows.news_pipeline", "spacy", "pyarrow")) == []
-    script = next(entry for entry in entry_points(group="console_scripts") if entry.name == "newsflow")
-    assert script.value == "flows.__main__:main"
 
 
 EARLY_WORKER = """
@@ -298,24 +280,6 @@ from tasks.ner_pool import _pools
 start_ner_worker_early(parser().parse_args(sys.argv[1:]))
 print({size: len(pool._processes) for size, pool in _pools.items()}, "prefect" in sys.modules)
 """
-
-
-def test_the_command_line_starts_a_ner_worker_before_prefect_only_when_ingest_will_run(seed_raw: Path,
-                                                                                         tmp_path: Path):
-    def workers_started(*options: str, cache: Path = tmp_path / "cache") -> str:
-        command = [sys.executable, "-c", EARLY_WORKER, "run", "--raw-dir", str(seed_raw),
-                   "--cache-dir", str(cache), "--workers", "3", *options]
-        return subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
-
-    # A new listing: one worker of a pool of --workers processes (not the core count), and Prefect not imported.
-    assert workers_started() == "{3: 1} False"
-    assert workers_started("--task-runner", "processes") == "{} False"  # its workers run NER themselves
-    # A cache path that cannot even be looked at: no guess, no traceback (the flow reports it).
-    assert workers_started(cache=tmp_path / ("x" * 300)) == "{} False"
-    run(seed_raw, tmp_path)  # ingest reads the listing
-    assert workers_started() == "{} False"
-    (seed_raw / "second.txt").write_text("Acme Corp hired Jane Doe in London on Monday.")
-    assert workers_started() == "{3: 1} False"
 
 
 RUN_AND_COUNT_NER_WORKERS = """
@@ -328,26 +292,6 @@ print(status, {size: len(pool._processes) for size, pool in _pools.items()},
 """
 
 
-def test_a_command_line_run_uses_the_worker_it_started_before_prefect(prefect_server, seed_raw: Path,
-                                                                       tmp_path: Path):
-    """The early worker and the flow's NER share one pool: one process, one model load."""
-    _, env = prefect_server
-    command = [sys.executable, "-c", RUN_AND_COUNT_NER_WORKERS, "run", "--raw-dir", str(seed_raw),
-               "--processed-dir", str(tmp_path / "processed"), "--cache-dir", str(tmp_path / "cache"),
-               "--workers", "3"]  # not the core count: the flow must find the pool the command line started
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "0 {3: 1} {3: 1}"
-    assert len(read(tmp_path, "entities")) > 0
-
-
-@pytest.mark.parametrize("workers", ["0", "-1", "two"])
-def test_the_command_line_refuses_a_worker_count_below_one(workers: str, capsys):
-    with pytest.raises(SystemExit) as exit_status:
-        main(["run", "--workers", workers])
-    assert exit_status.value.code == 2 and "at least 1" in capsys.readouterr().err
-
-
 def _cli(raw: Path, tmp_path: Path, env: dict) -> list[str]:
     return [sys.executable, "-m", "flows", "run", "--raw-dir", str(raw),
             "--processed-dir", str(tmp_path / "processed"), "--cache-dir", str(tmp_path / "cache")]
@@ -358,69 +302,170 @@ def _comparable(folder: Path, table: str) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def test_sigkill_mid_run_keeps_the_old_tables_and_the_next_run_finishes(stories_raw: Path, tmp_path: Path):
-    """kill -9 a real run during NER: the previous tables stay readable and unchanged; the next
-    run reuses what was cached and ends with the same tables as an uninterrupted run."""
-    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    env["NEWSFLOW_BATCH_SIZE"] = "2"
-    assert subprocess.run(_cli(stories_raw, tmp_path, env), cwd=REPO, env=env, capture_output=True,
-                          timeout=300).returncode == 0
-    before = _comparable(tmp_path / "processed", "documents")
-    for i in range(8, 20):
-        (stories_raw / f"late{i}.txt").write_text(f"Late story {i}\n\nBeta Ltd lost {i}% or ${i}m in Paris, Jean Roux said.")
+class TestCommandLine:
+    """`newsflow` as a user runs it, mostly as a process of its own, some with Prefect's temporary
+    server. A class so that, in a parallel run, these tests (half of the file's time) run in
+    another worker than the rest of the file: that of the tests that need the session's real
+    server (tests/conftest.py's SAME_WORKER). All but the SIGKILL test are end-to-end tests (its
+    40-80 s would make `make e2e` too long)."""
 
-    # In a session of its own, so that the kill takes the whole run as a scheduler or a container
-    # would: the command, its temporary Prefect server and its NER workers (none left running).
-    run = subprocess.Popen(_cli(stories_raw, tmp_path, env), cwd=REPO, env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    seen = []
-    for line in run.stdout:
-        seen.append(line)
-        if "batch 3 of" in line:
-            os.killpg(run.pid, signal.SIGKILL)
-            break
-    run.wait(timeout=60)
-    assert run.returncode == -9, "".join(seen)
-    pd.testing.assert_frame_equal(_comparable(tmp_path / "processed", "documents"), before)
+    @pytest.fixture(autouse=True)
+    def prefect_api(self, prefect_server) -> Iterator[str]:
+        """The session's real server, not the test harness: the worker that runs these tests
+        starts no harness then."""
+        api_url, _ = prefect_server
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            yield api_url
 
-    rerun = subprocess.run(_cli(stories_raw, tmp_path, env), cwd=REPO, env=env, capture_output=True, text=True,
-                           timeout=300)
-    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-    _, cached = map(int, re.search(r"clean (\d+)/(\d+)", rerun.stdout).groups())
-    assert cached > 0  # the batches cleaned before the kill came from the cache
-    reference = tmp_path / "reference"
-    news_pipeline(raw_dir=str(stories_raw), processed_dir=str(reference / "processed"),
-                  cache_dir=str(reference / "cache"))
-    for table in ("documents", "entities", "document_entities", "quantities", "errors"):
-        pd.testing.assert_frame_equal(_comparable(tmp_path / "processed", table), _comparable(reference / "processed", table))
+    @pytest.mark.e2e
+    def test_cli_exit_status_when_the_run_fails(self, tmp_path: Path, capsys):
+        assert main(["run", "--raw-dir", str(tmp_path / "missing"), "--processed-dir", str(tmp_path / "p"),
+                     "--cache-dir", str(tmp_path / "c")]) == 1
+        assert "raw folder not found" in capsys.readouterr().err
 
+    @pytest.mark.e2e
+    def test_clear_cache_refuses_while_a_run_uses_the_cache(self, tmp_path: Path, capsys):
+        cache = tmp_path / "cache"
+        (cache / "work").mkdir(parents=True)
+        with cache_in_use(cache):  # as a run holds it
+            assert main(["clear-cache", "--cache-dir", str(cache)]) == 1
+        assert "is using" in capsys.readouterr().err and (cache / "work").is_dir()
+        assert main(["clear-cache", "--cache-dir", str(cache)]) == 0
+        assert [path.name for path in cache.iterdir()] == [CACHE_LOCK_FILE]  # the lock others may wait on
 
-def test_sigterm_to_the_command_leaves_no_server_or_ner_worker_running(stories_raw: Path, tmp_path: Path):
-    """`kill <pid>` of a run: Prefect marks it Crashed and re-raises SIGTERM, which skips every
-    exit handler; the temporary server (stopped by flows/reaper.py) and the NER workers (which
-    watch their parent, tasks/ner.py) must not outlive it."""
-    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    run = subprocess.Popen(_cli(stories_raw, tmp_path, env), cwd=REPO, env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
-    seen = []
-    for line in run.stdout:
-        seen.append(line)
-        if "Task run 'clean" in line:
-            break
-    left = descendants(run.pid)
-    try:
-        commands = " ".join(Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ") for pid in left)
-        assert all(part in commands for part in ("uvicorn", "flows/reaper.py", "spawn_main")), commands
-        run.terminate()
+    @pytest.mark.e2e
+    def test_command_line_runs_twice_with_no_traceback_and_caches_across_processes(self, prefect_api: str,
+                                                                                     seed_raw: Path, tmp_path: Path):
+        """The first run as a user's first `newsflow run`, on Prefect's temporary server; the second,
+        another process, on the session's server (PREFECT_API_URL; starting a temporary server again
+        would take 10-25 s more), finds everything in the first one's cache."""
+        command = [sys.executable, "-m", "flows", "run", "--raw-dir", str(seed_raw),
+                   "--processed-dir", str(tmp_path / "processed"), "--cache-dir", str(tmp_path / "cache")]
+        temporary_server = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+        for env, expected in ((temporary_server, "task runs (computed/cached): ingest 1/0"),
+                              (temporary_server | {"PREFECT_API_URL": prefect_api}, "nothing changed")):
+            result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+            output = result.stdout + result.stderr
+            assert result.returncode == 0, output
+            assert "Traceback" not in output
+            assert expected in result.stdout
+
+    @pytest.mark.e2e
+    def test_the_command_line_module_is_light_for_spawned_ner_workers(self):
+        # A spawned NER worker re-imports the parent's main module first: the console script and
+        # `python -m flows` must not import Prefect or the flow there (flows/__main__.py).
+        assert heavy_imports("flows.__main__", ("prefect", "flows.news_pipeline", "spacy", "pyarrow")) == []
+        script = next(entry for entry in entry_points(group="console_scripts") if entry.name == "newsflow")
+        assert script.value == "flows.__main__:main"
+
+    @pytest.mark.e2e
+    def test_the_command_line_starts_a_ner_worker_before_prefect_only_when_ingest_will_run(self, seed_raw: Path,
+                                                                                             tmp_path: Path):
+        def workers_started(*options: str, cache: Path = tmp_path / "cache") -> str:
+            command = [sys.executable, "-c", EARLY_WORKER, "run", "--raw-dir", str(seed_raw),
+                       "--cache-dir", str(cache), "--workers", "3", *options]
+            return subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+
+        # A new listing: one worker of a pool of --workers processes (not the core count), and Prefect not imported.
+        assert workers_started() == "{3: 1} False"
+        assert workers_started("--task-runner", "processes") == "{} False"  # its workers run NER themselves
+        # A cache path that cannot even be looked at: no guess, no traceback (the flow reports it).
+        assert workers_started(cache=tmp_path / ("x" * 300)) == "{} False"
+        run(seed_raw, tmp_path)  # ingest reads the listing
+        assert workers_started() == "{} False"
+        (seed_raw / "second.txt").write_text("Acme Corp hired Jane Doe in London on Monday.")
+        assert workers_started() == "{3: 1} False"
+
+    @pytest.mark.e2e
+    def test_a_command_line_run_uses_the_worker_it_started_before_prefect(self, prefect_api: str, seed_raw: Path,
+                                                                           tmp_path: Path):
+        """The early worker and the flow's NER share one pool: one process, one model load."""
+        env = os.environ | {"PREFECT_API_URL": prefect_api}
+        command = [sys.executable, "-c", RUN_AND_COUNT_NER_WORKERS, "run", "--raw-dir", str(seed_raw),
+                   "--processed-dir", str(tmp_path / "processed"), "--cache-dir", str(tmp_path / "cache"),
+                   "--workers", "3"]  # not the core count: the flow must find the pool the command line started
+        result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout.strip().splitlines()[-1] == "0 {3: 1} {3: 1}"
+        assert len(read(tmp_path, "entities")) > 0
+
+    @pytest.mark.e2e
+    @pytest.mark.parametrize("workers", ["0", "-1", "two"])
+    def test_the_command_line_refuses_a_worker_count_below_one(self, workers: str, capsys):
+        with pytest.raises(SystemExit) as exit_status:
+            main(["run", "--workers", workers])
+        assert exit_status.value.code == 2 and "at least 1" in capsys.readouterr().err
+
+    def test_sigkill_mid_run_keeps_the_old_tables_and_the_next_run_finishes(self, prefect_api: str,
+                                                                             stories_raw: Path, tmp_path: Path):
+        """kill -9 a real run during NER: the previous tables stay readable and unchanged; the next
+        run reuses what was cached and ends with the same tables as an uninterrupted run. The killed
+        run and the next one each start Prefect's temporary server, as a user's runs do; the first
+        run, which only makes the previous tables, uses the session's server (10-25 s less)."""
+        env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+        env["NEWSFLOW_BATCH_SIZE"] = "2"
+        first = env | {"PREFECT_API_URL": prefect_api}
+        assert subprocess.run(_cli(stories_raw, tmp_path, first), cwd=REPO, env=first, capture_output=True,
+                              timeout=300).returncode == 0
+        before = _comparable(tmp_path / "processed", "documents")
+        for i in range(8, 20):
+            (stories_raw / f"late{i}.txt").write_text(
+                f"Late story {i}\n\nBeta Ltd lost {i}% or ${i}m in Paris, Jean Roux said.")
+
+        # In a session of its own, so that the kill takes the whole run as a scheduler or a container
+        # would: the command, its temporary Prefect server and its NER workers (none left running).
+        run = subprocess.Popen(_cli(stories_raw, tmp_path, env), cwd=REPO, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        seen = []
+        for line in run.stdout:
+            seen.append(line)
+            if "batch 3 of" in line:
+                os.killpg(run.pid, signal.SIGKILL)
+                break
         run.wait(timeout=60)
-        assert run.returncode == -signal.SIGTERM, "".join(seen)
-        wait_until(lambda: not any(process_running(pid) for pid in left), 20, "the run's processes to exit")
-    finally:
-        for pid in left:
-            if process_running(pid):
-                os.kill(pid, signal.SIGKILL)
+        assert run.returncode == -9, "".join(seen)
+        pd.testing.assert_frame_equal(_comparable(tmp_path / "processed", "documents"), before)
+
+        rerun = subprocess.run(_cli(stories_raw, tmp_path, env), cwd=REPO, env=env, capture_output=True, text=True,
+                               timeout=300)
+        assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+        _, cached = map(int, re.search(r"clean (\d+)/(\d+)", rerun.stdout).groups())
+        assert cached > 0  # the batches cleaned before the kill came from the cache
+        reference = tmp_path / "reference"
+        news_pipeline(raw_dir=str(stories_raw), processed_dir=str(reference / "processed"),
+                      cache_dir=str(reference / "cache"))
+        for table in ("documents", "entities", "document_entities", "quantities", "errors"):
+            pd.testing.assert_frame_equal(_comparable(tmp_path / "processed", table),
+                                          _comparable(reference / "processed", table))
+
+    @pytest.mark.e2e
+    def test_sigterm_to_the_command_leaves_no_server_or_ner_worker_running(self, stories_raw: Path, tmp_path: Path):
+        """`kill <pid>` of a run: Prefect marks it Crashed and re-raises SIGTERM, which skips every
+        exit handler; the temporary server (stopped by flows/reaper.py) and the NER workers (which
+        watch their parent, tasks/ner.py) must not outlive it."""
+        env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+        run = subprocess.Popen(_cli(stories_raw, tmp_path, env), cwd=REPO, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+        seen = []
+        for line in run.stdout:
+            seen.append(line)
+            if "Task run 'clean" in line:
+                break
+        left = descendants(run.pid)
+        try:
+            commands = " ".join(Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ") for pid in left)
+            assert all(part in commands for part in ("uvicorn", "flows/reaper.py", "spawn_main")), commands
+            run.terminate()
+            run.wait(timeout=60)
+            assert run.returncode == -signal.SIGTERM, "".join(seen)
+            wait_until(lambda: not any(process_running(pid) for pid in left), 20, "the run's processes to exit")
+        finally:
+            for pid in left:
+                if process_running(pid):
+                    os.kill(pid, signal.SIGKILL)
 
 
+@pytest.mark.e2e
 def test_transient_os_error_while_writing_tables_is_retried(seed_raw: Path, tmp_path: Path, monkeypatch):
     import tasks.write
 
@@ -438,6 +483,7 @@ def test_transient_os_error_while_writing_tables_is_retried(seed_raw: Path, tmp_
     assert summary.rows["documents"] == 1 and len(calls) > 5
 
 
+@pytest.mark.e2e
 def test_mixed_bad_inputs_are_all_accounted_for(tmp_path: Path):
     raw = tmp_path / "raw"
     raw.mkdir()
@@ -463,12 +509,11 @@ def test_mixed_bad_inputs_are_all_accounted_for(tmp_path: Path):
     assert bad.value_usd.isna().all() and set(bad.fx_rate_source) <= {"no_rate_for_date"}
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("kind", ["dask", "processes"])
 def test_parallel_task_runners_give_the_same_tables(kind: str, stories_raw: Path, tmp_path: Path, monkeypatch):
     """A real dask.distributed LocalCluster (2 worker processes) and the process pool produce the
     same tables as the default thread runner."""
-    from prefect.settings import PREFECT_API_URL
-
     monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())  # for the worker processes
     run(stories_raw, tmp_path)
     parallel = tmp_path / kind

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
@@ -29,10 +30,15 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from tests.conftest import REPO, SEED, descendants, process_running, wait_until
 
 DEPLOYMENT = "newsflow/newsflow-scheduled"
+# Every test here needs the real server (and the flow): CI runs them on every supported Python.
+pytestmark = pytest.mark.e2e
+# The runners look for due runs every second instead of 10 s (serve) and 2 s (the worker).
+FAST_POLLING = {"PREFECT_RUNNER_POLL_FREQUENCY": "1", "PREFECT_WORKER_QUERY_SECONDS": "1"}
 
 
-def _completed_runs(api_url: str) -> list:
-    """Completed runs of the served deployment (none while it is not registered yet)."""
+def _scheduled_runs(api_url: str) -> list:
+    """Completed runs of the served deployment that its schedule started (none while it is not
+    registered yet)."""
     async def runs():
         async with get_client() as client:
             try:
@@ -46,7 +52,15 @@ def _completed_runs(api_url: str) -> list:
             )
 
     with temporary_settings(updates={PREFECT_API_URL: api_url}):
-        return asyncio.run(runs())
+        return [run for run in asyncio.run(runs()) if run.auto_scheduled]
+
+
+def _registered(api_url: str, name: str) -> bool:
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        try:
+            return bool(asyncio.run(_deployment(name)))
+        except (ObjectNotFound, PrefectHTTPStatusError):  # not registered yet, or the server is busy
+            return False
 
 
 def test_served_deployment_runs_on_schedule_and_on_demand(prefect_server, tmp_path: Path):
@@ -57,15 +71,15 @@ def test_served_deployment_runs_on_schedule_and_on_demand(prefect_server, tmp_pa
     serve = subprocess.Popen(
         [sys.executable, "-m", "flows", "serve", "--interval", "20", "--raw-dir", str(raw),
          "--processed-dir", str(tmp_path / "processed"), "--cache-dir", str(tmp_path / "cache")],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd=REPO, env=env | FAST_POLLING, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        scheduled = wait_until(lambda: _completed_runs(api_url), 180, "a scheduled run to complete")
-        assert scheduled[0].state.is_completed()
+        wait_until(lambda: _registered(api_url, DEPLOYMENT), 120, "the served deployment", interval=0.5)
+        # On demand first, while the schedule's first run (--interval 20) is not due yet.
         with temporary_settings(updates={PREFECT_API_URL: api_url}):
             # Its own output folders: the schedule keeps starting runs, and two runs on one folder
             # exclude each other (the run lock).
             manual = {"raw_dir": str(raw), "processed_dir": str(tmp_path / "manual"), "cache_dir": str(tmp_path / "mcache")}
-            triggered = run_deployment(DEPLOYMENT, parameters=manual, timeout=180)
+            triggered = run_deployment(DEPLOYMENT, parameters=manual, timeout=180, poll_interval=1)
             assert triggered.state.is_completed(), triggered.state
 
             async def artifacts():
@@ -80,6 +94,8 @@ def test_served_deployment_runs_on_schedule_and_on_demand(prefect_server, tmp_pa
         assert "Xi Jinping" in found["newsflow-summary"].data
         documents = pd.read_parquet(tmp_path / "manual" / "documents")
         assert documents.source.tolist() == [SEED.name]
+        scheduled = wait_until(lambda: _scheduled_runs(api_url), 180, "a scheduled run to complete", interval=0.5)
+        assert scheduled[0].state.is_completed() and scheduled[0].id != triggered.id
         flow_run_processes = descendants(serve.pid)  # serve runs each flow run in a process of its own
     finally:
         serve.kill()
@@ -98,24 +114,26 @@ def test_deployment_from_prefect_yaml_runs_on_a_process_worker(prefect_server, t
     home.mkdir()
     for package in ("flows", "tasks"):
         (home / package).symlink_to(REPO / package)
-    env = env | {"NEWSFLOW_HOME": str(home), "PREFECT_WORKER_QUERY_SECONDS": "2"}
+    env = env | {"NEWSFLOW_HOME": str(home)} | FAST_POLLING
     prefect = str(Path(sys.executable).parent / "prefect")
     subprocess.run([prefect, "work-pool", "create", "newsflow-process", "--type", "process", "--overwrite"],
-                   cwd=REPO, env=env, check=True, capture_output=True)
-    subprocess.run([prefect, "--no-prompt", "deploy", "--name", "newsflow-hourly"],
                    cwd=REPO, env=env, check=True, capture_output=True)
     raw = tmp_path / "raw"
     raw.mkdir()
     shutil.copy(SEED, raw / SEED.name)
+    # The worker starts while the deployment is made (it polls the pool until there is work).
     worker = subprocess.Popen([prefect, "worker", "start", "--pool", "newsflow-process"], cwd=REPO, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
+        subprocess.run([prefect, "--no-prompt", "deploy", "--name", "newsflow-hourly"],
+                       cwd=REPO, env=env, check=True, capture_output=True)
         with temporary_settings(updates={PREFECT_API_URL: api_url}):
             deployment = asyncio.run(_deployment("newsflow/newsflow-hourly"))
             assert [schedule.schedule.cron for schedule in deployment.schedules] == ["0 * * * *"]
             parameters = {"raw_dir": str(raw), "processed_dir": str(tmp_path / "processed"),
                           "cache_dir": str(tmp_path / "cache")}
-            triggered = run_deployment("newsflow/newsflow-hourly", parameters=parameters, timeout=180)
+            triggered = run_deployment("newsflow/newsflow-hourly", parameters=parameters, timeout=180,
+                                       poll_interval=1)
         assert triggered.state.is_completed(), triggered.state
         documents = pd.read_parquet(tmp_path / "processed" / "documents")
         assert documents.source.tolist() == [SEED.name]

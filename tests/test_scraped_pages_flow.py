@@ -13,7 +13,7 @@ from flows.news_pipeline import news_pipeline
 from tests.test_clean_scrapes import EXCERPT
 from tests.test_ingest import HTML_PAGE
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.e2e]
 
 VIDEO_PAGE = (
     "Vlog: Consumer goods at CIIE redefines market - People's Daily Online DD_belatedPNG.fix('div, ul'); "

@@ -54,7 +54,7 @@ def test_flow_run_page_renders_with_its_task_runs(prefect_server, tmp_path: Path
         with temporary_settings(updates={PREFECT_API_URL: api_url}):
             return asyncio.run(task_names()) == {"ingest", "clean", "entities", "numbers", "write"}
 
-    wait_until(all_task_runs_recorded, 60, "the flow run's task runs")
+    wait_until(all_task_runs_recorded, 60, "the flow run's task runs", interval=0.5)
 
     # The page draws its timeline on a canvas: the check is the rendered screenshot, whose size
     # tells a drawn page (about 160 KB) from the empty application shell (a few KB).
