@@ -33,7 +33,7 @@ TASK_RUNNERS = ("threads", "processes", "dask")
 # How long `newsflow run` waits for Prefect's temporary server, unless
 # PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS says otherwise (Prefect's own default is 20 s).
 # A first start in a new Prefect home creates and migrates its database: measured on a 2-core
-# machine, 11-14 s idle and 31-41 s with two busy processes beside it (docs/performance.md).
+# machine, 13 s idle, 26-30 s beside two busy processes, 46 s beside four (bench/first_start.py).
 TEMPORARY_SERVER_START_SECONDS = 240
 DEFAULT_CRON = "0 * * * *"  # hourly; prefect.yaml has the same default
 
