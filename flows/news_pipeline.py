@@ -13,7 +13,6 @@ import argparse
 import os
 import shutil
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -28,7 +27,7 @@ from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_STARTUP_T
 from prefect.states import State
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
-from flows.progress import reporting_progress
+from flows.progress import every, reporting_progress
 from flows.report import STAGES, publish_run_report, stage_rows
 from tasks.clean import clean_task
 from tasks.entities import entities_task
@@ -148,7 +147,8 @@ def _run_stages(settings: Settings) -> RunSummary:
     )
 
     sources = discover_sources(settings.raw_dir)
-    if ingest_will_run(settings.work_dir, sources, settings.ingest_version()):
+    ingest_version = settings.ingest_version()
+    if ingest_will_run(settings.work_dir, sources, ingest_version):
         # New text is likely: one NER process starts loading the model now, beside ingest, and
         # is ready sooner for an added article. (`newsflow run` starts it before it imports
         # Prefect, 1-1.5 s earlier; then this starts no other.)
@@ -156,7 +156,7 @@ def _run_stages(settings: Settings) -> RunSummary:
     ingest_inputs = dict(raw_dir=str(settings.raw_dir), sources=sources,
                          work_dir=work_dir, target_batch_size=settings.target_batch_size,
                          max_bytes=settings.max_document_bytes, folder_encodings=settings.folder_encodings,
-                         cache_version=settings.ingest_version())
+                         cache_version=ingest_version)
     ingested = _intact_result(ingest.submit(**ingest_inputs), ingest, summary, "ingest", **ingest_inputs)
     if summary.computed["ingest"] and ingested.n_new_batches:
         # New batches need NER: a NER process per new batch (up to the core count; counting the
@@ -231,24 +231,6 @@ def make_task_runner(kind: str, workers: int | None = None, dask_address: str | 
 
 
 @contextmanager
-def _saying_every(seconds: float, message: Callable[[], str]) -> Iterator[None]:
-    """Print `message()` on standard error every `seconds` while the body runs."""
-    done = threading.Event()
-
-    def say() -> None:
-        while not done.wait(seconds):
-            print(message(), file=sys.stderr, flush=True)
-
-    speaker = threading.Thread(target=say, daemon=True)
-    speaker.start()
-    try:
-        yield
-    finally:
-        done.set()
-        speaker.join()
-
-
-@contextmanager
 def prefect_api() -> Iterator[None]:
     """Use the configured Prefect API, or start Prefect's temporary server for this run.
 
@@ -266,7 +248,8 @@ def prefect_api() -> Iterator[None]:
     print(f"starting Prefect's temporary server (waiting up to {timeout} s: a first start in a new Prefect home "
           "creates its database)", file=sys.stderr, flush=True)
     started = time.monotonic()
-    with _saying_every(10, lambda: f"still waiting for Prefect's temporary server: {time.monotonic() - started:.0f} s"):
+    with every(10, lambda: print(f"still waiting for Prefect's temporary server: {time.monotonic() - started:.0f} s",
+                                 file=sys.stderr, flush=True)):
         try:
             server.start(timeout)  # stopped at exit by Prefect, after its log and event workers are flushed
         except RuntimeError as error:

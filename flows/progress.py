@@ -12,7 +12,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 
 from tqdm import tqdm
@@ -41,6 +41,24 @@ def _duration(seconds: float) -> str:
 
 
 @contextmanager
+def every(seconds: float, action: Callable[[], None]) -> Iterator[None]:
+    """Call `action()` every `seconds`, in a thread, while the body runs."""
+    stop = threading.Event()
+
+    def repeat() -> None:
+        while not stop.wait(seconds):
+            action()
+
+    thread = threading.Thread(target=repeat, name="newsflow-every", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+@contextmanager
 def reporting_progress(progress: DocumentProgress, logger: logging.Logger | logging.LoggerAdapter,
                        log_interval: float = LOG_INTERVAL_SECONDS, terminal: bool | None = None
                        ) -> Iterator[DocumentProgress]:
@@ -52,32 +70,26 @@ def reporting_progress(progress: DocumentProgress, logger: logging.Logger | logg
     # The bar shows only if the work lasts BAR_DELAY_SECONDS: a run of a few new articles stays quiet.
     bar = tqdm(total=progress.total, desc="entities", unit=" documents", file=sys.stderr, dynamic_ncols=True,
                smoothing=0.1, delay=BAR_DELAY_SECONDS) if terminal else None
-    stop = threading.Event()
     started = time.monotonic()
+    next_log = started + log_interval
 
-    def watch() -> None:
-        shown, next_log = 0, started + log_interval
-        while not stop.wait(REFRESH_SECONDS):
-            done = progress.done
-            if bar is not None:
-                bar.update(done - shown)
-                shown = done
-            if time.monotonic() >= next_log:
-                logger.info(describe(done, progress.total, time.monotonic() - started))
-                next_log += log_interval
+    def show() -> None:
+        nonlocal next_log
+        done = progress.done
         if bar is not None:
-            bar.update(progress.done - shown)
+            bar.update(done - bar.n)
+        if time.monotonic() >= next_log:
+            logger.info(describe(done, progress.total, time.monotonic() - started))
+            next_log += log_interval
 
     track(progress)
-    watcher = threading.Thread(target=watch, name="newsflow-progress", daemon=True)
-    watcher.start()
     # Console log lines go through tqdm while the bar is shown, so that they print above it.
     with logging_redirect_tqdm() if bar is not None else nullcontext():
         try:
-            yield progress
+            with every(REFRESH_SECONDS, show):
+                yield progress
         finally:
             track(None)
-            stop.set()
-            watcher.join()
             if bar is not None:
+                bar.update(progress.done - bar.n)
                 bar.close()
