@@ -43,8 +43,12 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--cron", default=DEFAULT_CRON, help="cron schedule (default: %(default)r)")
     serve.add_argument("--interval", type=int, help="run every N seconds instead of the cron schedule")
     clear = commands.add_parser("clear-cache", help="delete cached results (the next run recomputes all)")
+    snapshots = commands.add_parser("snapshots", help="list the kept snapshots of the published tables")
+    rollback = commands.add_parser("rollback", help="publish an earlier snapshot's tables again")
+    rollback.add_argument("snapshot_id", type=positive_int, metavar="ID", help="the snapshot (see `newsflow snapshots`)")
     for command in (run, serve):
         command.add_argument("--raw-dir", default=str(DEFAULT_RAW_DIR), help="input articles (default: %(default)s)")
+    for command in (run, serve, snapshots, rollback):
         command.add_argument("--processed-dir", default=str(DEFAULT_PROCESSED_DIR),
                              help="output tables (default: %(default)s)")
     for command in (run, serve, clear):
@@ -82,6 +86,10 @@ def start_ner_worker_early(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line (flows/news_pipeline.py runs the commands)."""
     args = parser().parse_args(argv)
+    if args.command in ("snapshots", "rollback"):  # no Prefect needed
+        from flows.snapshots import snapshot_command
+
+        return snapshot_command(args)
     # Before Prefect is imported, which reads its settings then: Prefect's 20-s wait for its
     # temporary server is too short for a first start on a busy machine (`serve` uses it too).
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", str(TEMPORARY_SERVER_START_SECONDS))

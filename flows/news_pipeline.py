@@ -51,6 +51,7 @@ class RunSummary:
 
     processed_dir: str
     rows: dict[str, int] = field(default_factory=dict)
+    snapshot_id: int = 0  # the published snapshot (tasks/snapshots.py)
     computed: Counter = field(default_factory=Counter)
     cached: Counter = field(default_factory=Counter)
     accounting: tuple[int, int, int] = (0, 0, 0)  # inputs, documents, rejected inputs
@@ -68,7 +69,7 @@ class RunSummary:
             "task runs (computed/cached): "
             + ", ".join(f"{stage} {self.computed[stage]}/{self.cached[stage]}" for stage in STAGES),
             "nothing changed: every result came from the cache" if not self.computed_anything else "",
-            f"tables: {self.processed_dir}/<{'|'.join(PUBLISHED_TABLES)}>/",
+            f"tables: {self.processed_dir}/<{'|'.join(PUBLISHED_TABLES)}>/ (snapshot {self.snapshot_id})",
         ]
         return "\n".join(line for line in lines if line)
 
@@ -185,9 +186,10 @@ def _run_stages(settings: Settings) -> RunSummary:
             logger.info("batch %d of %d done: %s", number, len(ingested.batches), batch.label)
 
     parts = TableParts(documents, entity_parts, quantities, ingested.errors_path, ingested.n_inputs)
-    write_inputs = dict(parts=parts, processed_dir=str(settings.processed_dir), cache_version=version)
+    write_inputs = dict(parts=parts, processed_dir=str(settings.processed_dir), keep_snapshots=settings.keep_snapshots,
+                        max_rows_per_file=settings.max_rows_per_file, cache_version=version)
     published = _intact_result(write.submit(**write_inputs), write, summary, "write", **write_inputs)
-    summary.rows = published.rows
+    summary.rows, summary.snapshot_id = published.rows, published.snapshot_id
     summary.used_files += ingested.files() + [
         path for output in documents + entity_parts + quantities for path in output.files()
     ]

@@ -137,14 +137,97 @@ def records_table(records: Sequence[object], schema: pa.Schema) -> pa.Table:
                                 schema=schema)
 
 
+FOLDERS_AND_SNAPSHOTS = """## Folders, partitions and files
+
+Each table is a folder of Parquet files (zstd, row groups of 65,536 rows), partitioned
+Hive-style by the article's month: `data/processed/entities/published_month=2021-12/part-<hash>.parquet`.
+Articles without a `published_date` are in `published_month=undated`, and so are the error rows
+of inputs that were rejected (no article). The partition column `published_month` (`YYYY-MM` or
+`undated`, a string) is in the folder names, not inside the files: readers that understand Hive
+partitions add it. Other tables' rows are in their article's month, so a document whose date
+changes moves partition with all its rows. An empty table is one empty file in
+`published_month=undated`, so that readers still find its columns.
+
+A run writes only the partitions whose rows changed: a file is named by the hash of its content,
+so an unchanged partition keeps its file. A partition is one file unless it holds more than
+`NEWSFLOW_MAX_ROWS_PER_FILE` rows (1,000,000); then it is split into equal files (none less than
+half full). Hourly runs never add small files: the partition they change is rewritten as one file.
+
+## Snapshots
+
+Every run that changes a table publishes a *snapshot*: one manifest,
+`data/processed/_snapshots/<id>.json` (ids count up from 1), that lists every file of the five
+tables. The files of every kept snapshot are in `data/processed/_files/<table>/...` and never
+change; the table folders hold a copy of the latest snapshot's files. Publishing writes the new
+files, then creates the next manifest (which must not exist yet, so two runs cannot both
+publish), then updates the table folders, then deletes snapshots beyond the newest
+`NEWSFLOW_KEEP_SNAPSHOTS` (10) and the files no kept snapshot lists.
+
+- Reading a table folder (`pd.read_parquet("data/processed/documents")`, DuckDB
+  `read_parquet('data/processed/documents/**/*.parquet', hive_partitioning = true)`,
+  `pl.read_parquet("data/processed/documents")`) gives the latest snapshot whenever no run is
+  publishing. While one publishes, or after a run was killed while publishing (until the next
+  run), a folder may hold some files of two snapshots.
+- Reading through a manifest gives all five tables of one snapshot, never a mix, even while a
+  run publishes. The helper does it (and retries if the snapshot expires while it reads):
+
+  ```python
+  from tasks.snapshots import read_tables, read_table
+
+  tables = read_tables("data/processed")           # the latest snapshot: {table: pyarrow.Table}
+  documents = tables["documents"].to_pandas()
+  entities = read_table("data/processed", "entities", snapshot_id=3)   # a kept earlier one
+  ```
+
+  Or follow the newest manifest yourself. A manifest is complete when it parses as JSON (a
+  run that is writing one, or was killed while writing it, leaves one that does not: take the
+  next older):
+
+  ```python
+  import glob, json
+  import duckdb, pandas as pd, polars as pl
+
+  def latest(processed="data/processed"):
+      for path in sorted(glob.glob(f"{processed}/_snapshots/*.json"), reverse=True):
+          try:
+              return json.load(open(path))
+          except ValueError:
+              continue
+
+  snapshot = latest()
+  files = [f"data/processed/{path}" for path in snapshot["files"]["quantities"]]
+  quantities = pd.read_parquet(files)                              # pandas
+  quantities = pl.read_parquet(files, hive_partitioning=True)      # Polars
+  quantities = duckdb.read_parquet(files, hive_partitioning=True)  # DuckDB
+  ```
+
+  A manifest holds `id`, `created_at` (UTC), `note` (the flow run that published it, or
+  `rollback to snapshot N`), `built_from` (a key of the stage results), `rows` and `files` (per
+  table, paths relative to the processed folder).
+- `newsflow snapshots` lists the kept snapshots; `newsflow rollback ID` publishes snapshot ID's
+  tables again as a new snapshot (the files are the same, so the tables are exactly the earlier
+  ones). The next run publishes the tables of the raw folder's current articles again.
+
+Why manifests and not Delta Lake or Iceberg: pandas, DuckDB and Polars read plain Parquet files
+and a list of them without any extension, while DuckDB's `delta` and `iceberg` extensions are
+downloaded at run time (impossible offline), Polars' Delta reader needs the `deltalake` package
+and pyiceberg a catalog service or database. A manifest of immutable files is the same idea
+(Delta's log entry, Iceberg's snapshot) with nothing to install, and its one create-if-absent
+write is what object stores offer (a conditional PUT).
+
+"""
+
+
 def to_markdown() -> str:
     """The table contract as Markdown (the body of docs/schema.md)."""
     lines = [
         "# Table contract",
         "",
         "Generated from `tasks/schemas.py` by `python -m tasks.schemas > docs/schema.md`.",
-        "Each table is `data/processed/<table>/<table>.parquet` (zstd). The same descriptions are",
-        "stored in each Arrow field's metadata under the key `description`.",
+        "The same descriptions are stored in each Arrow field's metadata under the key `description`.",
+        "",
+        FOLDERS_AND_SNAPSHOTS,
+        "# The tables",
     ]
     for name, schema in PUBLISHED_TABLES.items():
         lines += ["", f"## `{name}`", "", schema.metadata[b"description"].decode(), ""]

@@ -50,6 +50,13 @@ def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _env_at_least_one(name: str, default: int) -> int:
+    value = _env_int(name, default)
+    if value < 1:
+        raise ValueError(f"{name} must be 1 or more, not {value}")
+    return value
+
+
 def _env_float(name: str, default: float) -> float:
     return float(os.environ.get(name, default))
 
@@ -144,6 +151,10 @@ class Settings:
     # (folder, codec) pairs from NEWSFLOW_FOLDER_ENCODINGS; the deepest folder wins, a sidecar's
     # `encoding` beats it, and JSONL files are UTF-8 whatever it says.
     folder_encodings: tuple[tuple[str, str], ...] = ()
+    # Snapshots of the published tables kept for readers and rollback (tasks/snapshots.py).
+    keep_snapshots: int = 10
+    # A month partition of more rows than this is split into equal files.
+    max_rows_per_file: int = 1_000_000
 
     @classmethod
     def from_env(
@@ -162,6 +173,8 @@ class Settings:
             default_fx_date=_env_date("NEWSFLOW_DEFAULT_FX_DATE"),
             cache_retention_hours=_retention_hours(),
             folder_encodings=parse_folder_encodings(os.environ.get("NEWSFLOW_FOLDER_ENCODINGS", "")),
+            keep_snapshots=_env_at_least_one("NEWSFLOW_KEEP_SNAPSHOTS", 10),
+            max_rows_per_file=_env_at_least_one("NEWSFLOW_MAX_ROWS_PER_FILE", 1_000_000),
         )
 
     def ingest_version(self) -> str:

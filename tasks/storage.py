@@ -1,4 +1,5 @@
-"""Files on disk: atomic writes, the content-addressed Arrow hand-off between stages, the locks."""
+"""Files: a location on any fsspec file system (the published tables), atomic writes and the
+content-addressed Arrow hand-off between stages on local disk, the locks."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import fsspec
 import pyarrow as pa
+from fsspec.implementations.local import LocalFileSystem
 import pyarrow.ipc as ipc
-import pyarrow.parquet as pq
 
 from tasks.settings import ARROW_SUFFIX
 
@@ -26,6 +28,80 @@ ROW_GROUP_SIZE = 64 * 1024
 ARROW_FILE_OPTIONS = ipc.IpcWriteOptions(compression="lz4")
 LOCK_FILE = ".newsflow.lock"
 CACHE_LOCK_FILE = ".newsflow-cache.lock"
+
+
+class Location:
+    """A folder on a file system that fsspec knows (a local path or a URL such as s3://bucket/x),
+    with the few operations newsflow needs, all of which object stores have too: whole-object
+    reads and writes, create-if-absent, listing and delete. No rename, links or locks: a file
+    is written once under its final name, and a reader that must not see it half-written finds
+    it through a manifest written after it (tasks/snapshots.py)."""
+
+    def __init__(self, url: str | Path) -> None:
+        self.url = str(url)
+        self.fs, self.root = fsspec.core.url_to_fs(self.url)
+        self.root = self.root.rstrip("/")
+
+    def path(self, relative: str) -> str:
+        """The file system path of `relative` (a /-separated path under this location)."""
+        return f"{self.root}/{relative}" if relative else self.root
+
+    def read_bytes(self, relative: str) -> bytes:
+        return self.fs.cat_file(self.path(relative))
+
+    def write_bytes(self, relative: str, data: bytes) -> None:
+        """Write a whole file (made with its folders; replaced if it exists)."""
+        self._write(relative, data, "wb")
+
+    def create(self, relative: str, data: bytes) -> None:
+        """Write a file that must not exist yet; FileExistsError if it does (an exclusive open
+        on disk, a conditional PUT with If-None-Match on S3), so two writers cannot both win."""
+        self._write(relative, data, "xb")
+
+    def _write(self, relative: str, data: bytes, mode: str) -> None:
+        path = self.path(relative)
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        with self.fs.open(path, mode) as sink:
+            sink.write(data)
+            if isinstance(self.fs, LocalFileSystem):  # an object store's PUT is durable when it returns
+                sink.flush()
+                os.fsync(sink.fileno())
+
+    def copy(self, source: str, target: str) -> None:
+        path = self.path(target)
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        self.fs.copy(self.path(source), path)
+
+    def sizes(self, relative: str) -> dict[str, int]:
+        """Every file beneath `relative` (recursively) and its size, by path relative to this
+        location; empty when there is no such folder."""
+        try:
+            found = self.fs.find(self.path(relative), detail=True)
+        except FileNotFoundError:
+            return {}
+        prefix = len(self.root) + 1
+        return {path[prefix:]: info["size"] for path, info in found.items() if info["type"] == "file"}
+
+    def delete(self, relatives: list[str]) -> None:
+        """Delete these files; those already gone are skipped."""
+        for relative in relatives:
+            try:
+                self.fs.rm_file(self.path(relative))
+            except FileNotFoundError:
+                pass
+
+    def remove_empty_folders(self, relative: str) -> None:
+        """Remove the empty folders beneath `relative` (on disk; object stores have none), so
+        that a table folder holds no empty partition folder."""
+        if not isinstance(self.fs, LocalFileSystem):
+            return
+        top = self.path(relative)
+        for folder, _, _ in os.walk(top, topdown=False):
+            if folder != top:
+                try:
+                    os.rmdir(folder)
+                except OSError:
+                    pass  # not empty
 
 
 @dataclass(frozen=True)
@@ -85,12 +161,6 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], None], durable: bool) -
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
-
-
-def write_parquet_atomic(table: pa.Table, path: Path, durable: bool = True) -> None:
-    """Write `table` to the Parquet file `path` atomically (see write_atomic)."""
-    write_atomic(path, lambda sink: pq.write_table(table, sink, compression="zstd", row_group_size=ROW_GROUP_SIZE),
-                  durable)
 
 
 def _write_arrow(table: pa.Table, sink: BinaryIO) -> None:

@@ -1,10 +1,9 @@
-"""Write: merge the batches' Arrow files into the published tables, atomically.
+"""Write: merge the batches' Arrow files into the published tables, and publish them as a snapshot.
 
-Each table is one file, `<processed_dir>/<table>/<table>.parquet`, replaced by rename: a reader
-sees the previous complete table or the new one. The tables are rebuilt from the batches of this
-run, so a deleted source file's rows disappear and a changed file's rows are replaced.
-`_manifest.json` records which parts the tables were built from, so the flow can tell whether
-the tables on disk are the ones a cached write produced.
+The tables are rebuilt from the batches of this run, so a deleted source file's rows disappear
+and a changed file's rows are replaced; tasks/snapshots.py publishes them, partitioned by month,
+with a manifest that records which parts they were built from, so the flow can tell whether the
+published tables are the ones a cached write produced.
 
 Duplicates are flagged here, where every batch is merged (tasks/duplicates.py; the clean stage
 computed each text's word hash and MinHash): `documents.duplicate_of` names the canonical copy (the one with
@@ -16,19 +15,18 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from prefect import get_run_logger, task
+from prefect.runtime import flow_run
 
-from tasks.errors import utc_now
 from tasks.duplicates import find_duplicates
 from tasks.schemas import CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, PUBLISHED_TABLES
-from tasks.storage import StageOutput, read_arrow, write_parquet_atomic
+from tasks.snapshots import latest_snapshot, publish, table_folders_match
+from tasks.storage import Location, StageOutput, read_arrow
 from tasks.tasking import STAGE_TASK_OPTIONS
 
-MANIFEST = "_manifest.json"
 REJECTING_STAGES = ["ingest", "clean"]  # stages whose errors drop the input
 KEEP_NULLS = pc.ScalarAggregateOptions(skip_nulls=False)  # "first" means the first row's value
 SORT_KEYS = {
@@ -46,14 +44,18 @@ class PublishedTables:
 
     processed_dir: str
     parts_key: str
+    snapshot_id: int
     rows: dict[str, int]
     n_inputs: int
     n_rejected: int
     summary: str  # markdown: totals, money by currency, top entities, errors (the run's artifact)
 
     def is_intact(self) -> bool:
-        """True while the tables on disk are still the ones this write produced."""
-        return published_key(Path(self.processed_dir)) == self.parts_key
+        """True while the latest snapshot holds the tables this write produced and the table
+        folders hold its files (a rollback, a killed publish or a deleted file make it False)."""
+        location = Location(self.processed_dir)
+        latest = latest_snapshot(location)
+        return latest is not None and latest.built_from == self.parts_key and table_folders_match(location, latest)
 
 
 @dataclass(frozen=True)
@@ -79,21 +81,6 @@ class TableParts:
         """A hash of every part's content: equal keys mean equal tables."""
         hashes = [output.content_sha256 for output in self.documents + self.entities + self.quantities]
         return hashlib.sha256(json.dumps(hashes + [self.ingest_errors_path, self.n_inputs]).encode()).hexdigest()
-
-
-def table_paths(processed_dir: Path) -> dict[str, Path]:
-    return {name: processed_dir / name / f"{name}.parquet" for name in PUBLISHED_TABLES}
-
-
-def published_key(processed_dir: Path) -> str | None:
-    """The parts key of the tables on disk, or None when any table or the manifest is missing."""
-    try:
-        manifest = json.loads((processed_dir / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return None
-    if not all(path.is_file() for path in table_paths(processed_dir).values()):
-        return None
-    return manifest.get("parts_key")
 
 
 def merge_table(name: str, files: list[str]) -> pa.Table:
@@ -189,28 +176,25 @@ def check_accounting(documents: pa.Table, errors: pa.Table, n_inputs: int) -> in
     return n_rejected
 
 
-def publish_tables(parts: TableParts, processed_dir: Path) -> PublishedTables:
-    """Write every table atomically, then the manifest."""
+def publish_tables(parts: TableParts, processed_dir: str, keep_snapshots: int, max_rows_per_file: int,
+                   note: str = "") -> PublishedTables:
+    """Build every table from its parts, check the accounting, and publish them as a snapshot."""
     tables = {name: merge_table(name, files) for name, files in parts.files().items()}
     n_rejected = check_accounting(tables["documents"], tables["errors"], parts.n_inputs)
     tables["documents"] = flag_duplicates(tables["documents"])
     tables["document_entities"] = roll_up_entities(tables["entities"])
-    for name, path in table_paths(processed_dir).items():
-        write_parquet_atomic(tables[name], path)
-    counts = {name: table.num_rows for name, table in tables.items()}
-    summary = summary_markdown(tables, parts.n_inputs, n_rejected)
+    tables = {name: tables[name] for name in PUBLISHED_TABLES}
     parts_key = parts.key()
-    manifest = {"parts_key": parts_key, "rows": counts, "written_at": utc_now().isoformat()}
-    tmp = processed_dir / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2))
-    tmp.replace(processed_dir / MANIFEST)
-    return PublishedTables(str(processed_dir), parts_key, counts, parts.n_inputs, n_rejected, summary)
+    snapshot = publish(Location(processed_dir), tables, parts_key, note, keep_snapshots, max_rows_per_file)
+    summary = summary_markdown(tables, parts.n_inputs, n_rejected)
+    return PublishedTables(processed_dir, parts_key, snapshot.id, snapshot.rows, parts.n_inputs, n_rejected, summary)
 
 
 @task(name="write", task_run_name="write tables to {processed_dir}", **STAGE_TASK_OPTIONS)
-def write_task(parts: TableParts, processed_dir: str, cache_version: str) -> PublishedTables:
-    """Publish the tables (the flow reruns it when the tables on disk are not the cached ones)."""
-    published = publish_tables(parts, Path(processed_dir))
+def write_task(parts: TableParts, processed_dir: str, keep_snapshots: int, max_rows_per_file: int,
+               cache_version: str) -> PublishedTables:
+    """Publish the tables (the flow reruns it when the published tables are not the cached ones)."""
+    published = publish_tables(parts, processed_dir, keep_snapshots, max_rows_per_file, f"flow run {flow_run.name}")
     rows = ", ".join(f"{count} {name}" for name, count in published.rows.items())
-    get_run_logger().info("wrote %s to %s", rows, processed_dir)
+    get_run_logger().info("published snapshot %d of %s: %s", published.snapshot_id, processed_dir, rows)
     return published

@@ -25,7 +25,9 @@ import flows.news_pipeline
 import tasks.clean
 from flows.__main__ import main
 from flows.news_pipeline import make_task_runner, news_pipeline
-from tasks.storage import CACHE_LOCK_FILE, cache_in_use
+from tasks.snapshots import read_tables
+from tasks.write import SORT_KEYS
+from tasks.storage import CACHE_LOCK_FILE, Location, cache_in_use
 from tests.conftest import REPO, SEED, descendants, heavy_imports, process_running, wait_until
 
 
@@ -48,7 +50,9 @@ def run(raw: Path, tmp_path: Path):
 
 
 def read(tmp_path: Path, table: str) -> pd.DataFrame:
-    return pd.read_parquet(tmp_path / "processed" / table)
+    """A table as a reader of its folder gets it, in the order the write stage sorts it by."""
+    frame = pd.read_parquet(tmp_path / "processed" / table)
+    return frame.sort_values([column for column, _ in SORT_KEYS[table]], kind="stable").reset_index(drop=True)
 
 
 @pytest.fixture
@@ -102,10 +106,13 @@ def test_seed_article_end_to_end(seed_raw: Path, tmp_path: Path):
 def test_tables_read_as_is_in_duckdb_and_polars(seed_raw: Path, tmp_path: Path):
     run(seed_raw, tmp_path)
     processed = tmp_path / "processed"
-    query = f"select count(*) from read_parquet('{processed}/entities/**/*.parquet')"
-    count = duckdb.connect().execute(query).fetchone()[0]
-    assert count == len(read(tmp_path, "entities")) > 0
-    assert pl.read_parquet(processed / "quantities" / "*.parquet").height == len(read(tmp_path, "quantities"))
+    query = f"select published_month, count(*) from read_parquet('{processed}/entities/**/*.parquet', " \
+            "hive_partitioning = true) group by all"
+    assert duckdb.connect().execute(query).fetchall() == [("2021-12", len(read(tmp_path, "entities")))]
+    quantities = pl.read_parquet(processed / "quantities")
+    assert quantities.height == len(read(tmp_path, "quantities")) > 0
+    assert quantities["published_month"].unique().to_list() == ["2021-12"]
+    assert read_tables(processed)["quantities"].num_rows == quantities.height
 
 
 @pytest.mark.e2e
@@ -467,18 +474,16 @@ class TestCommandLine:
 
 @pytest.mark.e2e
 def test_transient_os_error_while_writing_tables_is_retried(seed_raw: Path, tmp_path: Path, monkeypatch):
-    import tasks.write
-
     calls = []
-    real_write = tasks.write.write_parquet_atomic
+    real_write = Location.write_bytes
 
-    def flaky_write(table, path):
-        calls.append(path)
+    def flaky_write(location: Location, relative: str, data: bytes) -> None:
+        calls.append(relative)
         if len(calls) == 1:
             raise OSError("No space left on device (injected)")
-        return real_write(table, path)
+        return real_write(location, relative, data)
 
-    monkeypatch.setattr(tasks.write, "write_parquet_atomic", flaky_write)
+    monkeypatch.setattr(Location, "write_bytes", flaky_write)
     summary = run(seed_raw, tmp_path)
     assert summary.rows["documents"] == 1 and len(calls) > 5
 

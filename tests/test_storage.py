@@ -1,53 +1,18 @@
-"""Tests for tasks/storage.py: atomic writes under SIGKILL, stage output files, the run lock, the cache folder check."""
+"""Tests for tasks/storage.py: stage output files, the run lock, the cache folder check."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from tasks.storage import (
     RunLockedError, cache_in_use, ensure_private_folder, exclusive_run_lock, read_arrow, write_stage_output,
 )
 from tests.conftest import REPO
-
-WRITER = """
-import sys, itertools
-import pyarrow as pa
-from pathlib import Path
-from tasks.storage import write_parquet_atomic
-path = Path(sys.argv[1])
-for version in itertools.count():
-    n = 200_000
-    table = pa.table({"version": pa.array([version] * n), "row": pa.array(range(n))})
-    write_parquet_atomic(table, path)
-    print(version, flush=True)
-"""
-
-
-def test_sigkill_during_writes_never_leaves_a_partial_table(tmp_path: Path):
-    """A real process rewrites a table in a loop and is killed with SIGKILL at several moments;
-    after each kill the table is complete (one version, every row) and no temp file is visible."""
-    path = tmp_path / "table" / "table.parquet"
-    for delay in (0.3, 0.55, 0.8, 1.15):
-        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], cwd=REPO, stdout=subprocess.PIPE)
-        writer.stdout.readline()  # at least one complete version exists
-        time.sleep(delay)
-        os.kill(writer.pid, signal.SIGKILL)
-        writer.wait()
-        table = pq.read_table(path.parent)  # as a reader of the folder sees it
-        assert table.num_rows == 200_000
-        assert len(set(table["version"].to_pylist())) == 1
-    leftovers = [p.name for p in path.parent.iterdir() if p.name != "table.parquet"]
-    assert all(name.startswith(".") for name in leftovers)  # hidden from dataset readers
-
 
 def test_a_second_run_on_the_same_folder_is_refused_with_the_holder_pid(tmp_path: Path):
     holder = subprocess.Popen(

@@ -1,25 +1,18 @@
-"""Tests for tasks/write.py and tasks/storage.py: atomic, content-addressed, duplicates flagged."""
+"""Tests for tasks/write.py and tasks/storage.py: content-addressed, accounted for, duplicates flagged."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from tasks.errors import ErrorRecord, errors_table
 from tasks.duplicates import text_minhash, words_sha256
 from tasks.schemas import CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, ENTITIES, PUBLISHED_TABLES, QUANTITIES
+from tasks.snapshots import MONTH, read_table
 from tasks.storage import write_arrow_atomic, write_stage_output
-from tasks.write import (
-    AccountingError,
-    TableParts,
-    flag_duplicates,
-    publish_tables,
-    published_key,
-    roll_up_entities,
-)
+from tasks.write import AccountingError, PublishedTables, TableParts, flag_duplicates, publish_tables, roll_up_entities
 from tests.test_duplicates import STORY
 
 
@@ -44,37 +37,51 @@ def _parts(tmp_path: Path, doc_ids: list[str], texts: dict[str, str] | None = No
     return TableParts([documents], [entities], [quantities], str(ingest_errors), n_inputs=len(set(doc_ids)) + 1)
 
 
-def test_publish_tables_writes_every_table_with_its_schema(tmp_path: Path):
+def _publish(parts: TableParts, processed: Path) -> PublishedTables:
+    return publish_tables(parts, str(processed), keep_snapshots=3, max_rows_per_file=1000)
+
+
+def test_publish_tables_publishes_every_table_with_its_schema(tmp_path: Path):
     processed = tmp_path / "processed"
-    published = publish_tables(_parts(tmp_path, ["b", "a"]), processed)
-    assert published.rows == {"documents": 2, "entities": 0, "quantities": 0, "errors": 2, "document_entities": 0}
-    assert published.is_intact()
+    published = _publish(_parts(tmp_path, ["b", "a"]), processed)
+    assert published.rows == {"documents": 2, "entities": 0, "document_entities": 0, "quantities": 0, "errors": 2}
+    assert published.is_intact() and published.snapshot_id == 1
     for name, schema in PUBLISHED_TABLES.items():
-        table = pq.read_table(processed / name)
-        assert table.schema.equals(schema, check_metadata=False)
+        table = read_table(processed, name)
+        assert table.drop_columns([MONTH]).schema.equals(schema, check_metadata=False)
         assert table.schema.field(0).metadata[b"description"]
-    assert pq.read_table(processed / "documents")["doc_id"].to_pylist() == ["a", "b"]
-    assert sorted(p.name for p in processed.rglob("*") if p.is_file()) == sorted(
-        ["_manifest.json"] + [f"{name}.parquet" for name in PUBLISHED_TABLES])
+    assert read_table(processed, "documents")["doc_id"].to_pylist() == ["a", "b"]
+    assert {p.relative_to(processed).parts[0] for p in processed.rglob("*.parquet")} == {
+        "_files", *PUBLISHED_TABLES}
 
 
 def test_an_input_lost_between_stages_blocks_publishing(tmp_path: Path):
     parts = _parts(tmp_path, ["a", "b"])
     lost = TableParts(parts.documents, parts.entities, parts.quantities, parts.ingest_errors_path, n_inputs=4)
     with pytest.raises(AccountingError, match="4 inputs but 2 documents \\+ 1 rejections"):
-        publish_tables(lost, tmp_path / "processed")
+        _publish(lost, tmp_path / "processed")
 
 
-def test_deleting_a_table_invalidates_the_published_key(tmp_path: Path):
+@pytest.mark.parametrize("damage", ["delete a table file", "add a file", "roll back"])
+def test_published_tables_changed_since_the_write_are_not_intact(tmp_path: Path, damage: str):
     processed = tmp_path / "processed"
-    published = publish_tables(_parts(tmp_path, ["a"]), processed)
-    (processed / "entities" / "entities.parquet").unlink()
-    assert published_key(processed) is None and not published.is_intact()
+    _publish(_parts(tmp_path, ["a"]), processed)
+    published = _publish(_parts(tmp_path, ["a", "b"]), processed)
+    if damage == "delete a table file":
+        next((processed / "entities").rglob("*.parquet")).unlink()
+    elif damage == "add a file":
+        (processed / "entities" / "extra.parquet").write_bytes(b"x")
+    else:
+        from tasks.snapshots import rollback
+        from tasks.storage import Location
+
+        rollback(Location(processed), 1, keep=3)
+    assert not published.is_intact()
 
 
 def test_duplicate_documents_are_refused(tmp_path: Path):
     with pytest.raises(ValueError, match="duplicate doc_id"):
-        publish_tables(_parts(tmp_path, ["a", "a"]), tmp_path / "processed")
+        _publish(_parts(tmp_path, ["a", "a"]), tmp_path / "processed")
     assert not (tmp_path / "processed" / "documents").exists()
 
 
@@ -106,8 +113,8 @@ def test_roll_up_entities_counts_mentions_per_canonical_entity():
 
 def test_canonical_copy_is_the_smallest_source_and_nothing_is_dropped(tmp_path: Path):
     texts = {"c": STORY, "a": STORY.replace("Thursday", "Friday"), "b": "Another story entirely, about rain."}
-    published = publish_tables(_parts(tmp_path, ["c", "b", "a"], texts), tmp_path / "processed")
-    documents = pq.read_table(tmp_path / "processed" / "documents").to_pylist()
+    published = _publish(_parts(tmp_path, ["c", "b", "a"], texts), tmp_path / "processed")
+    documents = read_table(tmp_path / "processed", "documents").to_pylist()
     assert [(row["doc_id"], row["duplicate_of"]) for row in documents] == [("a", None), ("b", None), ("c", "a")]
     assert published.rows["documents"] == 3 and published.n_rejected == 1  # accounting still holds
 
