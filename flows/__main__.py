@@ -74,7 +74,7 @@ def start_ner_worker_early(args: argparse.Namespace) -> None:
         raw_dir = Path(args.raw_dir)
         settings = Settings.from_env(cache_dir=Path(args.cache_dir))
         new_listing = raw_dir.is_dir() and ingest_will_run(
-            settings.work_dir, discover_sources(raw_dir), settings.ingest_version())
+            Path(args.processed_dir), discover_sources(raw_dir), settings.state_version())
     except (OSError, ImportError, ValueError):  # a best guess only: the flow reports what is wrong
         return
     if new_listing:

@@ -32,15 +32,17 @@ from flows.report import STAGES, publish_run_report, stage_rows
 from tasks.clean import clean_task
 from tasks.entities import entities_task
 from tasks.ingest import ingest_task
-from tasks.listing import discover_sources, ingest_will_run
+from tasks.listing import discover_sources, sources_key
 from tasks.ner_pool import exit_with_parent, release_ner_workers, start_ner_workers
 from tasks.numbers import numbers_task
+from tasks.plan import plan_run, published_accounting
 from tasks.progress import DocumentProgress
 from tasks.schemas import PUBLISHED_TABLES
 from tasks.settings import (
     DEFAULT_CACHE_DIR, DEFAULT_PROCESSED_DIR, DEFAULT_RAW_DIR, TASK_RUNNERS, Settings, cache_version, ner_processes,
 )
-from tasks.storage import CACHE_LOCK_FILE, cache_in_use, ensure_private_folder, exclusive_run_lock
+from tasks.snapshots import Snapshot, sync_table_folders, table_folders_match
+from tasks.storage import CACHE_LOCK_FILE, Location, cache_in_use, ensure_private_folder, exclusive_run_lock
 from tasks.sweep import mark_used, sweep_cache
 from tasks.write import TableParts, write_task
 
@@ -68,7 +70,7 @@ class RunSummary:
             "inputs accounted for: {1} documents + {2} rejected = {0} of {0}".format(*self.accounting),
             "task runs (computed/cached): "
             + ", ".join(f"{stage} {self.computed[stage]}/{self.cached[stage]}" for stage in STAGES),
-            "nothing changed: every result came from the cache" if not self.computed_anything else "",
+            "nothing new, changed or deleted: no task ran" if not self.computed_anything else "",
             f"tables: {self.processed_dir}/<{'|'.join(PUBLISHED_TABLES)}>/ (snapshot {self.snapshot_id})",
         ]
         return "\n".join(line for line in lines if line)
@@ -148,13 +150,19 @@ def _run_stages(settings: Settings) -> RunSummary:
     )
 
     sources = discover_sources(settings.raw_dir)
-    ingest_version = settings.ingest_version()
-    if ingest_will_run(settings.work_dir, sources, ingest_version):
+    ingest_version, state_version = settings.ingest_version(), settings.state_version()
+    plan, base = plan_run(str(settings.processed_dir), sources, state_version)
+    if plan.nothing_to_do:
+        return _unchanged(settings, base, summary)
+    logger.info("%d of %d raw files are new or changed; %d files' published rows are replaced or removed%s",
+                len(plan.changed), plan.n_files, len(plan.removed),
+                " (no snapshot of this version: every table is rebuilt)" if plan.rebuild else "")
+    if plan.changed:
         # New text is likely: one NER process starts loading the model now, beside ingest, and
         # is ready sooner for an added article. (`newsflow run` starts it before it imports
         # Prefect, 1-1.5 s earlier; then this starts no other.)
         start_ner_workers(ner_processes(), 1)
-    ingest_inputs = dict(raw_dir=str(settings.raw_dir), sources=sources,
+    ingest_inputs = dict(raw_dir=str(settings.raw_dir), sources=plan.changed,
                          work_dir=work_dir, target_batch_size=settings.target_batch_size,
                          max_bytes=settings.max_document_bytes, folder_encodings=settings.folder_encodings,
                          cache_version=ingest_version)
@@ -185,7 +193,9 @@ def _run_stages(settings: Settings) -> RunSummary:
                                              default_fx_date=settings.default_fx_date, cache_version=version))
             logger.info("batch %d of %d done: %s", number, len(ingested.batches), batch.label)
 
-    parts = TableParts(documents, entity_parts, quantities, ingested.errors_path, ingested.n_inputs)
+    parts = TableParts(documents, entity_parts, quantities, ingested.errors_path, ingested.n_inputs,
+                       ingested.sources_path, plan.removed, None if base is None else base.id, state_version,
+                       sources_key(sources, state_version))
     write_inputs = dict(parts=parts, processed_dir=str(settings.processed_dir), keep_snapshots=settings.keep_snapshots,
                         max_rows_per_file=settings.max_rows_per_file, cache_version=version)
     published = _intact_result(write.submit(**write_inputs), write, summary, "write", **write_inputs)
@@ -203,6 +213,19 @@ def _run_stages(settings: Settings) -> RunSummary:
     if published.n_rejected:
         logger.warning("%d inputs were rejected: see the errors table", published.n_rejected)
     logger.info("run summary\n%s", summary.render())
+    return summary
+
+
+def _unchanged(settings: Settings, latest: Snapshot, summary: RunSummary) -> RunSummary:
+    """The summary of a run that found nothing new, changed or deleted since the latest snapshot
+    (no task runs). If a killed publish left a table folder unlike the snapshot, it is repaired."""
+    location = Location(str(settings.processed_dir))
+    if not table_folders_match(location, latest):
+        get_run_logger().warning("the table folders were not those of snapshot %d: repaired", latest.id)
+        sync_table_folders(location, latest)
+    summary.rows, summary.snapshot_id = dict(latest.rows), latest.id
+    summary.accounting = published_accounting(str(settings.processed_dir), latest)
+    get_run_logger().info("run summary\n%s", summary.render())
     return summary
 
 

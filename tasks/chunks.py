@@ -11,7 +11,6 @@ or of the 4 to 16 documents of its chunk.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import itertools
 import json
@@ -24,11 +23,10 @@ from typing import NamedTuple, TypeVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks.settings import ARROW_SUFFIX
+from tasks.settings import ARROW_SUFFIX, code_fingerprint
 from tasks.storage import read_arrow, write_arrow_atomic
 
 CHUNK_TARGET_SIZE = 8
-TASKS_PACKAGE = Path(__file__).resolve().parent
 
 Item = TypeVar("Item")
 ChunkResult = tuple[pa.Table, pa.Table]  # a stage's rows and error rows for one chunk
@@ -89,16 +87,6 @@ def groups_with_copies_together(
     ids = [doc_id(item) for item in items]
     group_key = dict(zip(ids, duplicate_group_keys(ids, [text(item) for item in items])))
     return content_defined_groups(items, lambda item: group_key[doc_id(item)], target_size)
-
-
-@functools.cache
-def code_fingerprint() -> str:
-    """A hash of the stages' source code (every module of this package): chunk files made by
-    other code are never reused, whichever helper changed."""
-    digest = hashlib.sha256()
-    for module in sorted(TASKS_PACKAGE.glob("*.py")):
-        digest.update(module.name.encode() + b"\0" + module.read_bytes())
-    return digest.hexdigest()
 
 
 def _row_digest(row: dict) -> str:

@@ -157,3 +157,24 @@ def find_duplicates(
         canonical_by_digest[digest] = canonical or doc_id
         duplicate_of.append(canonical)
     return duplicate_of
+
+
+def affected_by(changed: set[int], digests: list[str | None], minhashes: list[list[int] | None]) -> set[int]:
+    """The documents (by position) whose `duplicate_of` can change when those at `changed` are
+    added, changed or removed: every document linked to them through shared words_sha256 or an
+    LSH band, directly or through others. find_duplicates decides a document from the documents
+    so linked to it only, so running it on these (in canonical order) gives the values a run over
+    every document gives them, and leaves every other document's value as it was."""
+    partners = _band_partners(minhashes)
+    by_digest: dict[str, list[int]] = {}
+    for number, digest in enumerate(digests):
+        if digest is not None:
+            by_digest.setdefault(digest, []).append(number)
+    reached, frontier = set(changed), list(changed)
+    while frontier:
+        number = frontier.pop()
+        linked = partners.get(number, set()) | set(by_digest.get(digests[number], ()) if digests[number] else ())
+        for other in linked - reached:
+            reached.add(other)
+            frontier.append(other)
+    return reached

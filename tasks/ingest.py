@@ -32,6 +32,7 @@ from tasks.chunks import groups_with_copies_together
 from tasks.encodings import DeclaredEncoding, decode_bytes, decode_declared, folder_encoding
 from tasks.errors import ErrorRecord, InputError, errors_table
 from tasks.listing import STAGE, SourceFile, SourceListing, ingest_errors_path
+from tasks.plan import sources_table
 from tasks.schemas import INGESTED, records_table
 from tasks.settings import ARROW_SUFFIX, text_codec
 from tasks.storage import write_arrow_atomic
@@ -81,6 +82,7 @@ class IngestOutput:
 
     batches: list[Batch]  # new batches first (see write_batches)
     errors_path: str
+    sources_path: str  # the files read, with the inputs each holds (tasks/plan.py's SOURCES)
     n_documents: int
     n_errors: int
     n_inputs: int
@@ -88,7 +90,7 @@ class IngestOutput:
 
     def files(self) -> list[str]:
         """Every file this output names: the batch files and the errors file."""
-        return [batch.path for batch in self.batches] + [self.errors_path]
+        return [batch.path for batch in self.batches] + [self.errors_path, self.sources_path]
 
     def is_intact(self) -> bool:
         """True when every file this output names is still on disk."""
@@ -291,22 +293,27 @@ def has_article_beside(sidecar: Path) -> bool:
     return any(article.with_name(article.name + suffix).is_file() for suffix in ARTICLE_SUFFIXES)
 
 
-def count_inputs(raw_dir: Path, sources: Iterable[SourceFile]) -> int:
-    """How many inputs must end up as a document or a rejection: every file except sidecars
-    that sit beside an article, and every non-empty line of a JSONL file (counted on its own,
-    independently of the reading code, for the run's accounting check)."""
-    total = 0
+def count_inputs_by_file(raw_dir: Path, sources: Iterable[SourceFile]) -> dict[str, int]:
+    """How many inputs of each file must end up as a document or a rejection: one for every file
+    except a sidecar that sits beside an article (none), and one for every non-empty line of a
+    JSONL file (counted on its own, independently of the reading code, for the accounting check)."""
+    counts = {}
     for source in sources:
         path = raw_dir / source.relpath
         name = path.name.lower()
         if name.endswith(SIDECAR_SUFFIX):
-            total += not has_article_beside(path)
+            counts[source.relpath] = int(not has_article_beside(path))
         elif name.endswith(JSONL_SUFFIX) and path.is_file() and not path.is_symlink():
             with path.open("rb") as lines:
-                total += sum(1 for line in lines if line.strip())
+                counts[source.relpath] = sum(1 for line in lines if line.strip())
         else:
-            total += 1
-    return total
+            counts[source.relpath] = 1
+    return counts
+
+
+def count_inputs(raw_dir: Path, sources: Iterable[SourceFile]) -> int:
+    """How many inputs the files hold in all (count_inputs_by_file)."""
+    return sum(count_inputs_by_file(raw_dir, sources).values())
 
 
 def _batch_key(documents: list[RawDocument]) -> str:
@@ -359,16 +366,20 @@ def ingest_task(
     raw_dir: str, sources: SourceListing, work_dir: str, target_batch_size: int, max_bytes: int, cache_version: str,
     folder_encodings: tuple[tuple[str, str], ...] = (),
 ) -> IngestOutput:
-    """Read the raw folder into content-addressed batch files (cached on the files' size and mtime,
-    and on `folder_encodings`, Settings.folder_encodings: a task input so that changing it re-reads)."""
+    """Read these raw files (the new and changed ones: tasks/plan.py) into content-addressed batch
+    files (cached on the files' size and mtime, and on `folder_encodings`,
+    Settings.folder_encodings: a task input so that changing it re-reads)."""
     documents, errors = ingest_sources(Path(raw_dir), sources, max_bytes, folder_encodings)
     batches, n_new_batches = write_batches(documents, target_batch_size, Path(work_dir))
     errors_path = ingest_errors_path(Path(work_dir), sources, cache_version)
     write_arrow_atomic(errors_table(errors), errors_path, durable=True)
+    n_inputs = count_inputs_by_file(Path(raw_dir), sources)
+    sources_path = errors_path.with_name(errors_path.name.replace(".errors", ".sources"))
+    write_arrow_atomic(sources_table(sources, n_inputs, {}), sources_path, durable=True)
     get_run_logger().info(
         "ingested %d documents in %d batches (%d new) from %d files; %d rejected inputs or metadata",
         len(documents), len(batches), n_new_batches, len(sources), len(errors),
     )
-    return IngestOutput(batches=batches, errors_path=str(errors_path), n_documents=len(documents),
-                        n_errors=len(errors), n_inputs=count_inputs(Path(raw_dir), sources),
+    return IngestOutput(batches=batches, errors_path=str(errors_path), sources_path=str(sources_path),
+                        n_documents=len(documents), n_errors=len(errors), n_inputs=sum(n_inputs.values()),
                         n_new_batches=n_new_batches)

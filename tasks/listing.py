@@ -71,7 +71,7 @@ def discover_sources(raw_dir: Path) -> SourceListing:
 
 
 def sources_key(sources: Iterable[SourceFile], cache_version: str) -> str:
-    """A hash of the raw folder's listing (names, sizes, mtimes) and the pipeline version."""
+    """A hash of a listing (names, sizes, mtimes) and a version (the listing key)."""
     listing = json.dumps([asdict(source) for source in sources] + [cache_version])
     return hashlib.sha256(listing.encode()).hexdigest()
 
@@ -81,7 +81,24 @@ def ingest_errors_path(work_dir: Path, sources: Iterable[SourceFile], cache_vers
     return work_dir / STAGE / f"{sources_key(sources, cache_version)}.errors{ARROW_SUFFIX}"
 
 
-def ingest_will_run(work_dir: Path, sources: Iterable[SourceFile], cache_version: str) -> bool:
-    """True when ingest has not read this listing yet, so that this run will ingest (and new
-    text is likely: a listing whose files only changed their metadata is new too)."""
-    return not ingest_errors_path(work_dir, sources, cache_version).is_file()
+def published_listing_key(processed_dir: Path) -> str | None:
+    """The listing key of the latest snapshot in `processed_dir` (its newest manifest that parses:
+    tasks/snapshots.py), or None when there is none. Reads JSON only, for the command line's
+    early check; OSError when the folder cannot be listed."""
+    try:
+        names = sorted((name for name in os.listdir(processed_dir / "_snapshots") if name.endswith(".json")),
+                       reverse=True)
+    except FileNotFoundError:
+        return None
+    for name in names:
+        try:
+            return json.loads((processed_dir / "_snapshots" / name).read_bytes())["listing_key"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None
+
+
+def ingest_will_run(processed_dir: Path, sources: Iterable[SourceFile], version: str) -> bool:
+    """True unless the latest snapshot in `processed_dir` was built from this listing under this
+    Settings.state_version: then the run will read files (and new text is likely)."""
+    return published_listing_key(processed_dir) != sources_key(sources, version)

@@ -148,8 +148,9 @@ partitions add it. Other tables' rows are in their article's month, so a documen
 changes moves partition with all its rows. An empty table is one empty file in
 `published_month=undated`, so that readers still find its columns.
 
-A run writes only the partitions whose rows changed: a file is named by the hash of its content,
-so an unchanged partition keeps its file. A partition is one file unless it holds more than
+A run reads only the raw files that are new or changed since the latest snapshot, and rewrites
+only the partitions that hold their rows (or held them, for a changed or deleted file): a file
+is named by the hash of its content, and every other partition keeps its file. A partition is one file unless it holds more than
 `NEWSFLOW_MAX_ROWS_PER_FILE` rows (1,000,000); then it is split into equal files (none less than
 half full). Hourly runs never add small files: the partition they change is rewritten as one file.
 
@@ -201,9 +202,11 @@ publish), then updates the table folders, then deletes snapshots beyond the newe
   quantities = duckdb.read_parquet(files, hive_partitioning=True)  # DuckDB
   ```
 
-  A manifest holds `id`, `created_at` (UTC), `note` (the flow run that published it, or
-  `rollback to snapshot N`), `built_from` (a key of the stage results), `rows` and `files` (per
-  table, paths relative to the processed folder).
+  A manifest holds `format` (2), `id`, `created_at` (UTC), `note` (the flow run that published
+  it, or `rollback to snapshot N`), `rows` and `files` (per table, paths relative to the
+  processed folder), and what the next run plans from: `state` (internal tables in
+  `_files/_state/`: the raw files the snapshot was built from, and every document's duplicate
+  fingerprint), `version` (of the code and settings), `listing_key` and `built_from`.
 - `newsflow snapshots` lists the kept snapshots; `newsflow rollback ID` publishes snapshot ID's
   tables again as a new snapshot (the files are the same, so the tables are exactly the earlier
   ones). The next run publishes the tables of the raw folder's current articles again.

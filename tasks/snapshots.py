@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -39,7 +39,8 @@ MONTH = "published_month"  # the partition column: the article's month, YYYY-MM
 UNDATED = "undated"  # the partition of articles without a date, and of errors about no article
 SNAPSHOTS = "_snapshots"
 FILES = "_files"
-FORMAT = 1  # of the manifest
+STATE = "_state"  # under _files/: a snapshot's internal tables (tasks/plan.py, tasks/write.py)
+FORMAT = 2  # of the manifest
 SINGLE_FILE_MANIFEST = "_manifest.json"  # the layout before snapshots (one file per table)
 
 
@@ -57,6 +58,9 @@ class Snapshot:
     built_from: str  # the key of the stage results the tables were built from (tasks/write.py)
     rows: dict[str, int]
     files: dict[str, list[str]]  # per table: its files, relative to the processed folder
+    state: dict[str, list[str]]  # internal tables: the raw files and the documents' fingerprints
+    version: str  # Settings.state_version of the run that built it
+    listing_key: str  # the raw folder's listing it was built from (tasks/listing.py)
 
     def to_json(self) -> bytes:
         return json.dumps({"format": FORMAT, **asdict(self)}, indent=1).encode()
@@ -67,7 +71,7 @@ class Snapshot:
         killed while writing it, or is writing it now) or of another format."""
         manifest = json.loads(data)
         if not isinstance(manifest, dict) or manifest.pop("format", None) != FORMAT:
-            raise ValueError("not a newsflow snapshot manifest of format 1")
+            raise ValueError(f"not a newsflow snapshot manifest of format {FORMAT}")
         snapshot = cls(**manifest)
         if set(snapshot.files) != set(PUBLISHED_TABLES):
             raise ValueError("the manifest does not list every table")
@@ -123,9 +127,7 @@ def document_months(documents: pa.Table) -> pa.Array:
 
 def split_by_month(tables: dict[str, pa.Table]) -> dict[str, dict[str, pa.Table]]:
     """Each table's rows by partition, in their order: documents by published month, the other
-    tables by their document's; errors about no document (a rejected file) are `undated`. An
-    empty table is one empty `undated` partition, so that every table folder has a file
-    (readers take the columns from it)."""
+    tables by their document's; errors about no document (a rejected file) are `undated`."""
     documents = tables["documents"]
     doc_months = document_months(documents)
     partitions = {}
@@ -141,7 +143,7 @@ def split_by_month(tables: dict[str, pa.Table]) -> dict[str, dict[str, pa.Table]
             month, length = count["values"].as_py(), count["counts"].as_py()
             parts[month] = table.slice(start, length)
             start += length
-        partitions[name] = parts or {UNDATED: table}
+        partitions[name] = parts
     return partitions
 
 
@@ -152,23 +154,58 @@ def _parquet_bytes(table: pa.Table) -> bytes:
 
 
 def write_table_files(location: Location, name: str, partitions: dict[str, pa.Table], max_rows_per_file: int
-                      ) -> list[str]:
-    """Write a table's partitions under `_files/` and return their paths. A partition of more
-    than `max_rows_per_file` rows is split into equal files, so that no file grows without bound
-    and none is less than half full. Files are named by their content: one already there (same
-    name, same size) is not written again, and one a killed run left short is rewritten."""
+                      ) -> dict[str, list[str]]:
+    """Write a table's partitions under `_files/` and return each month's file paths (none for
+    an empty partition). A partition of more than `max_rows_per_file` rows is split into equal
+    files, so that no file grows without bound and none is less than half full. Files are named
+    by their content: one already there (same name, same size) is not written again, and one a
+    killed run left short is rewritten."""
     present = location.sizes(f"{FILES}/{name}")
-    paths = []
+    paths: dict[str, list[str]] = {}
     for month, partition in sorted(partitions.items()):
         n_files = max(1, math.ceil(partition.num_rows / max_rows_per_file))
         bounds = [partition.num_rows * index // n_files for index in range(n_files + 1)]
-        for start, end in zip(bounds, bounds[1:]):
-            data = _parquet_bytes(partition.slice(start, end - start))
-            path = f"{FILES}/{name}/{MONTH}={month}/part-{hashlib.sha256(data).hexdigest()[:32]}.parquet"
-            if present.get(path) != len(data):
-                location.write_bytes(path, data)
-            paths.append(path)
+        paths[month] = [_write_file(location, f"{FILES}/{name}/{MONTH}={month}", partition.slice(start, end - start),
+                                    present) for start, end in zip(bounds, bounds[1:]) if end > start]
     return paths
+
+
+def _write_file(location: Location, folder: str, table: pa.Table, present: dict[str, int]) -> str:
+    data = _parquet_bytes(table)
+    path = f"{folder}/part-{hashlib.sha256(data).hexdigest()[:32]}.parquet"
+    if present.get(path) != len(data):
+        location.write_bytes(path, data)
+    return path
+
+
+def write_state_table(location: Location, name: str, table: pa.Table) -> list[str]:
+    """Write one of a snapshot's internal tables (one file, named by its content)."""
+    folder = f"{FILES}/{STATE}/{name}"
+    return [_write_file(location, folder, table, location.sizes(folder))]
+
+
+def read_state_table(location: Location, snapshot: Snapshot, name: str) -> pa.Table | None:
+    """One of the snapshot's internal tables, or None when it has none of that name."""
+    paths = snapshot.state.get(name)
+    if not paths:
+        return None
+    return pa.concat_tables(pq.read_table(location.path(path), filesystem=location.fs) for path in paths)
+
+
+def partition_month(path: str) -> str:
+    """The month of a table file (`_files/t/published_month=2021-12/part-x.parquet` -> `2021-12`)."""
+    return path.split(f"/{MONTH}=", 1)[1].split("/", 1)[0]
+
+
+def partition_rows(location: Location, paths: list[str]) -> int:
+    """The rows of these Parquet files, from their footers."""
+    return sum(pq.read_metadata(location.path(path), filesystem=location.fs).num_rows for path in paths)
+
+
+def read_partition(location: Location, table: str, paths: list[str]) -> pa.Table:
+    """The rows of a partition's files (without the partition column)."""
+    parts = [pq.read_table(location.path(path), filesystem=location.fs) for path in paths]
+    return pa.concat_tables(parts) if parts else PUBLISHED_TABLES[table].empty_table()
 
 
 def table_folder_path(stored: str) -> str:
@@ -211,18 +248,18 @@ def expire_snapshots(location: Location, keep: int) -> None:
         return
     location.delete([manifest_path(snapshot_id) for snapshot_id in _manifest_ids(location)
                      if snapshot_id < kept[0].id])
-    needed = {path for snapshot in kept for paths in snapshot.files.values() for path in paths}
+    needed = {path for snapshot in kept for paths in [*snapshot.files.values(), *snapshot.state.values()]
+              for path in paths}
     location.delete([path for path in location.sizes(FILES) if path not in needed])
     location.remove_empty_folders(FILES)
 
 
-def commit(location: Location, files: dict[str, list[str]], rows: dict[str, int], built_from: str, note: str
-           ) -> Snapshot:
-    """Publish a snapshot of files already stored: create the next manifest, which must not
-    exist. SnapshotConflict when another run created it first."""
+def commit(location: Location, template: Snapshot, note: str) -> Snapshot:
+    """Publish a snapshot of files already stored (those of `template`): create the next
+    manifest, which must not exist. SnapshotConflict when another run created it first."""
     ids = _manifest_ids(location)
-    snapshot = Snapshot(id=(ids[-1] + 1 if ids else 1), created_at=utc_now().isoformat(timespec="seconds"),
-                        note=note, built_from=built_from, rows=rows, files=files)
+    snapshot = replace(template, id=ids[-1] + 1 if ids else 1, note=note,
+                       created_at=utc_now().isoformat(timespec="seconds"))
     try:
         location.create(manifest_path(snapshot.id), snapshot.to_json())
     except FileExistsError:
@@ -231,27 +268,63 @@ def commit(location: Location, files: dict[str, list[str]], rows: dict[str, int]
     return snapshot
 
 
-def publish(location: Location, tables: dict[str, pa.Table], built_from: str, note: str, keep: int,
-            max_rows_per_file: int) -> Snapshot:
-    """Publish the five tables as the latest snapshot (see the module's docstring) and return
-    it. When they are the latest snapshot's tables, built from the same results, no snapshot is
-    added; the table folders are still made to match it."""
-    files = {name: write_table_files(location, name, partitions, max_rows_per_file)
-             for name, partitions in split_by_month(tables).items()}
+@dataclass(frozen=True)
+class Publication:
+    """What a run publishes: new rows for some months of each table (an empty table for a month
+    that loses all its rows; months not named keep the base snapshot's files), on top of `base`
+    (None: nothing is kept), and the snapshot's internal tables and keys."""
+
+    partitions: dict[str, dict[str, pa.Table]]
+    base: Snapshot | None
+    state: dict[str, pa.Table]
+    built_from: str
+    version: str = ""
+    listing_key: str = ""
+
+
+def publish_partitions(location: Location, publication: Publication, note: str, keep: int, max_rows_per_file: int
+                       ) -> Snapshot:
+    """Write the publication's files and publish them as the latest snapshot (see the module's
+    docstring); return it. When nothing differs from the latest snapshot, none is added; the
+    table folders are still made to match it."""
+    base = publication.base
+    files, rows = {}, {}
+    for name in PUBLISHED_TABLES:
+        kept = {} if base is None else {path: partition_month(path) for path in base.files[name]}
+        replaced = publication.partitions.get(name, {})
+        new = write_table_files(location, name, replaced, max_rows_per_file)
+        paths = sorted([path for path, month in kept.items() if month not in replaced]
+                       + [path for month_paths in new.values() for path in month_paths])
+        if not paths:  # an empty table is one empty file, so that readers find its columns
+            paths = [_write_file(location, f"{FILES}/{name}/{MONTH}={UNDATED}", PUBLISHED_TABLES[name].empty_table(),
+                                 location.sizes(f"{FILES}/{name}"))]
+        files[name] = paths
+        dropped = [path for path, month in kept.items() if month in replaced]
+        rows[name] = ((base.rows[name] - partition_rows(location, dropped)) if base is not None else 0) + sum(
+            table.num_rows for table in replaced.values())
+    state = {name: write_state_table(location, name, table) for name, table in publication.state.items()}
+    template = Snapshot(0, "", "", publication.built_from, rows, files, state, publication.version,
+                        publication.listing_key)
     latest = latest_snapshot(location)
-    if latest is None or latest.files != files or latest.built_from != built_from:
-        rows = {name: table.num_rows for name, table in tables.items()}
-        latest = commit(location, files, rows, built_from, note)
+    if latest is None or replace(latest, id=0, created_at="", note="") != template:
+        latest = commit(location, template, note)
     sync_table_folders(location, latest)
     expire_snapshots(location, keep)
     return latest
+
+
+def publish(location: Location, tables: dict[str, pa.Table], built_from: str, note: str, keep: int,
+            max_rows_per_file: int) -> Snapshot:
+    """Publish five whole tables as the latest snapshot (no internal tables); return it."""
+    return publish_partitions(location, Publication(split_by_month(tables), None, {}, built_from), note, keep,
+                              max_rows_per_file)
 
 
 def rollback(location: Location, snapshot_id: int, keep: int) -> Snapshot:
     """Publish an earlier snapshot's tables again, as a new snapshot (the later ones stay listed
     until they expire), and return it."""
     target = load_snapshot(location, snapshot_id)
-    snapshot = commit(location, target.files, target.rows, target.built_from, f"rollback to snapshot {snapshot_id}")
+    snapshot = commit(location, target, f"rollback to snapshot {snapshot_id}")
     sync_table_folders(location, snapshot)
     expire_snapshots(location, keep)
     return snapshot
@@ -262,7 +335,7 @@ def _read_files(location: Location, table: str, paths: list[str]) -> pa.Table:
     parts = []
     for path in paths:
         part = pq.read_table(location.path(path), filesystem=location.fs)
-        month = path.split(f"/{MONTH}=", 1)[1].split("/", 1)[0]
+        month = partition_month(path)
         parts.append(part.append_column(schema.field(MONTH), pa.array([month] * part.num_rows, pa.string())))
     return pa.concat_tables(parts).cast(schema) if parts else schema.empty_table()
 

@@ -1,19 +1,23 @@
-"""Write: merge the batches' Arrow files into the published tables, and publish them as a snapshot.
+"""Write: publish what this run computed as the next snapshot, rewriting only the months it changes.
 
-The tables are rebuilt from the batches of this run, so a deleted source file's rows disappear
-and a changed file's rows are replaced; tasks/snapshots.py publishes them, partitioned by month,
-with a manifest that records which parts they were built from, so the flow can tell whether the
-published tables are the ones a cached write produced.
+The run's stage outputs hold the rows of the new and changed raw files only (tasks/plan.py).
+The write stage takes the latest snapshot (the base), drops the rows of the changed and deleted
+files from the months that hold them, adds the new rows in their months, and publishes the
+result (tasks/snapshots.py); the other months keep their files. When the plan is a rebuild (no
+snapshot of this version), nothing of the base is kept.
 
-Duplicates are flagged here, where every batch is merged (tasks/duplicates.py; the clean stage
-computed each text's word hash and MinHash): `documents.duplicate_of` names the canonical copy (the one with
-the smallest `source`) of an article saved twice or published by two sites. Nothing is dropped.
+Duplicates are flagged here (tasks/duplicates.py): `documents.duplicate_of` names the canonical
+copy (the one with the smallest `source`) of an article saved twice or published by two sites.
+Each snapshot keeps every document's fingerprint (`words_sha256`, `text_minhash`) and
+`duplicate_of` in an internal table, so a run decides anew only the documents linked to what
+changed, and reads only their texts. Nothing is dropped.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -21,13 +25,26 @@ import pyarrow.compute as pc
 from prefect import get_run_logger, task
 from prefect.runtime import flow_run
 
-from tasks.duplicates import find_duplicates
+from tasks.duplicates import affected_by, find_duplicates
+from tasks.plan import SOURCES, source_files
 from tasks.schemas import CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, PUBLISHED_TABLES
-from tasks.snapshots import latest_snapshot, publish, table_folders_match
+from tasks.snapshots import (
+    MONTH, UNDATED, Publication, Snapshot, SnapshotConflict, document_months, latest_snapshot, load_snapshot,
+    partition_month, publish_partitions, read_partition, read_state_table, split_by_month, table_folders_match,
+)
 from tasks.storage import Location, StageOutput, read_arrow
 from tasks.tasking import STAGE_TASK_OPTIONS
 
 REJECTING_STAGES = ["ingest", "clean"]  # stages whose errors drop the input
+# Each snapshot's fingerprint of every document: what the next run's duplicate search needs.
+FINGERPRINTS = pa.schema([
+    pa.field("doc_id", pa.string(), nullable=False),
+    pa.field("source", pa.string(), nullable=False),
+    pa.field(MONTH, pa.string(), nullable=False),
+    CLEAN_DOCUMENTS.field("words_sha256"),
+    CLEAN_DOCUMENTS.field("text_minhash"),
+    DOCUMENTS.field("duplicate_of"),
+])
 KEEP_NULLS = pc.ScalarAggregateOptions(skip_nulls=False)  # "first" means the first row's value
 SORT_KEYS = {
     "documents": [("source", "ascending")],
@@ -60,13 +77,18 @@ class PublishedTables:
 
 @dataclass(frozen=True)
 class TableParts:
-    """The files that make up each published table in this run."""
+    """What this run computed (the new and changed raw files' rows) and what it replaces."""
 
     documents: list[StageOutput]
     entities: list[StageOutput]
     quantities: list[StageOutput]
     ingest_errors_path: str
-    n_inputs: int
+    n_inputs: int  # of the files read
+    sources_path: str = ""  # the files read (tasks/plan.py's SOURCES), from ingest
+    removed: tuple[str, ...] = ()  # raw files whose published rows go (changed and deleted ones)
+    base_snapshot: int | None = None  # the snapshot the plan was made against; None: rebuild
+    version: str = ""  # Settings.state_version
+    listing_key: str = ""
 
     def files(self) -> dict[str, list[str]]:
         stage_outputs = self.documents + self.entities + self.quantities
@@ -80,7 +102,9 @@ class TableParts:
     def key(self) -> str:
         """A hash of every part's content: equal keys mean equal tables."""
         hashes = [output.content_sha256 for output in self.documents + self.entities + self.quantities]
-        return hashlib.sha256(json.dumps(hashes + [self.ingest_errors_path, self.n_inputs]).encode()).hexdigest()
+        return hashlib.sha256(json.dumps(hashes + [self.ingest_errors_path, self.n_inputs, self.sources_path,
+                                                   list(self.removed), self.base_snapshot, self.version,
+                                                   self.listing_key]).encode()).hexdigest()
 
 
 def merge_table(name: str, files: list[str]) -> pa.Table:
@@ -116,16 +140,21 @@ def flag_duplicates(documents: pa.Table) -> pa.Table:
     return flagged.select(DOCUMENTS.names)
 
 
-def summary_markdown(tables: dict[str, pa.Table], n_inputs: int, n_rejected: int, top: int = 10) -> str:
-    """Totals, money by currency in USD, the most mentioned entities and the error reasons."""
+def summary_markdown(tables: dict[str, pa.Table], snapshot: Snapshot, n_inputs: int, n_rejected: int,
+                     n_removed_files: int, top: int = 10) -> str:
+    """The published totals, then what this run read (`tables`: the rows of the new and changed
+    files): money by currency in USD, the most mentioned entities and the error reasons."""
     quantities, entities, errors = tables["quantities"], tables["document_entities"], tables["errors"]
-    n_documents = tables["documents"].num_rows
+    totals = snapshot.rows
     lines = [
         "# newsflow run",
         "",
-        f"**{n_documents} documents**, {n_rejected} rejected inputs ({n_inputs} inputs in all), "
-        f"{entities.num_rows} distinct entities per document, {quantities.num_rows} quantities, "
-        f"{errors.num_rows} error rows.",
+        f"Snapshot {snapshot.id}: **{totals['documents']} documents**, {n_rejected} rejected inputs ({n_inputs} "
+        f"inputs in all), {totals['document_entities']} distinct entities per document, {totals['quantities']} "
+        f"quantities, {totals['errors']} error rows.",
+        "",
+        f"This run read {tables['documents'].num_rows} new or changed documents and replaced or removed the rows of "
+        f"{n_removed_files} files; the rest of this summary is about what it read.",
         "",
         "## Money by currency",
         "",
@@ -176,18 +205,136 @@ def check_accounting(documents: pa.Table, errors: pa.Table, n_inputs: int) -> in
     return n_rejected
 
 
+def fingerprints(documents: pa.Table) -> pa.Table:
+    """The FINGERPRINTS rows of documents as the clean stage wrote them (duplicate_of unset)."""
+    columns = {name: documents[name] for name in ("doc_id", "source", "words_sha256", "text_minhash")}
+    columns[MONTH] = document_months(documents)
+    columns["duplicate_of"] = pa.nulls(documents.num_rows, pa.string())
+    return pa.table(columns).select(FINGERPRINTS.names).cast(FINGERPRINTS)
+
+
+def decide_duplicates(kept: pa.Table, new: pa.Table, gone: pa.Table,
+                      texts_of: Callable[[list[str]], list[str]]) -> dict[str, str | None]:
+    """duplicate_of of every new document, and of each kept one whose value changes, given the
+    kept, new and gone documents' FINGERPRINTS rows; `texts_of` gives documents' texts (read only
+    for the documents linked to what changed: tasks/duplicates.py's affected_by)."""
+    everyone = pa.concat_tables([kept, new, gone])
+    n_kept, n_new = kept.num_rows, new.num_rows
+    changed = set(range(n_kept, everyone.num_rows))
+    linked = affected_by(changed, everyone["words_sha256"].to_pylist(), everyone["text_minhash"].to_pylist())
+    alive = sorted((number for number in linked if number < n_kept + n_new),
+                   key=lambda number: everyone["source"][number].as_py())
+    members = everyone.take(pa.array(alive, pa.int64())) if alive else everyone.slice(0, 0)
+    decided = find_duplicates(members["doc_id"].to_pylist(), texts_of(members["doc_id"].to_pylist()),
+                              minhashes=members["text_minhash"].to_pylist(),
+                              digests=members["words_sha256"].to_pylist())
+    before = dict(zip(kept["doc_id"].to_pylist(), kept["duplicate_of"].to_pylist()))
+    new_ids = set(new["doc_id"].to_pylist())
+    return {doc_id: value for doc_id, value in zip(members["doc_id"].to_pylist(), decided)
+            if doc_id in new_ids or before.get(doc_id) != value}
+
+
+def _with_duplicates(documents: pa.Table, duplicate_of: dict[str, str | None]) -> pa.Table:
+    """Documents with duplicate_of set from the mapping where it names them."""
+    if not duplicate_of:
+        return documents
+    values = [duplicate_of.get(doc_id, old) for doc_id, old in zip(documents["doc_id"].to_pylist(), documents["duplicate_of"].to_pylist())]
+    column = documents.schema.get_field_index("duplicate_of")
+    return documents.set_column(column, documents.schema.field(column), pa.array(values, pa.string()))
+
+
+def _rejections_by_file(errors: pa.Table) -> dict[str, int]:
+    is_rejection = pc.and_(pc.is_in(errors["stage"], pa.array(REJECTING_STAGES)),
+                           pc.not_equal(errors["error_type"], "invalid_metadata"))
+    files = source_files(errors.filter(is_rejection)["source"])
+    return {row["values"]: row["counts"] for row in pc.value_counts(files).to_pylist()} if len(files) else {}
+
+
+def _kept_rows(name: str, table: pa.Table, removed_ids: pa.Array, removed_files: pa.Array) -> pa.Table:
+    """A base partition's rows that stay: not of a removed document (errors: of a removed file)."""
+    if name == "errors":
+        return table.filter(pc.invert(pc.is_in(source_files(table["source"]), removed_files)))
+    return table.filter(pc.invert(pc.is_in(table["doc_id"], removed_ids)))
+
+
 def publish_tables(parts: TableParts, processed_dir: str, keep_snapshots: int, max_rows_per_file: int,
                    note: str = "") -> PublishedTables:
-    """Build every table from its parts, check the accounting, and publish them as a snapshot."""
-    tables = {name: merge_table(name, files) for name, files in parts.files().items()}
-    n_rejected = check_accounting(tables["documents"], tables["errors"], parts.n_inputs)
-    tables["documents"] = flag_duplicates(tables["documents"])
-    tables["document_entities"] = roll_up_entities(tables["entities"])
-    tables = {name: tables[name] for name in PUBLISHED_TABLES}
-    parts_key = parts.key()
-    snapshot = publish(Location(processed_dir), tables, parts_key, note, keep_snapshots, max_rows_per_file)
-    summary = summary_markdown(tables, parts.n_inputs, n_rejected)
-    return PublishedTables(processed_dir, parts_key, snapshot.id, snapshot.rows, parts.n_inputs, n_rejected, summary)
+    """Publish the base snapshot with this run's changes as the next snapshot (see the module's
+    docstring), after checking that every input read is one document or one rejection."""
+    location = Location(processed_dir)
+    latest = latest_snapshot(location)
+    base = None if parts.base_snapshot is None else load_snapshot(location, parts.base_snapshot)
+    if latest is not None and parts.base_snapshot is not None and latest.id != parts.base_snapshot:
+        raise SnapshotConflict(f"another run published snapshot {latest.id} of {processed_dir} since this run "
+                               f"planned its work on snapshot {parts.base_snapshot}; run it again")
+    new = {name: merge_table(name, files) for name, files in parts.files().items()}
+    check_accounting(new["documents"], new["errors"], parts.n_inputs)
+    removed_files = pa.array(sorted(parts.removed), pa.string())
+    prints = read_state_table(location, base, "fingerprints") if base is not None else None
+    prints = FINGERPRINTS.empty_table() if prints is None else prints
+    is_gone = pc.is_in(source_files(prints["source"]), removed_files)
+    kept_prints, gone_prints = prints.filter(pc.invert(is_gone)), prints.filter(is_gone)
+    new_prints = fingerprints(new["documents"])
+    if pc.any(pc.is_in(new_prints["doc_id"], kept_prints["doc_id"])).as_py():
+        raise AccountingError("a new document has the doc_id of a published one: refusing to publish")
+
+    base_files = {} if base is None else base.files
+    months_of = dict(zip(kept_prints["doc_id"].to_pylist(), kept_prints[MONTH].to_pylist()))
+
+    def texts_of(doc_ids: list[str]) -> list[str]:
+        texts = dict(zip(new["documents"]["doc_id"].to_pylist(), new["documents"]["text"].to_pylist()))
+        wanted = {months_of[doc_id] for doc_id in doc_ids if doc_id not in texts}
+        for month in wanted:
+            paths = [path for path in base_files["documents"] if partition_month(path) == month]
+            stored = read_partition(location, "documents", paths).select(["doc_id", "text"])
+            texts |= dict(zip(stored["doc_id"].to_pylist(), stored["text"].to_pylist()))
+        return [texts[doc_id] for doc_id in doc_ids]
+
+    duplicate_of = decide_duplicates(kept_prints, new_prints, gone_prints, texts_of)
+    new["documents"] = _with_duplicates(new["documents"], duplicate_of).select(DOCUMENTS.names)
+    new["document_entities"] = roll_up_entities(new["entities"])
+    new_by_month = split_by_month({name: new[name] for name in PUBLISHED_TABLES})
+    changed_months = (set(gone_prints[MONTH].to_pylist()) | set(new_prints[MONTH].to_pylist())
+                      | {months_of[doc_id] for doc_id in duplicate_of if doc_id in months_of}
+                      | ({UNDATED} if parts.removed else set()))
+    removed_ids = gone_prints["doc_id"].combine_chunks()
+    partitions: dict[str, dict[str, pa.Table]] = {}
+    for name in PUBLISHED_TABLES:
+        partitions[name] = {}
+        for month in sorted(changed_months | set(new_by_month[name])):
+            paths = [path for path in base_files.get(name, []) if partition_month(path) == month]
+            rows = _kept_rows(name, read_partition(location, name, paths), removed_ids, removed_files)
+            if name == "documents":
+                rows = _with_duplicates(rows, duplicate_of)
+            rows = pa.concat_tables([rows.cast(PUBLISHED_TABLES[name]),
+                                     new_by_month[name].get(month, PUBLISHED_TABLES[name].empty_table())])
+            partitions[name][month] = rows.sort_by(SORT_KEYS[name])
+
+    kept_prints = _with_duplicates(kept_prints, duplicate_of)
+    new_prints = _with_duplicates(new_prints, duplicate_of)
+    all_prints = pa.concat_tables([kept_prints, new_prints]).sort_by([("source", "ascending")])
+    sources = read_state_table(location, base, "sources") if base is not None else None
+    sources = SOURCES.empty_table() if sources is None else sources
+    read_now = read_arrow(parts.sources_path) if parts.sources_path else SOURCES.empty_table()
+    rejections = _rejections_by_file(new["errors"])
+    read_now = read_now.set_column(read_now.schema.get_field_index("n_rejected"), SOURCES.field("n_rejected"),
+                                   pa.array([rejections.get(path, 0) for path in read_now["source_file"].to_pylist()],
+                                            pa.int64()))
+    sources = pa.concat_tables([
+        sources.filter(pc.invert(pc.is_in(sources["source_file"], pa.concat_arrays(
+            [removed_files, read_now["source_file"].combine_chunks()])))),
+        read_now.cast(SOURCES),
+    ]).sort_by([("source_file", "ascending")])
+    n_inputs, n_rejected = pc.sum(sources["n_inputs"]).as_py() or 0, pc.sum(sources["n_rejected"]).as_py() or 0
+    if all_prints.num_rows + n_rejected != n_inputs:
+        raise AccountingError(f"{n_inputs} inputs but {all_prints.num_rows} documents + {n_rejected} rejections: "
+                              "refusing to publish")
+
+    publication = Publication(partitions, base, {"sources": sources, "fingerprints": all_prints}, parts.key(),
+                              parts.version, parts.listing_key)
+    snapshot = publish_partitions(location, publication, note, keep_snapshots, max_rows_per_file)
+    summary = summary_markdown(new, snapshot, n_inputs, n_rejected, len(parts.removed))
+    return PublishedTables(processed_dir, parts.key(), snapshot.id, snapshot.rows, n_inputs, n_rejected, summary)
 
 
 @task(name="write", task_run_name="write tables to {processed_dir}", **STAGE_TASK_OPTIONS)

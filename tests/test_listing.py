@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from prefect.utilities.collections import visit_collection
 from prefect.utilities.hashing import hash_objects  # what the INPUTS cache policy uses
 
-from tasks.listing import SourceFile, SourceListing, discover_sources, ingest_errors_path, ingest_will_run
+from tasks.listing import SourceFile, SourceListing, discover_sources, ingest_will_run, sources_key
 from tests.conftest import heavy_imports
 
 VERSION = "newsflow-test/model-1"
@@ -36,22 +37,24 @@ def test_a_folder_that_cannot_be_listed_raises_rather_than_losing_its_articles(t
         discover_sources(tmp_path / "file.txt")
 
 
-def test_ingest_will_run_until_it_has_read_the_listing_and_again_after_any_change(tmp_path: Path):
-    raw, work = tmp_path / "raw", tmp_path / "work"
+def test_ingest_will_run_until_a_snapshot_holds_the_listing_and_again_after_any_change(tmp_path: Path):
+    raw, processed = tmp_path / "raw", tmp_path / "processed"
     raw.mkdir()
     (raw / "a.txt").write_text("Acme Corp hired Jane Doe.")
     listing = discover_sources(raw)
-    assert ingest_will_run(work, listing, VERSION)
-    errors_file = ingest_errors_path(work, listing, VERSION)
-    errors_file.parent.mkdir(parents=True)
-    errors_file.write_bytes(b"")  # as ingest leaves it once it has read this listing
-    assert not ingest_will_run(work, discover_sources(raw), VERSION)
-    assert ingest_will_run(work, listing, "newsflow-test/model-2")  # a new pipeline version
+    assert ingest_will_run(processed, listing, VERSION)
+    (processed / "_snapshots").mkdir(parents=True)
+    # as a run leaves it (tasks/snapshots.py), and a newer manifest that is being written
+    (processed / "_snapshots" / "000000000001.json").write_text(
+        json.dumps({"format": 2, "listing_key": sources_key(listing, VERSION)}))
+    (processed / "_snapshots" / "000000000002.json").write_text('{"format": 2, "listing_')
+    assert not ingest_will_run(processed, discover_sources(raw), VERSION)
+    assert ingest_will_run(processed, listing, "newsflow-test/model-2")  # a new pipeline version
 
     os.utime(raw / "a.txt", ns=(0, 0))  # same size and content, another mtime
-    assert ingest_will_run(work, discover_sources(raw), VERSION)
+    assert ingest_will_run(processed, discover_sources(raw), VERSION)
     (raw / "b.txt").write_text("Added.")
-    assert ingest_will_run(work, discover_sources(raw), VERSION)
+    assert ingest_will_run(processed, discover_sources(raw), VERSION)
 
 
 def test_prefect_sees_the_listing_as_one_value_and_hashes_every_file_in_it():

@@ -25,7 +25,8 @@ import flows.news_pipeline
 import tasks.clean
 from flows.__main__ import main
 from flows.news_pipeline import make_task_runner, news_pipeline
-from tasks.snapshots import read_tables
+from tasks.schemas import PUBLISHED_TABLES
+from tasks.snapshots import read_tables, rollback
 from tasks.write import SORT_KEYS
 from tasks.storage import CACHE_LOCK_FILE, Location, cache_in_use
 from tests.conftest import REPO, SEED, descendants, heavy_imports, process_running, wait_until
@@ -38,6 +39,7 @@ def prefect_api(prefect_harness: str) -> str:
     return prefect_harness
 
 
+MONTHS = ["January", "February", "March"]
 ARTICLES = {
     f"story{i}.txt": f"Story {i}\n\nAcme Corp said on March {i + 1}, 2021 that sales rose {i + 1}% to ${i + 10}m, "
                      f"chief executive Jane Doe told reporters in London."
@@ -52,6 +54,7 @@ def run(raw: Path, tmp_path: Path):
 def read(tmp_path: Path, table: str) -> pd.DataFrame:
     """A table as a reader of its folder gets it, in the order the write stage sorts it by."""
     frame = pd.read_parquet(tmp_path / "processed" / table)
+    frame["published_month"] = frame["published_month"].astype(str)  # not categories, which differ by run
     return frame.sort_values([column for column, _ in SORT_KEYS[table]], kind="stable").reset_index(drop=True)
 
 
@@ -121,7 +124,7 @@ def test_second_run_computes_nothing(seed_raw: Path, tmp_path: Path):
     before = read(tmp_path, "documents")
     second = run(seed_raw, tmp_path)
     assert sum(first.computed.values()) == 5
-    assert not second.computed_anything and sum(second.cached.values()) == 5
+    assert not second.computed_anything and sum(second.cached.values()) == 0  # no task runs at all
     pd.testing.assert_frame_equal(before, read(tmp_path, "documents"))
 
 
@@ -140,29 +143,58 @@ def test_a_ner_worker_starts_early_only_when_the_raw_folder_changed(seed_raw: Pa
     assert started == [1, 1, 1, 1]
 
 
+def _partition_files(processed: Path) -> dict[str, set[str]]:
+    """Each table's files, by partition folder and name."""
+    return {table: {str(path.relative_to(processed / table)) for path in (processed / table).rglob("*.parquet")}
+            for table in PUBLISHED_TABLES}
+
+
+def _without_run_times(tables: dict) -> dict:
+    return {name: table.drop_columns([c for c in ("processed_at", "recorded_at") if c in table.column_names])
+            for name, table in tables.items()}
+
+
 @pytest.mark.e2e
-def test_changing_one_file_recomputes_only_its_batch(stories_raw: Path, tmp_path: Path):
+def test_an_added_a_changed_and_a_deleted_file_change_only_their_rows_and_months(stories_raw: Path, tmp_path: Path):
+    """Eight stories over January to March 2021 (three batches). Each change costs one task run
+    per stage whatever the corpus, rewrites only the months that hold (or held) the file's rows,
+    leaves every other row as it was, and ends with the tables of a clean run."""
+    for i in range(8):  # story i in month i % 3 + 1
+        (stories_raw / f"story{i}.txt").write_text(ARTICLES[f"story{i}.txt"].replace("March", MONTHS[i % 3]))
+    processed = tmp_path / "processed"
     first = run(stories_raw, tmp_path)
     assert first.computed["clean"] >= 2  # several batches
-    before = read(tmp_path, "documents").set_index("source")
+    assert {path.split("/")[0] for path in _partition_files(processed)["documents"]} == {
+        "published_month=2021-01", "published_month=2021-02", "published_month=2021-03"}
+    unchanged = run(stories_raw, tmp_path)
+    assert sum(unchanged.computed.values()) == sum(unchanged.cached.values()) == 0  # no task runs at all
 
-    (stories_raw / "story3.txt").write_text("Story 3\n\nAcme Corp profits fell 7% to £5m on June 1, 2021.")
-    second = run(stories_raw, tmp_path)
-    assert (second.computed["clean"], second.computed["entities"], second.computed["numbers"]) == (1, 1, 1)
-    assert second.cached["clean"] == first.computed["clean"] - 1
+    steps = [
+        ("change story3 (January) to June", lambda: (stories_raw / "story3.txt").write_text(
+            "Story 3\n\nAcme Corp profits fell 7% to £5m on June 1, 2021."), {"2021-01", "2021-06"}),
+        ("delete story5 (March)", lambda: (stories_raw / "story5.txt").unlink(), {"2021-03"}),
+        ("add story8 (January)", lambda: (stories_raw / "story8.txt").write_text(
+            "Story 8\n\nAcme Corp said on January 9, 2021 that sales rose 9%."), {"2021-01"}),
+    ]
+    for step, change, months in steps:
+        before_files, before = _partition_files(processed), read(tmp_path, "documents").set_index("source")
+        change()
+        summary = run(stories_raw, tmp_path)
+        computed = sum(summary.computed.values())
+        assert computed == (2 if step.startswith("delete") else 5), step  # ingest and write; + the 3 stages
+        changed = {path.split("/")[0].removeprefix("published_month=") for table, files in
+                   _partition_files(processed).items() for path in files ^ before_files[table]}
+        assert changed <= months | {"undated"} and changed & months, step  # (undated: errors, none here)
+        after = read(tmp_path, "documents").set_index("source")
+        kept = sorted(set(before.index) & set(after.index) - {"story3.txt"} if step.startswith("change")
+                      else set(before.index) & set(after.index))
+        assert after.loc[kept].equals(before.loc[kept]), step  # the other documents' rows, processed_at included
 
-    after = read(tmp_path, "documents").set_index("source")
-    assert list(after.index) == sorted(ARTICLES) and after.index.is_unique
-    assert "fell 7%" in after.loc["story3.txt", "text"]
-    story3 = read(tmp_path, "quantities").merge(after.reset_index()[["doc_id", "source"]], on="doc_id")
-    assert set(story3[(story3.source == "story3.txt") & (story3.kind != "count")].text) == {"7%", "£5m"}
-    unchanged = [s for s in ARTICLES if s != "story3.txt"]
-    same_batch = after.loc[unchanged, "processed_at"] != before.loc[unchanged, "processed_at"]
-    assert same_batch.sum() <= 3  # only story3's batch-mates were recomputed
-
-    (stories_raw / "story5.txt").unlink()
-    run(stories_raw, tmp_path)
-    assert "story5.txt" not in set(read(tmp_path, "documents").source)
+    assert set(read(tmp_path, "documents").source) == {f"story{i}.txt" for i in (0, 1, 2, 3, 4, 6, 7, 8)}
+    clean = news_pipeline(raw_dir=str(stories_raw), processed_dir=str(tmp_path / "clean"),
+                          cache_dir=str(tmp_path / "clean-cache"))
+    assert clean.rows == summary.rows
+    assert _without_run_times(read_tables(processed)) == _without_run_times(read_tables(tmp_path / "clean"))
 
 
 @pytest.mark.e2e
@@ -273,11 +305,17 @@ def test_jsonl_and_sidecar_metadata(tmp_path: Path):
 
 @pytest.mark.e2e
 def test_a_deleted_cached_output_is_recomputed(seed_raw: Path, tmp_path: Path):
+    """The cache serves a run that plans work it has done before (after a rollback here, or a
+    run killed before publishing): a cached result whose files are gone is recomputed."""
     run(seed_raw, tmp_path)
+    (seed_raw / "second.txt").write_text("Acme Corp hired Jane Doe in London on Monday.")
+    run(seed_raw, tmp_path)
+    rollback(Location(tmp_path / "processed"), 1, keep=10)
     shutil.rmtree(tmp_path / "cache" / "work" / "entities")
     summary = run(seed_raw, tmp_path)
-    assert summary.computed["entities"] == 1
-    assert len(read(tmp_path, "entities")) > 0
+    assert (summary.computed["clean"], summary.cached["clean"], summary.computed["entities"]) == (0, 1, 1)
+    assert set(read(tmp_path, "entities").doc_id) == set(read(tmp_path, "documents").doc_id)
+    assert summary.snapshot_id == 4 and summary.rows["documents"] == 2
 
 
 EARLY_WORKER = """
@@ -350,7 +388,7 @@ class TestCommandLine:
                    "--processed-dir", str(tmp_path / "processed"), "--cache-dir", str(tmp_path / "cache")]
         temporary_server = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
         for env, expected in ((temporary_server, "task runs (computed/cached): ingest 1/0"),
-                              (temporary_server | {"PREFECT_API_URL": prefect_api}, "nothing changed")):
+                              (temporary_server | {"PREFECT_API_URL": prefect_api}, "nothing new, changed or deleted")):
             result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
             output = result.stdout + result.stderr
             assert result.returncode == 0, output
@@ -368,17 +406,17 @@ class TestCommandLine:
     @pytest.mark.e2e
     def test_the_command_line_starts_a_ner_worker_before_prefect_only_when_ingest_will_run(self, seed_raw: Path,
                                                                                              tmp_path: Path):
-        def workers_started(*options: str, cache: Path = tmp_path / "cache") -> str:
-            command = [sys.executable, "-c", EARLY_WORKER, "run", "--raw-dir", str(seed_raw),
-                       "--cache-dir", str(cache), "--workers", "3", *options]
+        def workers_started(*options: str, processed: Path = tmp_path / "processed") -> str:
+            command = [sys.executable, "-c", EARLY_WORKER, "run", "--raw-dir", str(seed_raw), "--processed-dir",
+                       str(processed), "--cache-dir", str(tmp_path / "cache"), "--workers", "3", *options]
             return subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
 
         # A new listing: one worker of a pool of --workers processes (not the core count), and Prefect not imported.
         assert workers_started() == "{3: 1} False"
         assert workers_started("--task-runner", "processes") == "{} False"  # its workers run NER themselves
-        # A cache path that cannot even be looked at: no guess, no traceback (the flow reports it).
-        assert workers_started(cache=tmp_path / ("x" * 300)) == "{} False"
-        run(seed_raw, tmp_path)  # ingest reads the listing
+        # A processed path that cannot even be looked at: no guess, no traceback (the flow reports it).
+        assert workers_started(processed=tmp_path / ("x" * 300)) == "{} False"
+        run(seed_raw, tmp_path)  # a snapshot of this listing
         assert workers_started() == "{} False"
         (seed_raw / "second.txt").write_text("Acme Corp hired Jane Doe in London on Monday.")
         assert workers_started() == "{3: 1} False"

@@ -205,7 +205,7 @@ def test_of_two_runs_that_race_to_publish_one_fails(tmp_path: Path, monkeypatch:
 
     def run(note: str) -> None:
         try:
-            outcomes.append(commit(location, first.files, first.rows, "k", note).id)
+            outcomes.append(commit(location, first, note).id)
         except SnapshotConflict as error:
             outcomes.append(str(error))
 

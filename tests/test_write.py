@@ -9,6 +9,8 @@ import pytest
 
 from tasks.errors import ErrorRecord, errors_table
 from tasks.duplicates import text_minhash, words_sha256
+from tasks.listing import SourceFile
+from tasks.plan import sources_table
 from tasks.schemas import CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, ENTITIES, PUBLISHED_TABLES, QUANTITIES
 from tasks.snapshots import MONTH, read_table
 from tasks.storage import write_arrow_atomic, write_stage_output
@@ -34,7 +36,11 @@ def _parts(tmp_path: Path, doc_ids: list[str], texts: dict[str, str] | None = No
                                     errors_table([ErrorRecord("x.txt", "numbers", "boom", "m")]), work, "qty")
     ingest_errors = work / "ingest.errors.arrow"
     write_arrow_atomic(errors_table([ErrorRecord("bad.pdf", "ingest", "unsupported_file_type", "m")]), ingest_errors)
-    return TableParts([documents], [entities], [quantities], str(ingest_errors), n_inputs=len(set(doc_ids)) + 1)
+    files = [SourceFile(name, 1, 0) for name in sorted({f"{d}.txt" for d in doc_ids} | {"bad.pdf"})]
+    sources = work / "ingest.sources.arrow"
+    write_arrow_atomic(sources_table(files, {file.relpath: 1 for file in files}, {}), sources)
+    return TableParts([documents], [entities], [quantities], str(ingest_errors), n_inputs=len(set(doc_ids)) + 1,
+                      sources_path=str(sources))
 
 
 def _publish(parts: TableParts, processed: Path) -> PublishedTables:

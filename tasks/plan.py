@@ -1,0 +1,106 @@
+"""Plan: what changed in the raw folder since the latest snapshot, so that a run reads and
+computes only that.
+
+Each snapshot records the raw files its tables were built from (path, size, modification time,
+how many inputs each held and how many of them were rejected) and the version of everything that
+decides the tables (Settings.state_version: the code, the spaCy model, the settings). A run compares
+the raw folder's listing with the latest snapshot's: new, changed (size or modification time)
+and deleted files are the work. When the version differs, everything is. An article and its
+sidecar (`NAME.txt`, `NAME.meta.json`) count as one: when either changes, both are read again,
+since the sidecar's metadata (or its being an orphan) depends on the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tasks.listing import SourceFile, SourceListing, sources_key
+from tasks.snapshots import Snapshot, latest_snapshot, read_state_table
+from tasks.storage import Location
+
+# The raw files a snapshot was built from (an internal table of each snapshot).
+SOURCES = pa.schema([
+    pa.field("source_file", pa.string(), nullable=False),
+    pa.field("size", pa.int64(), nullable=False),
+    pa.field("mtime_ns", pa.int64(), nullable=False),
+    pa.field("n_inputs", pa.int64(), nullable=False),  # articles (or lines) that must be documents or rejections
+    pa.field("n_rejected", pa.int64(), nullable=False),
+])
+ARTICLE_OR_SIDECAR = (".meta.json", ".txt", ".md", ".html", ".htm")
+
+
+def source_files(sources: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The raw file each value of a `source` column comes from (`a.jsonl#line=3` -> `a.jsonl`)."""
+    return pc.replace_substring_regex(sources, pattern="#.*$", replacement="")
+
+
+def _stem(relpath: str) -> str:
+    """What an article and its sidecar share (`a/b.txt`, `a/b.meta.json` -> `a/b`)."""
+    lower = relpath.lower()
+    for suffix in ARTICLE_OR_SIDECAR:
+        if lower.endswith(suffix):
+            return relpath[: -len(suffix)]
+    return relpath
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The work of a run."""
+
+    changed: SourceListing  # new or changed files: read them
+    removed: tuple[str, ...]  # files whose published rows go: the changed and the deleted ones
+    rebuild: bool  # no snapshot of this version: every file is changed, no row is kept
+    n_files: int
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not self.changed and not self.removed and not self.rebuild
+
+
+def plan_changes(listing: SourceListing, previous: pa.Table | None) -> Plan:
+    """Compare the raw folder's listing with the files the latest snapshot of this version was
+    built from (`previous`: a SOURCES table; None when there is no such snapshot)."""
+    if previous is None:
+        return Plan(listing, (), True, len(listing))
+    known = {row["source_file"]: (row["size"], row["mtime_ns"])
+             for row in previous.select(["source_file", "size", "mtime_ns"]).to_pylist()}
+    current = {source.relpath: source for source in listing}
+    touched = {path for path, source in current.items() if known.get(path) != (source.size, source.mtime_ns)}
+    touched |= known.keys() - current.keys()
+    touched_stems = {_stem(path) for path in touched}
+    touched |= {path for path in current.keys() | known.keys() if _stem(path) in touched_stems}
+    changed = SourceListing(source for source in listing if source.relpath in touched)
+    removed = tuple(sorted(path for path in touched if path in known))
+    return Plan(changed, removed, False, len(listing))
+
+
+def sources_table(sources: Iterable[SourceFile], n_inputs: dict[str, int], n_rejected: dict[str, int]) -> pa.Table:
+    """A SOURCES table of these files."""
+    rows = [{"source_file": s.relpath, "size": s.size, "mtime_ns": s.mtime_ns, "n_inputs": n_inputs.get(s.relpath, 0),
+             "n_rejected": n_rejected.get(s.relpath, 0)} for s in sources]
+    return pa.Table.from_pylist(rows, schema=SOURCES)
+
+
+def plan_run(processed_dir: str, listing: SourceListing, version: str) -> tuple[Plan, Snapshot | None]:
+    """The plan of a run on `listing` (Settings.state_version `version`), against the latest
+    snapshot in `processed_dir` when it was built under the same version (returned too)."""
+    location = Location(processed_dir)
+    latest = latest_snapshot(location)
+    if latest is None or latest.version != version:
+        return plan_changes(listing, None), None
+    if latest.listing_key == sources_key(listing, version):  # the fast path of an unchanged run
+        return Plan(SourceListing(()), (), False, len(listing)), latest
+    return plan_changes(listing, read_state_table(location, latest, "sources")), latest
+
+
+def published_accounting(processed_dir: str, snapshot: Snapshot) -> tuple[int, int, int]:
+    """(inputs, documents, rejected inputs) of a snapshot, from its raw files' record."""
+    sources = read_state_table(Location(processed_dir), snapshot, "sources")
+    if sources is None:
+        return 0, snapshot.rows["documents"], 0
+    n_inputs, n_rejected = (pc.sum(sources[name]).as_py() or 0 for name in ("n_inputs", "n_rejected"))
+    return n_inputs, snapshot.rows["documents"], n_rejected
