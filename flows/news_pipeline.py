@@ -114,7 +114,10 @@ def news_pipeline(
             summary = _run_stages(settings)
         finally:
             release_ner_workers()
-        _tidy_cache(settings, summary, try_exclusive)
+        if summary.computed_anything or sum(summary.cached.values()):
+            # (A run that started no task used nothing of the cache and added nothing to it:
+            # walking the cache would be its largest cost, 1-2 s at 27,000 documents.)
+            _tidy_cache(settings, summary, try_exclusive)
         return summary
 
 

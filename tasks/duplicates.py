@@ -12,6 +12,7 @@ import re
 import zlib
 
 import numpy as np
+import pyarrow as pa
 
 # Near duplicates: documents whose sets of 5-word shingles have a Jaccard similarity of at least
 # 0.8. MinHash (128 permutations) and locality-sensitive hashing find the candidates, so the work
@@ -35,6 +36,7 @@ _B = _RANDOM.integers(0, 2**63, size=(MINHASH_PERMUTATIONS, 1), dtype=np.uint64)
 _HIGH_32_BITS = np.uint64(32)
 _WORD_MULTIPLIER = np.uint64(0x01000193)  # odd, below 2**32: products of 32-bit values fit in 64 bits
 _LOW_32_BITS = np.uint64(0xFFFFFFFF)
+_BAND_MULTIPLIERS = _RANDOM.integers(0, 2**63, size=LSH_ROWS, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 
 
 def comparable_words(text: str) -> list[str]:
@@ -159,22 +161,51 @@ def find_duplicates(
     return duplicate_of
 
 
-def affected_by(changed: set[int], digests: list[str | None], minhashes: list[list[int] | None]) -> set[int]:
+def minhash_matrix(signatures: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """A text_minhash column as an (n, MINHASH_PERMUTATIONS) uint64 matrix (rows of zeros where
+    there is no signature) and the mask of rows that have one, without a Python list per row."""
+    if isinstance(signatures, pa.ChunkedArray):
+        signatures = signatures.combine_chunks() if signatures.num_chunks else pa.array([], signatures.type)
+    present = signatures.is_valid().to_numpy(zero_copy_only=False)
+    matrix = np.zeros((len(signatures), MINHASH_PERMUTATIONS), dtype=np.uint64)
+    values = signatures.flatten().to_numpy(zero_copy_only=False).astype(np.uint64)  # the present rows', in order
+    matrix[present] = values.reshape(-1, MINHASH_PERMUTATIONS)
+    return matrix, present
+
+
+def _band_keys(matrix: np.ndarray) -> np.ndarray:
+    """One 64-bit key per LSH band and row (the band's rows mixed by odd multipliers): equal bands
+    give equal keys; unequal ones rarely do, and a collision only adds a candidate."""
+    bands = matrix[:, :LSH_BANDS * LSH_ROWS].reshape(len(matrix), LSH_BANDS, LSH_ROWS)
+    return (bands * _BAND_MULTIPLIERS).sum(axis=2, dtype=np.uint64)
+
+
+def affected_by(changed: set[int], digests: list[str | None], signatures: pa.Array | pa.ChunkedArray) -> set[int]:
     """The documents (by position) whose `duplicate_of` can change when those at `changed` are
     added, changed or removed: every document linked to them through shared words_sha256 or an
     LSH band, directly or through others. find_duplicates decides a document from the documents
     so linked to it only, so running it on these (in canonical order) gives the values a run over
-    every document gives them, and leaves every other document's value as it was."""
-    partners = _band_partners(minhashes)
+    every document gives them, and leaves every other document's value as it was. Vectorised
+    over the `text_minhash` column (`signatures`): no pair of unchanged documents is compared."""
+    matrix, present = minhash_matrix(signatures)
+    keys = _band_keys(matrix)
     by_digest: dict[str, list[int]] = {}
     for number, digest in enumerate(digests):
         if digest is not None:
             by_digest.setdefault(digest, []).append(number)
-    reached, frontier = set(changed), list(changed)
-    while frontier:
-        number = frontier.pop()
-        linked = partners.get(number, set()) | set(by_digest.get(digests[number], ()) if digests[number] else ())
-        for other in linked - reached:
-            reached.add(other)
-            frontier.append(other)
-    return reached
+    reached = np.zeros(len(digests), dtype=bool)
+    frontier = np.array(sorted(changed), dtype=np.int64)
+    reached[frontier] = True
+    while len(frontier):
+        linked = np.zeros(len(digests), dtype=bool)
+        with_signature = frontier[present[frontier]]
+        if len(with_signature):
+            for band in range(LSH_BANDS):
+                linked |= np.isin(keys[:, band], keys[with_signature, band])
+            linked &= present
+        for number in frontier.tolist():
+            if digests[number] is not None:
+                linked[by_digest[digests[number]]] = True
+        frontier = np.flatnonzero(linked & ~reached)
+        reached |= linked
+    return set(np.flatnonzero(reached).tolist())

@@ -66,8 +66,8 @@ def plan_changes(listing: SourceListing, previous: pa.Table | None) -> Plan:
     built from (`previous`: a SOURCES table; None when there is no such snapshot)."""
     if previous is None:
         return Plan(listing, (), True, len(listing))
-    known = {row["source_file"]: (row["size"], row["mtime_ns"])
-             for row in previous.select(["source_file", "size", "mtime_ns"]).to_pylist()}
+    known = dict(zip(previous["source_file"].to_pylist(),
+                     zip(previous["size"].to_pylist(), previous["mtime_ns"].to_pylist())))
     current = {source.relpath: source for source in listing}
     touched = {path for path, source in current.items() if known.get(path) != (source.size, source.mtime_ns)}
     touched |= known.keys() - current.keys()
@@ -80,9 +80,11 @@ def plan_changes(listing: SourceListing, previous: pa.Table | None) -> Plan:
 
 def sources_table(sources: Iterable[SourceFile], n_inputs: dict[str, int], n_rejected: dict[str, int]) -> pa.Table:
     """A SOURCES table of these files."""
-    rows = [{"source_file": s.relpath, "size": s.size, "mtime_ns": s.mtime_ns, "n_inputs": n_inputs.get(s.relpath, 0),
-             "n_rejected": n_rejected.get(s.relpath, 0)} for s in sources]
-    return pa.Table.from_pylist(rows, schema=SOURCES)
+    sources = list(sources)
+    paths = [source.relpath for source in sources]
+    return pa.table([paths, [source.size for source in sources], [source.mtime_ns for source in sources],
+                     [n_inputs.get(path, 0) for path in paths], [n_rejected.get(path, 0) for path in paths]],
+                    schema=SOURCES)
 
 
 def plan_run(processed_dir: str, listing: SourceListing, version: str) -> tuple[Plan, Snapshot | None]:

@@ -221,9 +221,9 @@ def decide_duplicates(kept: pa.Table, new: pa.Table, gone: pa.Table,
     everyone = pa.concat_tables([kept, new, gone])
     n_kept, n_new = kept.num_rows, new.num_rows
     changed = set(range(n_kept, everyone.num_rows))
-    linked = affected_by(changed, everyone["words_sha256"].to_pylist(), everyone["text_minhash"].to_pylist())
-    alive = sorted((number for number in linked if number < n_kept + n_new),
-                   key=lambda number: everyone["source"][number].as_py())
+    linked = affected_by(changed, everyone["words_sha256"].to_pylist(), everyone["text_minhash"])
+    sources = everyone["source"].to_pylist()
+    alive = sorted((number for number in linked if number < n_kept + n_new), key=sources.__getitem__)
     members = everyone.take(pa.array(alive, pa.int64())) if alive else everyone.slice(0, 0)
     decided = find_duplicates(members["doc_id"].to_pylist(), texts_of(members["doc_id"].to_pylist()),
                               minhashes=members["text_minhash"].to_pylist(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from tasks.errors import ErrorRecord, errors_table
@@ -14,7 +15,10 @@ from tasks.plan import sources_table
 from tasks.schemas import CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, ENTITIES, PUBLISHED_TABLES, QUANTITIES
 from tasks.snapshots import MONTH, read_table
 from tasks.storage import write_arrow_atomic, write_stage_output
-from tasks.write import AccountingError, PublishedTables, TableParts, flag_duplicates, publish_tables, roll_up_entities
+from tasks.write import (
+    AccountingError, PublishedTables, TableParts, decide_duplicates, fingerprints, flag_duplicates, publish_tables,
+    roll_up_entities,
+)
 from tests.test_duplicates import STORY
 
 
@@ -136,3 +140,41 @@ def test_flag_duplicates_scales_past_all_pairs():
     flagged = flag_duplicates(table)["duplicate_of"].to_pylist()
     assert flagged == [None] * 2000 + [f"d{i:05}" for i in range(20)]
     assert time.process_time() - started < 20
+
+
+def test_deciding_only_the_documents_linked_to_a_change_gives_what_a_full_run_gives():
+    """Before: z (canonical), c and d (copies of z), b, e. Then a is added (b nearly copies it and
+    sorts after it) and z is deleted (c becomes canonical): the documents decided anew, with the
+    others' values kept, equal a full run over the documents after."""
+    rain = "Rain and wind swept the hills on Tuesday, and the roads to the coast stayed closed for hours."
+    texts = {"a": STORY, "b": STORY.replace("Thursday", "Friday"), "c": rain, "d": rain, "z": rain,
+             "e": "The league table did not change after the weekend's football, the coach told reporters."}
+
+    def documents(doc_ids: list[str]) -> pa.Table:
+        rows = [_doc(d, texts[d]) | {"source": f"{d if d != 'z' else '0'}.txt", "words_sha256": words_sha256(texts[d]),
+                                     "text_minhash": text_minhash(texts[d])} for d in doc_ids]
+        return pa.Table.from_pylist(rows, schema=CLEAN_DOCUMENTS).sort_by("source")
+
+    def with_duplicate_of(table: pa.Table) -> pa.Table:
+        prints = fingerprints(table)
+        return prints.set_column(prints.schema.get_field_index("duplicate_of"), "duplicate_of",
+                                 flag_duplicates(table)["duplicate_of"])
+
+    before = with_duplicate_of(documents(["b", "c", "d", "e", "z"]))
+    assert dict(zip(before["doc_id"].to_pylist(), before["duplicate_of"].to_pylist())) == {
+        "z": None, "b": None, "c": "z", "d": "z", "e": None}
+    is_gone = pc.equal(before["doc_id"], "z")
+    kept, gone, new = before.filter(pc.invert(is_gone)), before.filter(is_gone), fingerprints(documents(["a"]))
+    asked = []
+
+    def texts_of(doc_ids: list[str]) -> list[str]:
+        asked.extend(doc_ids)
+        return [texts[d] for d in doc_ids]
+
+    decided = decide_duplicates(kept, new, gone, texts_of)
+    after = {d: decided.get(d, old) for d, old in zip(kept["doc_id"].to_pylist(), kept["duplicate_of"].to_pylist())}
+    after["a"] = decided["a"]
+    full = flag_duplicates(documents(["a", "b", "c", "d", "e"]))
+    assert after == dict(zip(full["doc_id"].to_pylist(), full["duplicate_of"].to_pylist()))
+    assert after == {"a": None, "b": "a", "c": None, "d": "c", "e": None}
+    assert "e" not in asked  # linked to nothing that changed: its text is not read
