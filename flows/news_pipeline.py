@@ -227,7 +227,7 @@ def _unchanged(settings: Settings, latest: Snapshot, summary: RunSummary) -> Run
         get_run_logger().warning("the table folders were not those of snapshot %d: repaired", latest.id)
         sync_table_folders(location, latest)
     summary.rows, summary.snapshot_id = dict(latest.rows), latest.id
-    summary.accounting = published_accounting(str(settings.processed_dir), latest)
+    summary.accounting = published_accounting(latest)
     get_run_logger().info("run summary\n%s", summary.render())
     return summary
 

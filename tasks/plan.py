@@ -99,10 +99,6 @@ def plan_run(processed_dir: str, listing: SourceListing, version: str) -> tuple[
     return plan_changes(listing, read_state_table(location, latest, "sources")), latest
 
 
-def published_accounting(processed_dir: str, snapshot: Snapshot) -> tuple[int, int, int]:
-    """(inputs, documents, rejected inputs) of a snapshot, from its raw files' record."""
-    sources = read_state_table(Location(processed_dir), snapshot, "sources")
-    if sources is None:
-        return 0, snapshot.rows["documents"], 0
-    n_inputs, n_rejected = (pc.sum(sources[name]).as_py() or 0 for name in ("n_inputs", "n_rejected"))
-    return n_inputs, snapshot.rows["documents"], n_rejected
+def published_accounting(snapshot: Snapshot) -> tuple[int, int, int]:
+    """(inputs, documents, rejected inputs) of a snapshot, from its manifest."""
+    return snapshot.n_inputs, snapshot.rows["documents"], snapshot.n_rejected

@@ -204,7 +204,8 @@ publish), then updates the table folders, then deletes snapshots beyond the newe
 
   A manifest holds `format` (2), `id`, `created_at` (UTC), `note` (the flow run that published
   it, or `rollback to snapshot N`), `rows` and `files` (per table, paths relative to the
-  processed folder), and what the next run plans from: `state` (internal tables in
+  processed folder), `n_inputs` and `n_rejected` (the articles the raw files held, and how many
+  of them were rejected), and what the next run plans from: `state` (internal tables in
   `_files/_state/`: the raw files the snapshot was built from, and every document's duplicate
   fingerprint), `version` (of the code and settings), `listing_key` and `built_from`.
 - `newsflow snapshots` lists the kept snapshots; `newsflow rollback ID` publishes snapshot ID's

@@ -331,7 +331,7 @@ def publish_tables(parts: TableParts, processed_dir: str, keep_snapshots: int, m
                               "refusing to publish")
 
     publication = Publication(partitions, base, {"sources": sources, "fingerprints": all_prints}, parts.key(),
-                              parts.version, parts.listing_key)
+                              parts.version, parts.listing_key, n_inputs, n_rejected)
     snapshot = publish_partitions(location, publication, note, keep_snapshots, max_rows_per_file)
     summary = summary_markdown(new, snapshot, n_inputs, n_rejected, len(parts.removed))
     return PublishedTables(processed_dir, parts.key(), snapshot.id, snapshot.rows, n_inputs, n_rejected, summary)

@@ -125,6 +125,7 @@ def test_second_run_computes_nothing(seed_raw: Path, tmp_path: Path):
     second = run(seed_raw, tmp_path)
     assert sum(first.computed.values()) == 5
     assert not second.computed_anything and sum(second.cached.values()) == 0  # no task runs at all
+    assert second.accounting == first.accounting == (1, 1, 0) and second.rows == first.rows
     pd.testing.assert_frame_equal(before, read(tmp_path, "documents"))
 
 
