@@ -96,7 +96,10 @@ def plan_run(processed_dir: str, listing: SourceListing, version: str) -> tuple[
         return plan_changes(listing, None), None
     if latest.listing_key == sources_key(listing, version):  # the fast path of an unchanged run
         return Plan(SourceListing(()), (), False, len(listing)), latest
-    return plan_changes(listing, read_state_table(location, latest, "sources")), latest
+    previous = read_state_table(location, latest, "sources")
+    if previous is None:  # a snapshot that records no raw files cannot be a base
+        return plan_changes(listing, None), None
+    return plan_changes(listing, previous), latest
 
 
 def published_accounting(snapshot: Snapshot) -> tuple[int, int, int]:

@@ -7,7 +7,7 @@ import pytest
 from tasks.listing import SourceFile, SourceListing
 import pyarrow as pa
 
-from tasks.plan import plan_changes, source_files, sources_table
+from tasks.plan import plan_changes, plan_run, source_files, sources_table
 
 BEFORE = [("a.txt", 10, 1), ("b.txt", 20, 2), ("b.meta.json", 5, 2), ("c.jsonl", 99, 3), ("d.meta.json", 4, 4),
           ("e.pdf", 7, 5)]
@@ -47,3 +47,13 @@ def test_without_a_snapshot_of_this_version_everything_is_read():
                                           ("c.jsonl#id=a#b", "c.jsonl")])
 def test_source_files(source: str, file: str):
     assert source_files(pa.array([source])).to_pylist() == [file]
+
+
+def test_a_snapshot_that_records_no_raw_files_is_not_a_base(tmp_path):
+    from tasks.snapshots import publish
+    from tasks.storage import Location
+    from tests.test_snapshots import make_tables
+
+    publish(Location(tmp_path), make_tables(1), "k", "test", keep=3, max_rows_per_file=1000)  # version ""
+    plan, base = plan_run(str(tmp_path), _listing(BEFORE), "")
+    assert plan.rebuild and base is None and len(plan.changed) == len(BEFORE)
