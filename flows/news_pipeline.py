@@ -57,6 +57,7 @@ class RunSummary:
     computed: Counter = field(default_factory=Counter)
     cached: Counter = field(default_factory=Counter)
     accounting: tuple[int, int, int] = (0, 0, 0)  # inputs, documents, rejected inputs
+    documents_computed: int = 0  # new and changed documents: the others kept their published rows
     used_files: list[str] = field(default_factory=list)  # the cache files this run used
 
     @property
@@ -68,6 +69,7 @@ class RunSummary:
             f"documents: {self.rows.get('documents', 0)}   entities: {self.rows.get('entities', 0)}   "
             f"quantities: {self.rows.get('quantities', 0)}   errors: {self.rows.get('errors', 0)}",
             "inputs accounted for: {1} documents + {2} rejected = {0} of {0}".format(*self.accounting),
+            f"documents computed (new or changed): {self.documents_computed}",
             "task runs (computed/cached): "
             + ", ".join(f"{stage} {self.computed[stage]}/{self.cached[stage]}" for stage in STAGES),
             "nothing new, changed or deleted: no task ran" if not self.computed_anything else "",
@@ -136,8 +138,8 @@ def _tidy_cache(settings: Settings, summary: RunSummary, try_exclusive: Callable
         get_run_logger().warning("could not sweep the cache: %s", error)
         return
     if swept.files:
-        get_run_logger().info("deleted %d cache files (%.1f MB) and %d document links unused for %g hours",
-                              swept.files, swept.bytes / 1e6, swept.links, settings.cache_retention_hours)
+        get_run_logger().info("deleted %d cache files (%.1f MB) unused for %g hours",
+                              swept.files, swept.bytes / 1e6, settings.cache_retention_hours)
 
 
 def _run_stages(settings: Settings) -> RunSummary:
@@ -168,7 +170,8 @@ def _run_stages(settings: Settings) -> RunSummary:
     ingest_inputs = dict(raw_dir=str(settings.raw_dir), sources=plan.changed,
                          work_dir=work_dir, target_batch_size=settings.target_batch_size,
                          max_bytes=settings.max_document_bytes, folder_encodings=settings.folder_encodings,
-                         cache_version=ingest_version)
+                         cache_version=ingest_version, processed_dir=str(settings.processed_dir),
+                         base_snapshot=None if base is None else base.id)
     ingested = _intact_result(ingest.submit(**ingest_inputs), ingest, summary, "ingest", **ingest_inputs)
     if summary.computed["ingest"] and ingested.n_new_batches:
         # New batches need NER: a NER process per new batch (up to the core count; counting the
@@ -197,12 +200,13 @@ def _run_stages(settings: Settings) -> RunSummary:
             logger.info("batch %d of %d done: %s", number, len(ingested.batches), batch.label)
 
     parts = TableParts(documents, entity_parts, quantities, ingested.errors_path, ingested.n_inputs,
-                       ingested.sources_path, plan.removed, None if base is None else base.id, state_version,
-                       sources_key(sources, state_version))
+                       ingested.sources_path, plan.removed, ingested.unchanged_path, None if base is None else base.id,
+                       state_version, sources_key(sources, state_version))
     write_inputs = dict(parts=parts, processed_dir=str(settings.processed_dir), keep_snapshots=settings.keep_snapshots,
                         max_rows_per_file=settings.max_rows_per_file, cache_version=version)
     published = _intact_result(write.submit(**write_inputs), write, summary, "write", **write_inputs)
     summary.rows, summary.snapshot_id = published.rows, published.snapshot_id
+    summary.documents_computed = ingested.n_documents
     summary.used_files += ingested.files() + [
         path for output in documents + entity_parts + quantities for path in output.files()
     ]

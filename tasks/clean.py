@@ -22,7 +22,6 @@ import functools
 import html
 import re
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -31,12 +30,11 @@ import ftfy
 import pyarrow as pa
 from prefect import get_run_logger, task
 
-from tasks.chunks import CHUNKS_FOLDER, ChunkResult, compute_by_chunk
 from tasks.dates import WEEKDAY_DATE, find_page_dateline, find_wire_opener, infer_published_date
 from tasks.errors import ErrorRecord, errors_table, utc_now
 from tasks.ingest import Batch
 from tasks.duplicates import text_fingerprint
-from tasks.schemas import CLEAN_DOCUMENTS, ERRORS
+from tasks.schemas import CLEAN_DOCUMENTS
 from tasks.settings import PIPELINE_VERSION, model_version
 from tasks.storage import StageOutput, read_arrow, write_stage_output
 from tasks.tasking import STAGE_TASK_OPTIONS
@@ -151,6 +149,7 @@ class CleanDocument:
     model: str
     pipeline_version: str
     processed_at: datetime
+    input_sha256: str | None = None  # the ingested row's hash (not published: see schemas.INPUT_SHA256)
 
 
 @dataclass(frozen=True)
@@ -358,6 +357,7 @@ def clean_document(row: dict, processed_at: datetime) -> CleanDocument:
         model=model_version(),
         pipeline_version=PIPELINE_VERSION,
         processed_at=processed_at,
+        input_sha256=row.get("input_sha256"),
     )
 
 
@@ -381,21 +381,9 @@ def documents_table(documents: list[CleanDocument]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=CLEAN_DOCUMENTS)
 
 
-def clean_chunks(chunks: list[list[dict]]) -> Iterator[ChunkResult]:
-    """The documents table rows and error rows of each chunk of ingested rows."""
-    for rows in chunks:
-        documents, errors = clean_batch(rows)
-        yield documents_table(documents), errors_table(errors)
-
-
 @task(name="clean", task_run_name="clean {batch.label}", **STAGE_TASK_OPTIONS)
 def clean_task(batch: Batch, work_dir: str, cache_version: str) -> StageOutput:
     """Clean one batch of ingested documents into rows of the `documents` table."""
-    folder = Path(work_dir) / STAGE
-    result = compute_by_chunk(
-        read_arrow(batch.path).to_pylist(), f"{STAGE}/{cache_version}", folder / CHUNKS_FOLDER, clean_chunks,
-        (CLEAN_DOCUMENTS, ERRORS), text_column="raw_text",
-    )
-    get_run_logger().info("cleaned %d documents (%d errors); %d reused from earlier runs",
-                          result.rows.num_rows, result.errors.num_rows, batch.n_docs - result.n_computed)
-    return write_stage_output(result.rows, result.errors, folder, batch.label, result.chunk_files)
+    documents, errors = clean_batch(read_arrow(batch.path).to_pylist())
+    get_run_logger().info("cleaned %d documents (%d errors)", len(documents), len(errors))
+    return write_stage_output(documents_table(documents), errors_table(errors), Path(work_dir) / STAGE, batch.label)

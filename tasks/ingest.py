@@ -19,23 +19,25 @@ files are UTF-8 (or UTF-16/32, which json recognises), as JSON Lines requires.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from operator import attrgetter
 from pathlib import Path
+from typing import TypeVar
 
+import pyarrow as pa
 from prefect import get_run_logger, task
 
-from tasks.chunks import groups_with_copies_together
 from tasks.encodings import DeclaredEncoding, decode_bytes, decode_declared, folder_encoding
 from tasks.errors import ErrorRecord, InputError, errors_table
 from tasks.listing import STAGE, SourceFile, SourceListing, ingest_errors_path
-from tasks.plan import sources_table
+from tasks.plan import published_inputs, sources_table
 from tasks.schemas import INGESTED, records_table
 from tasks.settings import ARROW_SUFFIX, text_codec
-from tasks.storage import write_arrow_atomic
+from tasks.storage import read_arrow, write_arrow_atomic
 from tasks.tasking import STAGE_TASK_OPTIONS
 
 TEXT_SUFFIXES = (".txt", ".md")
@@ -64,6 +66,16 @@ class RawDocument:
     url: str | None = None
     publisher: str | None = None
     language: str | None = None
+    input_sha256: str = ""  # set by with_input_sha256 once the document is complete
+
+
+def with_input_sha256(document: RawDocument) -> RawDocument:
+    """The document with `input_sha256`: a hash of every field (content_sha256 standing for the
+    text), which decides whether a published document of the same doc_id is unchanged."""
+    fields = asdict(document)
+    del fields["raw_text"], fields["input_sha256"]
+    digest = hashlib.sha256(json.dumps(fields, default=str, sort_keys=True).encode()).hexdigest()
+    return replace(document, input_sha256=digest)
 
 
 @dataclass(frozen=True)
@@ -80,17 +92,18 @@ class Batch:
 class IngestOutput:
     """What the ingest task returns (small: the batch files hold the documents)."""
 
-    batches: list[Batch]  # new batches first (see write_batches)
+    batches: list[Batch]  # the documents to compute; new batches first (see write_batches)
     errors_path: str
     sources_path: str  # the files read, with the inputs each holds (tasks/plan.py's SOURCES)
-    n_documents: int
+    unchanged_path: str  # doc_ids of the documents read whose published rows stay (tasks/plan.py)
+    n_documents: int  # in the batches
     n_errors: int
     n_inputs: int
     n_new_batches: int  # batches no earlier run has seen: they will need cleaning and NER
 
     def files(self) -> list[str]:
-        """Every file this output names: the batch files and the errors file."""
-        return [batch.path for batch in self.batches] + [self.errors_path, self.sources_path]
+        """Every file this output names."""
+        return [batch.path for batch in self.batches] + [self.errors_path, self.sources_path, self.unchanged_path]
 
     def is_intact(self) -> bool:
         """True when every file this output names is still on disk."""
@@ -316,20 +329,53 @@ def count_inputs(raw_dir: Path, sources: Iterable[SourceFile]) -> int:
     return sum(count_inputs_by_file(raw_dir, sources).values())
 
 
-def _batch_key(documents: list[RawDocument]) -> str:
-    digest = hashlib.sha256()
-    for document in documents:
-        fields = asdict(document)
-        del fields["raw_text"]  # content_sha256 stands for it
-        digest.update(json.dumps(fields, default=str, sort_keys=True).encode())
-    return digest.hexdigest()
+Item = TypeVar("Item")
+
+
+def content_defined_groups(items: Sequence[Item], hex_key: Callable[[Item], str], target_size: int) -> list[list[Item]]:
+    """Split items into groups that stay stable when items are added or changed.
+
+    Items are ordered by `hex_key` (a hex hash, such as a doc_id; items with equal keys keep their
+    input order and always share a group), and a group ends after a key that is 0 modulo
+    target_size / 2, once the group holds at least target_size / 2 items (at most 2 x target_size,
+    unless one key has more items). Adding, removing or changing one item changes the group it
+    falls in and rarely the next one, while fixed-size slicing would shift every later group. The
+    minimum keeps group sizes even, so parallel workers stay busy.
+    """
+    smallest = divisor = max(1, target_size // 2)
+    keys = [hex_key(item) for item in items]
+    order = sorted(range(len(items)), key=keys.__getitem__)
+    groups: list[list[Item]] = []
+    current: list[Item] = []
+    for key, positions in itertools.groupby(order, key=keys.__getitem__):
+        current.extend(items[position] for position in positions)
+        boundary = len(current) >= smallest and int(key, 16) % divisor == 0
+        if boundary or len(current) >= 2 * target_size:
+            groups.append(current)
+            current = []
+    if current:
+        groups.append(current)
+    return groups
+
+
+def duplicate_group_keys(ids: Sequence[str], texts: Sequence[str]) -> list[str]:
+    """Each item's key for content_defined_groups: its id, or for a text that several items share,
+    the smallest of their ids, so that exact duplicates fall in one batch (where NER parses their
+    text once: news corpora repeat syndicated articles, and BBC's has 98 copies)."""
+    smallest: dict[str, str] = {}
+    for id_, text in zip(ids, texts):
+        if text not in smallest or id_ < smallest[text]:
+            smallest[text] = id_
+    return [smallest[text] for text in texts]
 
 
 def group_into_batches(documents: list[RawDocument], target_size: int) -> list[list[RawDocument]]:
     """Split documents into batches of about `target_size` that stay stable when documents are
-    added or changed (content-defined on doc_id, with exact duplicates together: see
-    tasks/chunks.py)."""
-    return groups_with_copies_together(documents, attrgetter("doc_id"), attrgetter("raw_text"), target_size)
+    added or changed (content_defined_groups on doc_id), with exact copies of a text together."""
+    documents = sorted(documents, key=attrgetter("doc_id"))
+    keys = dict(zip((d.doc_id for d in documents),
+                    duplicate_group_keys([d.doc_id for d in documents], [d.raw_text for d in documents])))
+    return content_defined_groups(documents, lambda document: keys[document.doc_id], target_size)
 
 
 def ingest_sources(raw_dir: Path, sources: Iterable[SourceFile], max_bytes: int,
@@ -339,7 +385,32 @@ def ingest_sources(raw_dir: Path, sources: Iterable[SourceFile], max_bytes: int,
     errors: list[ErrorRecord] = []
     for source in sources:
         documents.extend(read_source(raw_dir, source, max_bytes, errors, folder_encodings))
-    return documents, errors
+    return [with_input_sha256(document) for document in documents], errors
+
+
+def split_unchanged(documents: list[RawDocument], published: dict[str, str]) -> tuple[list[RawDocument], list[str]]:
+    """The documents to compute, and the doc_ids of those whose input_sha256 equals the
+    published document's (`published`: doc_id -> input_sha256), whose published rows stay."""
+    changed = [document for document in documents if published.get(document.doc_id) != document.input_sha256]
+    unchanged = sorted(document.doc_id for document in documents if published.get(document.doc_id) == document.input_sha256)
+    return changed, unchanged
+
+
+UNCHANGED = pa.schema([pa.field("doc_id", pa.string(), nullable=False)])
+
+
+def write_unchanged(doc_ids: list[str], work_dir: Path) -> Path:
+    """The unchanged documents' ids in a file named by its content (two runs with the same files
+    but another base snapshot can have different ones: a cached result must not see the other's)."""
+    path = work_dir / STAGE / f"{hashlib.sha256(' '.join(doc_ids).encode()).hexdigest()}.unchanged{ARROW_SUFFIX}"
+    if not path.is_file():
+        write_arrow_atomic(pa.table([pa.array(doc_ids, pa.string())], schema=UNCHANGED), path, durable=True)
+    return path
+
+
+def read_unchanged(path: str) -> pa.Array:
+    """The doc_ids that write_unchanged wrote (none for "": a run before this existed)."""
+    return read_arrow(path)["doc_id"].combine_chunks() if path else pa.array([], pa.string())
 
 
 def write_batches(documents: list[RawDocument], target_size: int, work_dir: Path) -> tuple[list[Batch], int]:
@@ -349,7 +420,7 @@ def write_batches(documents: list[RawDocument], target_size: int, work_dir: Path
     new: list[Batch] = []
     seen: list[Batch] = []
     for group in group_into_batches(documents, target_size):
-        key = _batch_key(group)
+        key = hashlib.sha256("".join(document.input_sha256 for document in group).encode()).hexdigest()
         path = work_dir / STAGE / f"{key}{ARROW_SUFFIX}"
         label = f"{group[0].doc_id[:6]}..{group[-1].doc_id[:6]} ({len(group)} docs)"
         batch = Batch(key=key, path=str(path), n_docs=len(group), label=label)
@@ -364,12 +435,16 @@ def write_batches(documents: list[RawDocument], target_size: int, work_dir: Path
 @task(name="ingest", task_run_name="ingest {raw_dir}", **STAGE_TASK_OPTIONS)
 def ingest_task(
     raw_dir: str, sources: SourceListing, work_dir: str, target_batch_size: int, max_bytes: int, cache_version: str,
-    folder_encodings: tuple[tuple[str, str], ...] = (),
+    folder_encodings: tuple[tuple[str, str], ...] = (), processed_dir: str = "", base_snapshot: int | None = None,
 ) -> IngestOutput:
     """Read these raw files (the new and changed ones: tasks/plan.py) into content-addressed batch
-    files (cached on the files' size and mtime, and on `folder_encodings`,
+    files of the documents that are not unchanged in snapshot `base_snapshot` of `processed_dir`
+    (cached on the files' size and mtime, the base, and `folder_encodings`,
     Settings.folder_encodings: a task input so that changing it re-reads)."""
     documents, errors = ingest_sources(Path(raw_dir), sources, max_bytes, folder_encodings)
+    published = published_inputs(processed_dir, base_snapshot, (source.relpath for source in sources))
+    documents, unchanged = split_unchanged(documents, published)
+    unchanged_path = write_unchanged(unchanged, Path(work_dir))
     batches, n_new_batches = write_batches(documents, target_batch_size, Path(work_dir))
     errors_path = ingest_errors_path(Path(work_dir), sources, cache_version)
     write_arrow_atomic(errors_table(errors), errors_path, durable=True)
@@ -377,9 +452,10 @@ def ingest_task(
     sources_path = errors_path.with_name(errors_path.name.replace(".errors", ".sources"))
     write_arrow_atomic(sources_table(sources, n_inputs, {}), sources_path, durable=True)
     get_run_logger().info(
-        "ingested %d documents in %d batches (%d new) from %d files; %d rejected inputs or metadata",
-        len(documents), len(batches), n_new_batches, len(sources), len(errors),
+        "read %d files: %d documents to compute in %d batches (%d new), %d unchanged; %d rejected inputs or metadata",
+        len(sources), len(documents), len(batches), n_new_batches, len(unchanged), len(errors),
     )
     return IngestOutput(batches=batches, errors_path=str(errors_path), sources_path=str(sources_path),
+                        unchanged_path=str(unchanged_path),
                         n_documents=len(documents), n_errors=len(errors), n_inputs=sum(n_inputs.values()),
                         n_new_batches=n_new_batches)

@@ -205,22 +205,6 @@ def extract_entities(nlp, documents: list[dict]) -> tuple[list[Mention], list[Er
     return mentions, errors
 
 
-ChunkMentions = tuple[list[Mention], list[ErrorRecord]]
-
-
-def extract_entities_of_chunks(nlp, chunks: list[list[dict]]) -> list[ChunkMentions]:
-    """extract_entities of each chunk of documents, run as one nlp.pipe over all of them (spaCy
-    works in batches of NLP_BATCH_SIZE: chunks of a few documents alone would waste them)."""
-    mentions, errors = extract_entities(nlp, [document for chunk in chunks for document in chunk])
-    chunk_of = {document["doc_id"]: number for number, chunk in enumerate(chunks) for document in chunk}
-    results: list[ChunkMentions] = [([], []) for _ in chunks]
-    for mention in mentions:
-        results[chunk_of[mention.doc_id]][0].append(mention)
-    for error in errors:
-        results[chunk_of[error.doc_id]][1].append(error)
-    return results
-
-
-def extract_in_worker(chunks: list[list[dict]]) -> list[ChunkMentions]:
-    """extract_entities_of_chunks with this process's pipeline (the pool's workers call it)."""
-    return extract_entities_of_chunks(load_nlp(), chunks)
+def extract_in_worker(documents: list[dict]) -> tuple[list[Mention], list[ErrorRecord]]:
+    """extract_entities with this process's pipeline (the pool's workers call it)."""
+    return extract_entities(load_nlp(), documents)

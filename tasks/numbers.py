@@ -20,7 +20,6 @@ The grammar (regular expressions, linear in the text's length; see docs/numbers.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -32,10 +31,9 @@ from pathlib import Path
 
 from prefect import get_run_logger, task
 
-from tasks.chunks import CHUNKS_FOLDER, ChunkResult, compute_by_chunk
 from tasks.errors import ErrorRecord, errors_table
 from tasks.fx import keep_parsed_history_in, usd_rate
-from tasks.schemas import ERRORS, QUANTITIES, records_table
+from tasks.schemas import QUANTITIES, records_table
 from tasks.storage import StageOutput, read_arrow, write_stage_output
 from tasks.tasking import STAGE_TASK_OPTIONS
 
@@ -498,24 +496,12 @@ def extract_quantities(documents: list[dict], default_fx_date: date | None) -> t
     return rows, errors
 
 
-def quantities_by_chunk(chunks: list[list[dict]], default_fx_date: date | None) -> Iterator[ChunkResult]:
-    """The quantities table rows and error rows of each chunk of clean documents."""
-    for documents in chunks:
-        rows, errors = extract_quantities(documents, default_fx_date)
-        yield records_table(rows, QUANTITIES), errors_table(errors)
-
-
 @task(name="numbers", task_run_name="numbers {documents.label}", **STAGE_TASK_OPTIONS)
 def numbers_task(documents: StageOutput, work_dir: str, default_fx_date: date | None, cache_version: str) -> StageOutput:
     """Money, percentages and counts of one batch of clean documents."""
     folder = Path(work_dir) / STAGE
     keep_parsed_history_in(folder / "fx")
-    result = compute_by_chunk(
-        read_arrow(documents.path, ["doc_id", "source", "text", "published_date"]).to_pylist(),
-        f"{STAGE}/{cache_version}/fx-date={default_fx_date}", folder / CHUNKS_FOLDER,
-        functools.partial(quantities_by_chunk, default_fx_date=default_fx_date), (QUANTITIES, ERRORS),
-        text_column="text",
-    )
-    get_run_logger().info("found %d quantities; %d of %d documents reused from earlier runs",
-                          result.rows.num_rows, documents.n_rows - result.n_computed, documents.n_rows)
-    return write_stage_output(result.rows, result.errors, folder, documents.label, result.chunk_files)
+    rows, errors = extract_quantities(
+        read_arrow(documents.path, ["doc_id", "source", "text", "published_date"]).to_pylist(), default_fx_date)
+    get_run_logger().info("found %d quantities in %d documents", len(rows), documents.n_rows)
+    return write_stage_output(records_table(rows, QUANTITIES), errors_table(errors), folder, documents.label)

@@ -8,6 +8,11 @@ the raw folder's listing with the latest snapshot's: new, changed (size or modif
 and deleted files are the work. When the version differs, everything is. An article and its
 sidecar (`NAME.txt`, `NAME.meta.json`) count as one: when either changes, both are read again,
 since the sidecar's metadata (or its being an orphan) depends on the other.
+
+Within a changed file, a document whose input (its ingested row: text and metadata, hashed as
+`input_sha256`) equals the published document's of the same doc_id is unchanged: it keeps its
+published rows, and only the others are cleaned, parsed and measured. A JSONL feed that grows by
+appended lines costs its new lines' work.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tasks.listing import SourceFile, SourceListing, sources_key
-from tasks.snapshots import Snapshot, latest_snapshot, read_state_table
+from tasks.snapshots import Snapshot, latest_snapshot, load_snapshot, read_state_table
 from tasks.storage import Location
 
 # The raw files a snapshot was built from (an internal table of each snapshot).
@@ -105,3 +110,18 @@ def plan_run(processed_dir: str, listing: SourceListing, version: str) -> tuple[
 def published_accounting(snapshot: Snapshot) -> tuple[int, int, int]:
     """(inputs, documents, rejected inputs) of a snapshot, from its manifest."""
     return snapshot.n_inputs, snapshot.rows["documents"], snapshot.n_rejected
+
+
+def published_inputs(processed_dir: str, snapshot_id: int | None, files: Iterable[str]) -> dict[str, str]:
+    """doc_id -> input_sha256 of the documents of these raw files in snapshot `snapshot_id`
+    (empty for None, or a snapshot that kept no fingerprints)."""
+    if snapshot_id is None:
+        return {}
+    location = Location(processed_dir)
+    prints = read_state_table(location, load_snapshot(location, snapshot_id), "fingerprints",
+                              ["doc_id", "source", "input_sha256"])
+    if prints is None or not len(files := list(files)):
+        return {}
+    prints = prints.filter(pc.and_(pc.is_in(source_files(prints["source"]), pa.array(files, pa.string())),
+                                   pc.is_valid(prints["input_sha256"])))
+    return dict(zip(prints["doc_id"].to_pylist(), prints["input_sha256"].to_pylist()))

@@ -2,9 +2,9 @@
 
 Entity extraction (spaCy NER) is most of a long run's time, so its documents measure the run's
 progress. Where NER runs in the flow's process (the default threads runner), the entities stage
-reports each chunk's documents as they come back from NER; the flow reports each batch whole when
+reports each NER job's documents as they come back; the flow reports each batch whole when
 its entities task ends, which also covers task runners whose tasks run in other processes (in
-whole batches there). Imports nothing heavy: the entities stage calls it per chunk.
+whole batches there). Imports nothing heavy: the entities stage calls it per NER job.
 """
 
 from __future__ import annotations

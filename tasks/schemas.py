@@ -96,13 +96,16 @@ ERRORS = _schema(
     _field("recorded_at", UTC_TIMESTAMP, "When the error was recorded (UTC).", False),
 )
 
+INPUT_SHA256 = _field("input_sha256", pa.string(), "SHA-256 of the ingested row (metadata and raw text): "
+                      "a document whose input is unchanged keeps its published rows (tasks/plan.py).")
 # The clean stage's batch files (not a published table): the documents table plus each text's
-# word hash and MinHash signature (tasks/duplicates.py), which the write stage uses.
+# word hash and MinHash signature (tasks/duplicates.py), which the write stage uses, and the
+# document's input hash, which the next run's ingest compares.
 CLEAN_DOCUMENTS = DOCUMENTS.append(
     _field("words_sha256", pa.string(), "SHA-256 of the text's comparable words (exact duplicates); null for an empty text.")
 ).append(
     _field("text_minhash", pa.list_(pa.uint32()), "MinHash signature of the text's 5-word shingles; null for an empty text.")
-)
+).append(INPUT_SHA256)
 
 # Internal hand-off from ingest to clean (not a published table).
 INGESTED = _schema(
@@ -118,6 +121,7 @@ INGESTED = _schema(
     _field("encoding_doubtful", pa.bool_(), "", False),
     _field("raw_text", pa.string(), "", False),
     _field("content_sha256", pa.string(), "", False),
+    INPUT_SHA256,
 )
 
 PUBLISHED_TABLES: dict[str, pa.Schema] = {

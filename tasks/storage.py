@@ -117,11 +117,10 @@ class StageOutput:
     n_rows: int
     n_errors: int
     label: str
-    chunk_files: tuple[str, ...] = ()  # where the stage keeps these results by chunk (tasks/chunks.py)
 
     def files(self) -> list[str]:
-        """Every file this output needs kept: its own two and its chunks' (see tasks/sweep.py)."""
-        return [self.path, self.errors_path, *self.chunk_files]
+        """The two files of this output."""
+        return [self.path, self.errors_path]
 
     def is_intact(self) -> bool:
         """True when both files exist and still hold the content this output was made with."""
@@ -193,11 +192,8 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_stage_output(
-    rows: pa.Table, errors: pa.Table, folder: Path, label: str, chunk_files: tuple[str, ...] = ()
-) -> StageOutput:
-    """Write a stage's rows and errors under `folder`, named by the hash of their content
-    (`chunk_files`: the chunk files that hold the same results, kept as long as this output).
+def write_stage_output(rows: pa.Table, errors: pa.Table, folder: Path, label: str) -> StageOutput:
+    """Write a stage's rows and errors under `folder`, named by the hash of their content.
 
     Content-addressed names make every file immutable: a cached result never points at a file
     that a later computation rewrote, and downstream cache keys follow the content. No fsync:
@@ -217,7 +213,7 @@ def write_stage_output(
     finally:
         rows_tmp.unlink(missing_ok=True)
         errors_tmp.unlink(missing_ok=True)
-    return StageOutput(str(path), str(errors_path), digest, rows.num_rows, errors.num_rows, label, chunk_files)
+    return StageOutput(str(path), str(errors_path), digest, rows.num_rows, errors.num_rows, label)
 
 
 class RunLockedError(RuntimeError):

@@ -1,12 +1,10 @@
 """Sweep: keep the cache bounded when the pipeline runs on a schedule.
 
 The cache only ever gains files: a changed batch gets new content-addressed files in every
-stage, and Prefect a new result file per task run that missed its cache (on BBC, one added
-article leaves 16 files, 2.7-4.4 MB, of the run before unused). So every run marks the files it used (their modification time becomes
-the run's time): ingest's batch and errors files, each stage's outputs and the chunk files
-behind them, and Prefect's result files. Then, when no other run is using the cache, the files
-that no run has marked within the retention period are deleted, and so are the per-document
-links (tasks/chunks.py) to deleted chunk files. Inputs that come back after that are recomputed:
+stage, and Prefect a new result file per task run that missed its cache. So every run marks
+the files it used (their modification time becomes the run's time): ingest's batch and errors
+files, each stage's outputs, and Prefect's result files. Then, when no other run is using the
+cache, the files that no run has marked within the retention period are deleted. Inputs that come back after that are recomputed:
 a Prefect result file and the work files it names are marked together, so they expire together.
 """
 
@@ -17,8 +15,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.chunks import CHUNKS_FOLDER, LINKS_FOLDER
-
 
 @dataclass(frozen=True)
 class SweepReport:
@@ -26,7 +22,6 @@ class SweepReport:
 
     files: int
     bytes: int
-    links: int
 
 
 def mark_used(paths: Iterable[str | Path], when: float) -> None:
@@ -39,9 +34,9 @@ def mark_used(paths: Iterable[str | Path], when: float) -> None:
 
 
 def _swept_folders(work_dir: Path, result_dir: Path) -> list[Path]:
-    """Folders of content-addressed files: Prefect's results, each stage's and its chunks'."""
+    """Folders of content-addressed files: Prefect's results and each stage's."""
     stages = sorted(folder for folder in work_dir.iterdir() if folder.is_dir()) if work_dir.is_dir() else []
-    return [result_dir, *stages, *(stage / CHUNKS_FOLDER for stage in stages)]
+    return [result_dir, *stages]
 
 
 def sweep_cache(work_dir: Path, result_dir: Path, unused_since: float) -> SweepReport:
@@ -49,13 +44,11 @@ def sweep_cache(work_dir: Path, result_dir: Path, unused_since: float) -> SweepR
     `unused_since`, then the document links whose chunk file is gone. Call it only while no
     other run uses the cache (storage.cache_in_use); subfolders (the parsed ECB history) are
     left alone."""
-    files = size = links = 0
+    files = size = 0
     for folder in _swept_folders(work_dir, result_dir):
         deleted, deleted_bytes = _delete_unused_files(folder, unused_since)
         files, size = files + deleted, size + deleted_bytes
-        if deleted and folder.name == CHUNKS_FOLDER:
-            links += _delete_dangling_links(folder / LINKS_FOLDER)
-    return SweepReport(files, size, links)
+    return SweepReport(files, size)
 
 
 def _delete_unused_files(folder: Path, unused_since: float) -> tuple[int, int]:
@@ -76,16 +69,3 @@ def _delete_unused_files(folder: Path, unused_since: float) -> tuple[int, int]:
                 continue
             deleted, size = deleted + 1, size + status.st_size
     return deleted, size
-
-
-def _delete_dangling_links(folder: Path) -> int:
-    """Delete the symlinks in `folder` whose target is gone; how many."""
-    if not folder.is_dir():
-        return 0
-    deleted = 0
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.is_symlink() and not os.path.exists(entry.path):
-                os.unlink(entry.path)
-                deleted += 1
-    return deleted

@@ -1,10 +1,10 @@
 """Write: publish what this run computed as the next snapshot, rewriting only the months it changes.
 
-The run's stage outputs hold the rows of the new and changed raw files only (tasks/plan.py).
+The run's stage outputs hold the rows of the new and changed documents only (tasks/plan.py).
 The write stage takes the latest snapshot (the base), drops the rows of the changed and deleted
-files from the months that hold them, adds the new rows in their months, and publishes the
-result (tasks/snapshots.py); the other months keep their files. When the plan is a rebuild (no
-snapshot of this version), nothing of the base is kept.
+files' documents (but those ingest found unchanged) from the months that hold them, adds the new
+rows in their months, and publishes the result (tasks/snapshots.py); the other months keep their
+files. When the plan is a rebuild (no snapshot of this version), nothing of the base is kept.
 
 Duplicates are flagged here (tasks/duplicates.py): `documents.duplicate_of` names the canonical
 copy (the one with the smallest `source`) of an article saved twice or published by two sites.
@@ -26,6 +26,7 @@ from prefect import get_run_logger, task
 from prefect.runtime import flow_run
 
 from tasks.duplicates import affected_by, find_duplicates
+from tasks.ingest import read_unchanged
 from tasks.plan import SOURCES, source_files
 from tasks.schemas import CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, PUBLISHED_TABLES
 from tasks.snapshots import (
@@ -44,6 +45,7 @@ FINGERPRINTS = pa.schema([
     CLEAN_DOCUMENTS.field("words_sha256"),
     CLEAN_DOCUMENTS.field("text_minhash"),
     DOCUMENTS.field("duplicate_of"),
+    CLEAN_DOCUMENTS.field("input_sha256"),
 ])
 KEEP_NULLS = pc.ScalarAggregateOptions(skip_nulls=False)  # "first" means the first row's value
 SORT_KEYS = {
@@ -83,9 +85,10 @@ class TableParts:
     entities: list[StageOutput]
     quantities: list[StageOutput]
     ingest_errors_path: str
-    n_inputs: int  # of the files read
+    n_inputs: int  # of the files read (the unchanged documents' among them)
     sources_path: str = ""  # the files read (tasks/plan.py's SOURCES), from ingest
-    removed: tuple[str, ...] = ()  # raw files whose published rows go (changed and deleted ones)
+    removed: tuple[str, ...] = ()  # raw files whose published rows go (changed and deleted ones) ...
+    unchanged_path: str = ""  # ... but those of these documents (ingest found their input unchanged)
     base_snapshot: int | None = None  # the snapshot the plan was made against; None: rebuild
     version: str = ""  # Settings.state_version
     listing_key: str = ""
@@ -103,7 +106,7 @@ class TableParts:
         """A hash of every part's content: equal keys mean equal tables."""
         hashes = [output.content_sha256 for output in self.documents + self.entities + self.quantities]
         return hashlib.sha256(json.dumps(hashes + [self.ingest_errors_path, self.n_inputs, self.sources_path,
-                                                   list(self.removed), self.base_snapshot, self.version,
+                                                   list(self.removed), self.unchanged_path, self.base_snapshot, self.version,
                                                    self.listing_key]).encode()).hexdigest()
 
 
@@ -207,7 +210,7 @@ def check_accounting(documents: pa.Table, errors: pa.Table, n_inputs: int) -> in
 
 def fingerprints(documents: pa.Table) -> pa.Table:
     """The FINGERPRINTS rows of documents as the clean stage wrote them (duplicate_of unset)."""
-    columns = {name: documents[name] for name in ("doc_id", "source", "words_sha256", "text_minhash")}
+    columns = {name: documents[name] for name in ("doc_id", "source", "words_sha256", "text_minhash", "input_sha256")}
     columns[MONTH] = document_months(documents)
     columns["duplicate_of"] = pa.nulls(documents.num_rows, pa.string())
     return pa.table(columns).select(FINGERPRINTS.names).cast(FINGERPRINTS)
@@ -250,10 +253,13 @@ def _rejections_by_file(errors: pa.Table) -> dict[str, int]:
     return {row["values"]: row["counts"] for row in pc.value_counts(files).to_pylist()} if len(files) else {}
 
 
-def _kept_rows(name: str, table: pa.Table, removed_ids: pa.Array, removed_files: pa.Array) -> pa.Table:
-    """A base partition's rows that stay: not of a removed document (errors: of a removed file)."""
+def _kept_rows(name: str, table: pa.Table, removed_ids: pa.Array, removed_files: pa.Array, unchanged: pa.Array
+               ) -> pa.Table:
+    """A base partition's rows that stay: not of a removed document; errors: not of a removed
+    file, unless about an unchanged document (ingest's errors, about files, are read anew)."""
     if name == "errors":
-        return table.filter(pc.invert(pc.is_in(source_files(table["source"]), removed_files)))
+        of_unchanged = pc.fill_null(pc.is_in(table["doc_id"], unchanged), False)
+        return table.filter(pc.or_(pc.invert(pc.is_in(source_files(table["source"]), removed_files)), of_unchanged))
     return table.filter(pc.invert(pc.is_in(table["doc_id"], removed_ids)))
 
 
@@ -268,11 +274,13 @@ def publish_tables(parts: TableParts, processed_dir: str, keep_snapshots: int, m
         raise SnapshotConflict(f"another run published snapshot {latest.id} of {processed_dir} since this run "
                                f"planned its work on snapshot {parts.base_snapshot}; run it again")
     new = {name: merge_table(name, files) for name, files in parts.files().items()}
-    check_accounting(new["documents"], new["errors"], parts.n_inputs)
+    unchanged = read_unchanged(parts.unchanged_path)
+    check_accounting(new["documents"], new["errors"], parts.n_inputs - len(unchanged))
     removed_files = pa.array(sorted(parts.removed), pa.string())
     prints = read_state_table(location, base, "fingerprints") if base is not None else None
     prints = FINGERPRINTS.empty_table() if prints is None else prints
-    is_gone = pc.is_in(source_files(prints["source"]), removed_files)
+    is_gone = pc.and_(pc.is_in(source_files(prints["source"]), removed_files),
+                      pc.invert(pc.is_in(prints["doc_id"], unchanged)))
     kept_prints, gone_prints = prints.filter(pc.invert(is_gone)), prints.filter(is_gone)
     new_prints = fingerprints(new["documents"])
     if pc.any(pc.is_in(new_prints["doc_id"], kept_prints["doc_id"])).as_py():
@@ -303,7 +311,7 @@ def publish_tables(parts: TableParts, processed_dir: str, keep_snapshots: int, m
         partitions[name] = {}
         for month in sorted(changed_months | set(new_by_month[name])):
             paths = [path for path in base_files.get(name, []) if partition_month(path) == month]
-            rows = _kept_rows(name, read_partition(location, name, paths), removed_ids, removed_files)
+            rows = _kept_rows(name, read_partition(location, name, paths), removed_ids, removed_files, unchanged)
             if name == "documents":
                 rows = _with_duplicates(rows, duplicate_of)
             rows = pa.concat_tables([rows.cast(PUBLISHED_TABLES[name]),

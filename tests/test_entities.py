@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from operator import attrgetter
 
-from tasks.entities import extract_entities_by_chunk, ner_jobs
+from tasks.entities import extract_entities_by_job, ner_jobs
 from tasks.ner import extract_entities, load_nlp
 from tasks.ner_pool import _pools, _warming_up, start_ner_workers
 from tests.conftest import heavy_imports
@@ -22,15 +22,15 @@ def test_pool_of_two_finds_what_one_process_finds(seed_text: str):
         {"doc_id": "short", "source": "short.txt", "text": "Tony Blair met Gordon Brown in London on Monday."},
         {"doc_id": "empty", "source": "empty.txt", "text": ""},
     ]
-    chunks = [documents[:1], documents[1:]]
+    jobs = [documents[:1], documents[1:]]
     start_ner_workers(2, 2)  # with no pool running, work this small would run in this process
     assert 2 in _pools
-    (seed, seed_errors), (rest, rest_errors) = extract_entities_by_chunk(chunks, processes=2)
+    (seed, seed_errors), (rest, rest_errors) = extract_entities_by_job(jobs, processes=2)
     in_process, errors = extract_entities(load_nlp(), documents)
     in_parallel = seed + rest
     key = attrgetter("doc_id", "start_char")
     assert sorted(in_parallel, key=key) == sorted(in_process, key=key) and seed_errors == rest_errors == errors == []
-    assert {mention.doc_id for mention in seed} == {"seed"}  # results come back in the chunks' order
+    assert {mention.doc_id for mention in seed} == {"seed"}  # results come back in the jobs' order
     assert {mention.doc_id for mention in in_parallel} == {"seed", "short"}
 
 
@@ -39,8 +39,8 @@ def test_small_work_waits_for_the_worker_started_early_and_none_starts_twice():
     start_ner_workers(processes, 1)  # as the command line does, when ingest will run
     start_ner_workers(processes, 1)  # as the flow does after ingest: one wanted, one started already
     try:
-        chunks = [[{"doc_id": "short", "source": "short.txt", "text": "Tony Blair met Gordon Brown in London."}]]
-        [(mentions, errors)] = list(extract_entities_by_chunk(chunks, processes))
+        jobs = [[{"doc_id": "short", "source": "short.txt", "text": "Tony Blair met Gordon Brown in London."}]]
+        [(mentions, errors)] = list(extract_entities_by_job(jobs, processes))
         assert {mention.text for mention in mentions} >= {"Tony Blair", "Gordon Brown", "London"} and errors == []
         assert len(_pools[processes]._processes) == 1  # the busy pool would otherwise start a second
     finally:
@@ -48,8 +48,9 @@ def test_small_work_waits_for_the_worker_started_early_and_none_starts_twice():
         _warming_up.pop(processes)
 
 
-def test_chunks_are_grouped_into_jobs_of_at_least_the_job_size():
-    chunks = [[{"doc_id": f"{c}-{d}"} for d in range(size)] for c, size in enumerate([5, 9, 3, 8, 16, 2])]
-    jobs = ner_jobs(chunks, size=12)
-    assert [[len(chunk) for chunk in job] for job in jobs] == [[5, 9], [3, 8, 16], [2]]
-    assert [chunk for job in jobs for chunk in job] == chunks  # order kept, nothing lost
+def test_documents_are_cut_into_jobs_of_the_job_size():
+    documents = [{"doc_id": str(number)} for number in range(27)]
+    jobs = ner_jobs(documents, size=12)
+    assert [len(job) for job in jobs] == [12, 12, 3]
+    assert [document for job in jobs for document in job] == documents  # order kept, nothing lost
+    assert ner_jobs([], size=12) == []

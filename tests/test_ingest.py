@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -13,10 +15,14 @@ from tasks.encodings import decode_bytes
 from tasks.errors import InputError
 from tasks.ingest import (
     RawDocument,
+    content_defined_groups,
     count_inputs,
     doc_id_for,
+    duplicate_group_keys,
     group_into_batches,
     ingest_sources,
+    split_unchanged,
+    with_input_sha256,
     write_batches,
 )
 from tasks.listing import discover_sources
@@ -159,7 +165,8 @@ def test_unreadable_file_is_an_error_row(tmp_path: Path):
 
 
 def _documents(n: int) -> list[RawDocument]:
-    return [RawDocument(doc_id_for(f"doc{i}.txt"), f"doc{i}.txt", f"text {i}", "h", "utf-8") for i in range(n)]
+    return [with_input_sha256(RawDocument(doc_id_for(f"doc{i}.txt"), f"doc{i}.txt", f"text {i}", "h", "utf-8"))
+            for i in range(n)]
 
 
 def test_batches_are_stable_when_a_document_is_added():
@@ -184,7 +191,8 @@ def test_exact_duplicates_share_a_batch():
 def test_new_batches_come_first(tmp_path: Path):
     first, n_new = write_batches(_documents(300), target_size=32, work_dir=tmp_path)
     assert n_new == len(first) > 3
-    documents = _documents(300) + [RawDocument(doc_id_for("late.txt"), "late.txt", "late news", "h", "utf-8")]
+    documents = _documents(300) + [with_input_sha256(RawDocument(doc_id_for("late.txt"), "late.txt", "late news", "h",
+                                                                 "utf-8"))]
     second, n_new = write_batches(documents, target_size=32, work_dir=tmp_path)
     assert n_new == 1
     assert second[0] not in first and set(second[1:]) <= set(first)
@@ -259,3 +267,44 @@ def test_html_page_without_text_is_an_empty_document(tmp_path: Path, markup: str
     assert documents == []
     assert errors_by_source(errors) == {"empty.html": "empty_document"}
     assert count_inputs(tmp_path, discover_sources(tmp_path)) == 1  # the sidecar belongs to the page
+
+
+def _hashed_rows(n: int) -> list[dict]:
+    return [{"doc_id": hashlib.sha256(f"doc{i}".encode()).hexdigest()[:16]} for i in range(n)]
+
+
+@pytest.mark.parametrize("target", [2, 16, 128])
+def test_groups_are_stable_when_an_item_is_added(target: int):
+    before = content_defined_groups(_hashed_rows(1000), lambda row: row["doc_id"], target)
+    after = content_defined_groups(_hashed_rows(1001), lambda row: row["doc_id"], target)
+    ids = lambda groups: {tuple(row["doc_id"] for row in group) for group in groups}  # noqa: E731
+    assert len(ids(before) - ids(after)) <= 2  # the group the new item falls in, rarely the next one
+    assert all(len(group) <= 2 * target for group in after)
+    assert sorted(row["doc_id"] for group in after for row in group) == sorted(row["doc_id"] for row in _hashed_rows(1001))
+
+
+def test_equal_keys_share_a_group_in_input_order():
+    items = [(f"{i:04x}", i) for i in range(100)] + [("0007", 100), ("0007", 101), ("0050", 102)]
+    groups = content_defined_groups(items, lambda item: item[0], 4)
+    group_of = {item[1]: number for number, group in enumerate(groups) for item in group}
+    assert group_of[7] == group_of[100] == group_of[101] and group_of[0x50] == group_of[102]
+    assert [item[1] for item in groups[group_of[7]] if item[0] == "0007"] == [7, 100, 101]
+    assert sorted(item[1] for group in groups for item in group) == list(range(103))
+
+
+def test_duplicate_group_keys_name_the_smallest_id_of_each_text():
+    keys = duplicate_group_keys(["d", "b", "c", "a", "e"], ["x", "y", "x", "z", "y"])
+    assert keys == ["c", "b", "c", "a", "b"]
+
+
+def test_a_document_is_unchanged_only_when_its_whole_input_is():
+    first = with_input_sha256(RawDocument("a", "a.txt", "text", "sha-1", "utf-8", title="Title"))
+    retitled = with_input_sha256(replace(first, title="Another"))
+    rewritten = with_input_sha256(replace(first, raw_text="other", content_sha256="sha-2"))
+    assert len({first.input_sha256, retitled.input_sha256, rewritten.input_sha256}) == 3
+    assert with_input_sha256(first) == first  # the hash does not include itself
+    published = {"a": first.input_sha256, "b": "something else"}
+    other = with_input_sha256(RawDocument("b", "b.txt", "text", "sha-1", "utf-8"))
+    new = with_input_sha256(RawDocument("c", "c.txt", "text", "sha-1", "utf-8"))
+    assert split_unchanged([first, other, new], published) == ([other, new], ["a"])
+    assert split_unchanged([retitled], published) == ([retitled], [])

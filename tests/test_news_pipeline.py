@@ -200,9 +200,8 @@ def test_an_added_a_changed_and_a_deleted_file_change_only_their_rows_and_months
 
 @pytest.mark.e2e
 def test_one_added_article_is_the_only_one_recomputed(tmp_path: Path):
-    """Default batch size: 60 articles make one batch; the added article's batch misses Prefect's
-    cache, and its chunk changes, but only the added article is cleaned and parsed: the others
-    come from the chunk files of the first run."""
+    """Default batch size: 60 articles make one batch; with one added, only the added article is
+    read, cleaned and parsed (one task run per stage), and the others keep their rows."""
     raw = tmp_path / "raw"
     raw.mkdir()
     for i in range(60):
@@ -215,8 +214,39 @@ def test_one_added_article_is_the_only_one_recomputed(tmp_path: Path):
     after = read(tmp_path, "documents").set_index("source").processed_at
     assert (first.computed["clean"], second.computed["clean"], second.computed["entities"]) == (1, 1, 1)
     recomputed = [source for source in before.index if after[source] != before[source]]
-    assert recomputed == [] and len(after) == 61
+    assert recomputed == [] and len(after) == 61 and second.documents_computed == 1
     assert "fell 3%" in read(tmp_path, "documents").set_index("source").loc["note60.txt", "text"]
+
+
+@pytest.mark.e2e
+def test_only_the_new_and_changed_lines_of_a_jsonl_feed_are_computed(tmp_path: Path):
+    """A JSONL feed is one raw file: when a line is appended or edited, the file is read again,
+    but the lines whose input is unchanged keep their published rows (and their errors)."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    lines = [{"text": f"Profits at Acme rose {i}% to ${i + 1}m, Jane Doe said.", "published": f"2021-0{1 + i % 3}-02"}
+             for i in range(60)]
+    lines[7] = {"text": "An article with bad metadata, quoting Jane Doe.", "published": 20210102}
+    feed = raw / "feed.jsonl"
+    feed.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    first = run(raw, tmp_path)
+    before = read(tmp_path, "documents").set_index("source")
+    errors_before = read(tmp_path, "errors")
+    assert first.documents_computed == 60 and list(errors_before.error_type) == ["invalid_metadata"]
+
+    lines.append({"text": "Profits at Acme fell 3% to $2m, Jane Doe said.", "published": "2021-03-04"})
+    lines[30] = {"text": "Profits at Acme fell 30% to $9m, John Roe said.", "published": "2021-01-02"}
+    feed.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    second = run(raw, tmp_path)
+    after = read(tmp_path, "documents").set_index("source")
+    assert second.documents_computed == 2 and len(after) == 61
+    recomputed = {source for source in before.index if after.processed_at[source] != before.processed_at[source]}
+    assert recomputed == {"feed.jsonl#line=31"}
+    assert "John Roe" in set(read(tmp_path, "entities").canonical)
+    assert read(tmp_path, "errors").drop(columns="recorded_at").equals(errors_before.drop(columns="recorded_at"))
+    clean = news_pipeline(raw_dir=str(raw), processed_dir=str(tmp_path / "clean"), cache_dir=str(tmp_path / "clean-cache"))
+    assert clean.rows == second.rows
+    assert _without_run_times(read_tables(tmp_path / "processed")) == _without_run_times(read_tables(tmp_path / "clean"))
 
 
 def _cache_files(cache: Path) -> set[str]:
@@ -254,8 +284,6 @@ def test_the_cache_keeps_what_recent_runs_used(stories_raw: Path, tmp_path: Path
     in_result_dir = [path for path in changed.used_files if Path(path).parent.name == "prefect-results"]
     assert len(in_result_dir) == sum(changed.computed.values()) + sum(changed.cached.values())
     assert _cache_files(tmp_path / "cache") == set(changed.used_files)
-    links = list((tmp_path / "cache" / "work").glob("*/chunks/documents/*"))
-    assert links and all(link.exists() for link in links)
     again = run(stories_raw, tmp_path)
     assert not again.computed_anything
     assert "rose 9%" in read(tmp_path, "documents").set_index("source").loc["story3.txt", "text"]

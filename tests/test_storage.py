@@ -70,8 +70,8 @@ def test_cache_folder_must_not_be_writable_by_others(tmp_path: Path):
 
 
 def test_equal_tables_give_equal_stage_output_files_however_they_were_assembled(tmp_path: Path):
-    # Downstream cache keys follow the files' hashes: a batch assembled from reused chunks must
-    # hash as it did when it was computed in one piece.
+    # Downstream cache keys follow the files' hashes: a table assembled from pieces must hash as
+    # it does when it was built in one piece.
     whole = pa.table({"doc_id": ["a", "b", "c", "d"], "n": [1, 2, 3, 4]})
     pieces = pa.concat_tables([whole.slice(0, 1), whole.slice(1, 2), whole.slice(3)])
     assert pieces.column("n").num_chunks == 3

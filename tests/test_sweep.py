@@ -7,7 +7,6 @@ import os
 import time
 from pathlib import Path
 
-from tasks.chunks import CHUNKS_FOLDER, LINKS_FOLDER
 from tasks.sweep import mark_used, sweep_cache
 
 DAY = 24 * 3600
@@ -21,32 +20,20 @@ def _file(path: Path, age_seconds: float, size: int = 10) -> Path:
     return path
 
 
-def _link(folder: Path, name: str, target: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    os.symlink(target, folder / name)
-    return folder / name
-
-
-def test_files_unused_for_the_retention_period_are_deleted_with_their_links(tmp_path: Path):
+def test_files_unused_for_the_retention_period_are_deleted(tmp_path: Path):
     work, results = tmp_path / "work", tmp_path / "prefect-results"
-    chunks = work / "entities" / CHUNKS_FOLDER
     old_output = _file(work / "entities" / "old.arrow", 2 * DAY, size=100)
     new_output = _file(work / "entities" / "new.arrow", 3600)
-    old_chunk = _file(chunks / "oldchunk.arrow", 2 * DAY, size=50)
-    new_chunk = _file(chunks / "newchunk.arrow", 60)
     old_result = _file(results / "oldkey", 2 * DAY, size=7)
     new_result = _file(results / "newkey", 60)
     fx_history = _file(work / "numbers" / "fx" / "ecb-history.pickle", 30 * DAY)
-    dangling = _link(chunks / LINKS_FOLDER, "doc1", "../oldchunk.arrow")
-    kept_link = _link(chunks / LINKS_FOLDER, "doc2", "../newchunk.arrow")
 
     report = sweep_cache(work, results, time.time() - DAY)
 
-    assert not old_output.exists() and not old_chunk.exists() and not old_result.exists()
-    assert new_output.exists() and new_chunk.exists() and new_result.exists()
+    assert not old_output.exists() and not old_result.exists()
+    assert new_output.exists() and new_result.exists()
     assert fx_history.exists()  # subfolders are not swept
-    assert not os.path.lexists(dangling) and kept_link.exists()
-    assert (report.files, report.bytes, report.links) == (3, 157, 1)
+    assert (report.files, report.bytes) == (2, 107)
 
 
 def test_marked_files_are_kept_however_old_they_were(tmp_path: Path):
@@ -71,4 +58,4 @@ def test_retention_zero_keeps_only_the_marked_files(tmp_path: Path):
 
 def test_an_empty_or_missing_cache_is_left_alone(tmp_path: Path):
     report = sweep_cache(tmp_path / "work", tmp_path / "prefect-results", time.time())
-    assert (report.files, report.bytes, report.links) == (0, 0, 0)
+    assert (report.files, report.bytes) == (0, 0)
