@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,18 +31,18 @@ from flows.report import STAGES, publish_run_report, stage_rows
 from tasks.clean import clean_task
 from tasks.entities import entities_task
 from tasks.ingest import ingest_task
-from tasks.listing import discover_sources, sources_key
+from tasks.listing import SourceListing, discover_sources, sources_key
 from tasks.ner_pool import exit_with_parent, release_ner_workers, start_ner_workers
 from tasks.numbers import numbers_task
-from tasks.plan import plan_run, published_accounting
+from tasks.plan import Plan, plan_run, published_accounting
 from tasks.progress import DocumentProgress
 from tasks.schemas import PUBLISHED_TABLES
 from tasks.settings import (
     DEFAULT_CACHE_DIR, DEFAULT_PROCESSED_DIR, DEFAULT_RAW_DIR, TASK_RUNNERS, Settings, cache_version, ner_processes,
 )
 from tasks.snapshots import Snapshot, sync_table_folders, table_folders_match
-from tasks.storage import CACHE_LOCK_FILE, Location, cache_in_use, ensure_private_folder, exclusive_run_lock
-from tasks.sweep import mark_used, sweep_cache
+from tasks.storage import Location, ensure_private_folder, exclusive_run_lease
+from tasks.sweep import RunRecord, live_run, recording_run, sweep_cache
 from tasks.write import TableParts, write_task
 
 
@@ -58,7 +57,7 @@ class RunSummary:
     cached: Counter = field(default_factory=Counter)
     accounting: tuple[int, int, int] = (0, 0, 0)  # inputs, documents, rejected inputs
     documents_computed: int = 0  # new and changed documents: the others kept their published rows
-    used_files: list[str] = field(default_factory=list)  # the cache files this run used
+    used_files: list[str] = field(default_factory=list)  # the cache files this run used (tasks/sweep.py)
 
     @property
     def computed_anything(self) -> bool:
@@ -96,6 +95,8 @@ def _intact_result(future: PrefectFuture, task, summary: RunSummary, stage: str,
         state = task.with_options(refresh_cache=True)(**inputs, return_state=True)
         output = state.result()
     _count(summary, stage, state)
+    if hasattr(output, "files"):  # the stages' work files (the write task's are the snapshot's)
+        summary.used_files += output.files()
     return output
 
 
@@ -111,54 +112,62 @@ def news_pipeline(
         raise FileNotFoundError(f"raw folder not found: {settings.raw_dir}")
     ensure_private_folder(settings.cache_dir)
     ensure_private_folder(settings.result_dir)
-    with exclusive_run_lock(settings.processed_dir), cache_in_use(settings.cache_dir) as try_exclusive:
+    with exclusive_run_lease(Location(str(settings.processed_dir))):
         try:
-            summary = _run_stages(settings)
+            return _run(settings)
         finally:
             release_ner_workers()
-        if summary.computed_anything or sum(summary.cached.values()):
-            # (A run that started no task used nothing of the cache and added nothing to it:
-            # walking the cache would be its largest cost, 1-2 s at 27,000 documents.)
-            _tidy_cache(settings, summary, try_exclusive)
-        return summary
 
 
-def _tidy_cache(settings: Settings, summary: RunSummary, try_exclusive: Callable[[], bool]) -> None:
-    """Mark the cache files this run used, then, if no other run is using the cache, delete
-    those that no run has used within the retention period (tasks/sweep.py). The tables are
-    written by now: a file system error here is logged, and the run still succeeds."""
-    now = int(time.time())  # whole seconds: what every file system stores
+def _run(settings: Settings) -> RunSummary:
+    """Plan from what changed; if anything did, run the stages on it with a record of the cache
+    files they use, then sweep the cache (tasks/sweep.py). A run that starts no task uses
+    nothing of the cache, adds nothing to it and neither records nor sweeps."""
+    summary = RunSummary(processed_dir=str(settings.processed_dir))
+    sources = discover_sources(settings.raw_dir)
+    plan, base = plan_run(str(settings.processed_dir), sources, settings.state_version())
+    if plan.nothing_to_do:
+        return _unchanged(settings, base, summary)
+    cache = Location(str(settings.cache_dir))
+    with recording_run(cache, summary.used_files) as record:
+        _run_stages(settings, sources, plan, base, summary)
+    _sweep_cache(cache, settings, record)
+    return summary
+
+
+def _sweep_cache(cache: Location, settings: Settings, record: RunRecord) -> None:
+    """Delete the cache files that no run has used within the retention period, unless another
+    run is using the cache. The tables are published by now: a storage error here is logged,
+    and the run still succeeds."""
+    if record.finished is None:
+        get_run_logger().warning("could not write the end of this run's record in %s: the cache is not swept "
+                                 "this time", cache.path(record.relative))
+        return
     try:
-        mark_used(summary.used_files, now)
-        if not try_exclusive():
-            get_run_logger().info("another run is using the cache: not swept this time")
-            return
-        swept = sweep_cache(settings.work_dir, settings.result_dir, now - settings.cache_retention_hours * 3600)
+        swept = sweep_cache(cache, settings.cache_retention_hours, own=record)
     except OSError as error:
         get_run_logger().warning("could not sweep the cache: %s", error)
         return
-    if swept.files:
+    if swept.skipped_for:
+        get_run_logger().info("another run is using the cache (%s): not swept this time", swept.skipped_for)
+    elif swept.files:
         get_run_logger().info("deleted %d cache files (%.1f MB) unused for %g hours",
                               swept.files, swept.bytes / 1e6, settings.cache_retention_hours)
 
 
-def _run_stages(settings: Settings) -> RunSummary:
+def _run_stages(settings: Settings, sources: SourceListing, plan: Plan, base: Snapshot | None,
+                summary: RunSummary) -> None:
     """The DAG: ingest once, then clean -> entities and numbers per batch, then write."""
     logger = get_run_logger()
     version = cache_version()
     work_dir = str(settings.work_dir)
-    summary = RunSummary(processed_dir=str(settings.processed_dir))
     # Each task once with the run's result storage (with_options copies a task: not per batch).
     ingest, clean, entities, numbers, write = (
         task.with_options(result_storage=settings.result_dir)
         for task in (ingest_task, clean_task, entities_task, numbers_task, write_task)
     )
 
-    sources = discover_sources(settings.raw_dir)
     ingest_version, state_version = settings.ingest_version(), settings.state_version()
-    plan, base = plan_run(str(settings.processed_dir), sources, state_version)
-    if plan.nothing_to_do:
-        return _unchanged(settings, base, summary)
     logger.info("%d of %d raw files are new or changed; %d files' published rows are replaced or removed%s",
                 len(plan.changed), plan.n_files, len(plan.removed),
                 " (no snapshot of this version: every table is rebuilt)" if plan.rebuild else "")
@@ -207,9 +216,6 @@ def _run_stages(settings: Settings) -> RunSummary:
     published = _intact_result(write.submit(**write_inputs), write, summary, "write", **write_inputs)
     summary.rows, summary.snapshot_id = published.rows, published.snapshot_id
     summary.documents_computed = ingested.n_documents
-    summary.used_files += ingested.files() + [
-        path for output in documents + entity_parts + quantities for path in output.files()
-    ]
     summary.accounting = (published.n_inputs, published.rows["documents"], published.n_rejected)
     stage_errors = {"ingest": ingested.n_errors} | {
         stage: sum(output.n_errors for output in outputs)
@@ -220,7 +226,6 @@ def _run_stages(settings: Settings) -> RunSummary:
     if published.n_rejected:
         logger.warning("%d inputs were rejected: see the errors table", published.n_rejected)
     logger.info("run summary\n%s", summary.render())
-    return summary
 
 
 def _unchanged(settings: Settings, latest: Snapshot, summary: RunSummary) -> RunSummary:
@@ -302,21 +307,16 @@ def prefect_api() -> Iterator[None]:
         yield
 
 
-def clear_cache(cache_dir: Path) -> int:
-    """Delete everything in the cache folder but its lock file (a run that waits on the lock
-    must not end up holding a deleted file's lock), unless a run is using it (exit status 1)."""
-    if cache_dir.exists():
-        with cache_in_use(cache_dir) as try_exclusive:
-            if not try_exclusive():
-                print(f"a newsflow run is using {cache_dir}; try again once it has finished", file=sys.stderr)
-                return 1
-            for entry in cache_dir.iterdir():
-                if entry.name == CACHE_LOCK_FILE:
-                    continue
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry)
-                else:
-                    entry.unlink()
+def clear_cache(cache_dir: str) -> int:
+    """Delete everything in the cache folder, unless a run is using it (exit status 1)."""
+    cache = Location(cache_dir)
+    if cache.exists(""):
+        running = live_run(cache, time.time())
+        if running:
+            print(f"a newsflow run ({running}) is using {cache_dir}; try again once it has finished", file=sys.stderr)
+            return 1
+        for path in cache.fs.ls(cache.root, detail=False):
+            cache.fs.rm(path, recursive=True)
     print(f"cleared {cache_dir}")
     return 0
 
@@ -328,7 +328,7 @@ def run_command(args: argparse.Namespace) -> int:
     # a "database is locked" traceback; newsflow sends no telemetry anyway.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     if args.command == "clear-cache":
-        return clear_cache(Path(args.cache_dir))
+        return clear_cache(args.cache_dir)
     parameters = {"raw_dir": args.raw_dir, "processed_dir": args.processed_dir, "cache_dir": args.cache_dir}
     if args.command == "serve":
         schedule = {"interval": args.interval} if args.interval else {"cron": args.cron}

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from tasks.settings import Settings
 from tasks.snapshots import Snapshot, SnapshotConflict, list_snapshots, rollback
-from tasks.storage import Location, RunLockedError, exclusive_run_lock
+from tasks.storage import Location, RunLockedError, exclusive_run_lease
 
 COLUMNS = ("documents", "entities", "quantities", "errors")
 
@@ -36,7 +35,7 @@ def snapshot_command(args: argparse.Namespace) -> int:
         return 0
     keep = Settings.from_env().keep_snapshots
     try:
-        with exclusive_run_lock(Path(args.processed_dir)):
+        with exclusive_run_lease(location):
             snapshot = rollback(location, args.snapshot_id, keep)
     except (LookupError, RunLockedError, SnapshotConflict) as error:
         print(f"newsflow rollback failed: {error.args[0]}", file=sys.stderr)

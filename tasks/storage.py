@@ -1,17 +1,21 @@
-"""Files: a location on any fsspec file system (the published tables), atomic writes and the
-content-addressed Arrow hand-off between stages on local disk, the locks."""
+"""Files: a location on any fsspec file system (the published tables, the cache's run records),
+atomic writes and the content-addressed Arrow hand-off between stages on local disk, the run
+lease and the claims that say which process holds it."""
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
+import json
 import os
+import socket
 import stat
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 
@@ -26,8 +30,7 @@ ROW_GROUP_SIZE = 64 * 1024
 # Files the stages hand to each other are Arrow IPC; published tables are Parquet. lz4: fast
 # to read back, at 1.3-2.6 times the size of zstd Parquet.
 ARROW_FILE_OPTIONS = ipc.IpcWriteOptions(compression="lz4")
-LOCK_FILE = ".newsflow.lock"
-CACHE_LOCK_FILE = ".newsflow-cache.lock"
+LEASE_FILE = ".newsflow-lease.json"  # in the processed folder, beside the table folders
 
 
 class Location:
@@ -50,8 +53,16 @@ class Location:
         return self.fs.cat_file(self.path(relative))
 
     def write_bytes(self, relative: str, data: bytes) -> None:
-        """Write a whole file (made with its folders; replaced if it exists)."""
-        self._write(relative, data, "wb")
+        """Write a whole file (made with its folders; replaced if it exists). Readers see the
+        old file or the new one, never a part: a PUT on an object store, a write to a temporary
+        file and a rename on disk."""
+        if isinstance(self.fs, LocalFileSystem):
+            write_atomic(Path(self.path(relative)), lambda sink: sink.write(data), durable=True)
+        else:
+            self._write(relative, data, "wb")
+
+    def exists(self, relative: str) -> bool:
+        return self.fs.exists(self.path(relative))
 
     def create(self, relative: str, data: bytes) -> None:
         """Write a file that must not exist yet; FileExistsError if it does (an exclusive open
@@ -80,7 +91,8 @@ class Location:
         except FileNotFoundError:
             return {}
         prefix = len(self.root) + 1
-        return {path[prefix:]: info["size"] for path, info in found.items() if info["type"] == "file"}
+        # (Not only "file": a symbolic link on disk is "other", and is listed too.)
+        return {path[prefix:]: info["size"] for path, info in found.items() if info["type"] != "directory"}
 
     def delete(self, relatives: list[str]) -> None:
         """Delete these files; those already gone are skipped."""
@@ -220,55 +232,106 @@ class RunLockedError(RuntimeError):
     """Another newsflow run holds the processed folder."""
 
 
+# A claim from another host cannot be checked for a live process: after this long it is
+# taken to be abandoned (a run that long is far beyond any measured here).
+FOREIGN_CLAIM_HOURS = 24.0
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Who holds a lease or made a cache run record: a process on a host, since a time, with a
+    token of its own (so that it releases only its own claim)."""
+
+    host: str
+    pid: int
+    started: float  # seconds since the epoch
+    token: str
+
+    @classmethod
+    def mine(cls) -> Claim:
+        """A new claim for this process."""
+        return cls(socket.gethostname(), os.getpid(), time.time(), uuid.uuid4().hex)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Claim:
+        return cls(str(data["host"]), int(data["pid"]), float(data["started"]), str(data["token"]))
+
+    def to_dict(self) -> dict:
+        return {"host": self.host, "pid": self.pid, "started": self.started, "token": self.token}
+
+    def describe(self) -> str:
+        since = datetime.fromtimestamp(self.started, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return f"pid {self.pid} on {self.host}, since {since}"
+
+    def is_abandoned(self, now: float) -> bool:
+        """True when its process is gone: on this host, no process has its pid; on another
+        host, it is older than FOREIGN_CLAIM_HOURS."""
+        if self.host == socket.gethostname():
+            return not _process_exists(self.pid)
+        return now - self.started > FOREIGN_CLAIM_HOURS * 3600
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _read_claim(location: Location, relative: str) -> Claim | None:
+    """The claim in `relative`; None when the file is gone. A file that does not parse (being
+    written, or cut short) raises RunLockedError naming it."""
+    try:
+        data = location.read_bytes(relative)
+    except FileNotFoundError:
+        return None
+    try:
+        return Claim.from_dict(json.loads(data))
+    except (ValueError, KeyError, TypeError):
+        raise RunLockedError(
+            f"{location.path(relative)} does not hold a readable claim (a run is starting, or one was cut off while "
+            "it wrote it); if no newsflow run is going, delete that file") from None
+
+
 @contextmanager
-def exclusive_run_lock(processed_dir: Path) -> Iterator[None]:
-    """Hold `<processed_dir>/.newsflow.lock` for the whole run, or fail at once with the holder.
+def exclusive_run_lease(location: Location) -> Iterator[Claim]:
+    """Hold the lease on `location` (the processed folder) for a run or a rollback, or fail at
+    once with RunLockedError naming the holder.
 
-    The lock is an flock on the file, so the kernel releases it when its holder dies, even by
-    SIGKILL: a stale lock file (its pid no longer running) never blocks a later run.
+    The lease is a small file created only if absent (an exclusive create on disk, a
+    conditional PUT on an object store), holding the holder's Claim. A holder that died (its
+    pid gone on this host, or a claim from another host older than FOREIGN_CLAIM_HOURS) does not
+    block: its lease is taken over. Two runs that take over the same dead lease at once could
+    both go on; the snapshot manifest's own conditional create still lets only one publish.
     """
-    processed_dir.mkdir(parents=True, exist_ok=True)
-    path = processed_dir / LOCK_FILE
-    with open(path, "a+") as lock:
+    claim = Claim.mine()
+    payload = json.dumps(claim.to_dict()).encode()
+    try:
+        location.create(LEASE_FILE, payload)
+    except FileExistsError:
+        holder = _read_claim(location, LEASE_FILE)
+        if holder is not None and not holder.is_abandoned(time.time()):
+            raise RunLockedError(f"another newsflow run ({holder.describe()}) is writing {location.url}; "
+                                 "try again later") from None
+        location.delete([LEASE_FILE])
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            holder = lock.read().strip() or "unknown"
-            raise RunLockedError(f"another newsflow run (pid {holder}) is writing {processed_dir}; try again later") from None
-        lock.seek(0)
-        lock.truncate()
-        lock.write(str(os.getpid()))
-        lock.flush()
+            location.create(LEASE_FILE, payload)
+        except FileExistsError:
+            holder = _read_claim(location, LEASE_FILE)
+            raise RunLockedError(f"another newsflow run ({holder.describe() if holder else 'just finished'}) "
+                                 f"is writing {location.url}; try again later") from None
+    try:
+        yield claim
+    finally:
         try:
-            yield
-        finally:
-            lock.seek(0)
-            lock.truncate()
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-@contextmanager
-def cache_in_use(cache_dir: Path) -> Iterator[Callable[[], bool]]:
-    """Hold a shared lock on `cache_dir` for a run (runs with other processed folders may share
-    the cache), waiting while another run sweeps it. Yields `try_exclusive()`, to call once at
-    the end of the run: it tries to make the lock exclusive and says whether it did, that is
-    whether no other run is using the cache, so that unused files can be deleted (tasks/sweep.py).
-    """
-    with open(cache_dir / CACHE_LOCK_FILE, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_SH)
-
-        def try_exclusive() -> bool:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:  # (flock has dropped the shared lock: the run is ending)
-                return False
-            return True
-
-        try:
-            yield try_exclusive
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            holder = _read_claim(location, LEASE_FILE)
+        except RunLockedError:
+            holder = None
+        if holder is not None and holder.token == claim.token:
+            location.delete([LEASE_FILE])
 
 
 def ensure_private_folder(folder: Path) -> None:

@@ -1,71 +1,173 @@
-"""Sweep: keep the cache bounded when the pipeline runs on a schedule.
+"""The cache's run records and its sweep: the cache stays bounded when the pipeline runs on a
+schedule.
 
 The cache only ever gains files: a changed batch gets new content-addressed files in every
-stage, and Prefect a new result file per task run that missed its cache. So every run marks
-the files it used (their modification time becomes the run's time): ingest's batch and errors
-files, each stage's outputs, and Prefect's result files. Then, when no other run is using the
-cache, the files that no run has marked within the retention period are deleted. Inputs that come back after that are recomputed:
-a Prefect result file and the work files it names are marked together, so they expire together.
+stage, and Prefect a new result file per task run that missed its cache. So every run that
+starts a task keeps a record in `runs/<token>.json`: who runs (a storage.Claim), written
+before it touches the cache, and, when it ends (failed or not), the time and the cache files
+it used (ingest's, each stage's outputs, Prefect's result files). After a run has written
+its record, it sweeps: unless another live run has an unfinished record, it deletes every
+file in the stage folders and Prefect's results that no record finished within the retention
+period names, and the records older than that. Inputs that come back later are recomputed.
+Plain files and whole-object writes only (no locks, links or modification times), so the
+same code serves a cache on object storage.
+
+A run that starts while another sweeps may find a cached result's file deleted: it then
+recomputes that result (flows/news_pipeline.py checks every cached output's files).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable
-from dataclasses import dataclass
-from pathlib import Path
+import json
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from tasks.storage import Claim, Location
+
+RUNS = "runs"
+# The folders of content-addressed files; only the files directly inside them are swept (not
+# the parsed ECB history in work/numbers/fx/).
+RESULTS = "prefect-results"
+WORK = "work"
+LEGACY_FOLDERS = ("chunks", "links")  # in a stage's folder, from PIPELINE_VERSION 9 and earlier
+LEGACY_LOCK_FILE = ".newsflow-cache.lock"
+
+
+@dataclass
+class RunRecord:
+    """One run's use of the cache: its claim, when it finished (None while it runs) and the
+    files it used, relative to the cache folder."""
+
+    claim: Claim
+    finished: float | None = None
+    used: list[str] = field(default_factory=list)
+
+    def to_bytes(self) -> bytes:
+        return json.dumps({"claim": self.claim.to_dict(), "finished": self.finished, "used": self.used}).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> RunRecord:
+        record = json.loads(data)
+        return cls(Claim.from_dict(record["claim"]), record["finished"], list(record["used"]))
+
+    @property
+    def relative(self) -> str:
+        return f"{RUNS}/{self.claim.token}.json"
+
+    def is_live(self, now: float) -> bool:
+        """Still running: not finished, and its process not gone (storage.Claim.is_abandoned)."""
+        return self.finished is None and not self.claim.is_abandoned(now)
 
 
 @dataclass(frozen=True)
 class SweepReport:
-    """What a sweep deleted."""
+    """What a sweep deleted; `skipped_for` names a live run that kept it from deleting anything."""
 
     files: int
     bytes: int
+    skipped_for: str = ""
 
 
-def mark_used(paths: Iterable[str | Path], when: float) -> None:
-    """Set these files' modification time to `when`: a run used them (missing files are skipped)."""
-    for path in paths:
+@contextmanager
+def recording_run(cache: Location, used: list[str]) -> Iterator[RunRecord]:
+    """Write this run's record (unfinished) now, and finish it when the block ends, however it
+    ends, with the paths in `used` (absolute, or relative to the cache; those outside it are
+    left out). Fill `used` as the run goes, so that a failed run's record names what it made.
+
+    A storage error on the first write is raised: the run has not started. One on the last is
+    not (the run's own error, or its published tables, matter more): `finished` stays None,
+    and the caller should not sweep; once this process has ended, sweeps treat the record as
+    abandoned."""
+    record = RunRecord(Claim.mine())
+    cache.write_bytes(record.relative, record.to_bytes())
+    try:
+        yield record
+    finally:
+        record.used = sorted(_relative_to(cache, used))
+        finished = RunRecord(record.claim, time.time(), record.used)
         try:
-            os.utime(path, (when, when))
-        except FileNotFoundError:
+            cache.write_bytes(record.relative, finished.to_bytes())
+            record.finished = finished.finished
+        except OSError:
+            pass
+
+
+def _relative_to(cache: Location, paths: Iterable[str]) -> set[str]:
+    prefix = cache.root + "/"
+    return {path.removeprefix(prefix) for path in map(str, paths) if path.startswith(prefix)}
+
+
+def read_records(cache: Location) -> tuple[list[RunRecord], list[str]]:
+    """The cache's run records, and the paths of the record files that do not parse (being
+    written on a store without atomic writes, or cut short)."""
+    records, unreadable = [], []
+    for relative in sorted(cache.sizes(RUNS)):
+        try:
+            records.append(RunRecord.from_bytes(cache.read_bytes(relative)))
+        except FileNotFoundError:  # finished and swept meanwhile
             continue
+        except (ValueError, KeyError, TypeError):
+            unreadable.append(relative)
+    return records, unreadable
 
 
-def _swept_folders(work_dir: Path, result_dir: Path) -> list[Path]:
-    """Folders of content-addressed files: Prefect's results and each stage's."""
-    stages = sorted(folder for folder in work_dir.iterdir() if folder.is_dir()) if work_dir.is_dir() else []
-    return [result_dir, *stages]
+def _unreadable(cache: Location, unreadable: list[str]) -> str:
+    return f"a run whose record {cache.path(unreadable[0])} does not parse (delete it if no run is going)"
 
 
-def sweep_cache(work_dir: Path, result_dir: Path, unused_since: float) -> SweepReport:
-    """Delete the regular files in the cache's folders last marked (or written) before
-    `unused_since`, then the document links whose chunk file is gone. Call it only while no
-    other run uses the cache (storage.cache_in_use); subfolders (the parsed ECB history) are
-    left alone."""
-    files = size = 0
-    for folder in _swept_folders(work_dir, result_dir):
-        deleted, deleted_bytes = _delete_unused_files(folder, unused_since)
-        files, size = files + deleted, size + deleted_bytes
-    return SweepReport(files, size)
+def live_run(cache: Location, now: float, own: RunRecord | None = None) -> str:
+    """A description of another run using the cache now, or "" when there is none."""
+    records, unreadable = read_records(cache)
+    if unreadable:
+        return _unreadable(cache, unreadable)
+    for record in records:
+        if record.is_live(now) and (own is None or record.claim.token != own.claim.token):
+            return record.claim.describe()
+    return ""
 
 
-def _delete_unused_files(folder: Path, unused_since: float) -> tuple[int, int]:
-    """Delete the regular files in `folder` last marked before `unused_since`; how many, and their bytes."""
-    if not folder.is_dir():
-        return 0, 0
-    deleted = size = 0
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            try:
-                if not entry.is_file(follow_symlinks=False):
-                    continue
-                status = entry.stat(follow_symlinks=False)
-                if status.st_mtime >= unused_since:
-                    continue
-                os.unlink(entry.path)
-            except FileNotFoundError:  # deleted by hand meanwhile
-                continue
-            deleted, size = deleted + 1, size + status.st_size
-    return deleted, size
+def sweep_cache(cache: Location, retention_hours: float, own: RunRecord | None = None) -> SweepReport:
+    """Delete the cache files that no run finished within `retention_hours` used (the own run's
+    record counts however old), the records older than that and the abandoned ones; nothing at
+    all while another run is using the cache."""
+    now = time.time()
+    records, unreadable = read_records(cache)
+    if unreadable:
+        return SweepReport(0, 0, _unreadable(cache, unreadable))
+    keep = set(own.used) if own is not None else set()  # (what it holds, whatever its file says)
+    expired: list[str] = []
+    for record in records:
+        if own is not None and record.claim.token == own.claim.token:
+            continue
+        if record.is_live(now):
+            return SweepReport(0, 0, record.claim.describe())
+        if record.finished is not None and record.finished >= now - retention_hours * 3600:
+            keep.update(record.used)
+        else:
+            expired.append(record.relative)
+    unused = {path: size for path, size in _swept_files(cache).items() if path not in keep}
+    # A run may have started while this one listed: check once more just before deleting.
+    other = live_run(cache, now, own)
+    if other:
+        return SweepReport(0, 0, other)
+    cache.delete(sorted(unused))
+    cache.delete(expired)
+    if any(path.count("/") > 2 for path in unused):  # an earlier version's chunk and link folders, now empty
+        cache.remove_empty_folders(WORK)
+    return SweepReport(len(unused), sum(unused.values()))
+
+
+def _swept_files(cache: Location) -> dict[str, int]:
+    """The files a sweep may delete, with their sizes: those directly in Prefect's result folder
+    and in each stage's folder, and what PIPELINE_VERSION 9 and earlier left (chunk files and
+    document links in each stage's folder, the cache's lock file)."""
+    swept = {path: size for path, size in cache.sizes(RESULTS).items() if path.count("/") == 1}
+    for path, size in cache.sizes(WORK).items():
+        parts = path.split("/")
+        if len(parts) == 3 or parts[2] in LEGACY_FOLDERS:
+            swept[path] = size
+    if cache.exists(LEGACY_LOCK_FILE):
+        swept[LEGACY_LOCK_FILE] = 0
+    return swept

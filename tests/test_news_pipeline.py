@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import date
 from importlib.metadata import entry_points
@@ -28,7 +27,8 @@ from flows.news_pipeline import make_task_runner, news_pipeline
 from tasks.schemas import PUBLISHED_TABLES
 from tasks.snapshots import read_tables, rollback
 from tasks.write import SORT_KEYS
-from tasks.storage import CACHE_LOCK_FILE, Location, cache_in_use
+from tasks.storage import Location
+from tasks.sweep import recording_run
 from tests.conftest import REPO, SEED, descendants, heavy_imports, process_running, wait_until
 
 
@@ -250,16 +250,17 @@ def test_only_the_new_and_changed_lines_of_a_jsonl_feed_are_computed(tmp_path: P
 
 
 def _cache_files(cache: Path) -> set[str]:
-    """The regular files the sweep looks after (not the parsed ECB history, links or the lock)."""
+    """The files the sweep looks after (not the parsed ECB history or the run records)."""
     return {str(path) for path in cache.rglob("*")
-            if path.is_file() and not path.is_symlink() and "fx" not in path.parts and path.name[0] != "."}
+            if path.is_file() and "fx" not in path.parts and path.relative_to(cache).parts[0] != "runs"}
 
 
 @pytest.mark.e2e
-def test_the_cache_keeps_what_recent_runs_used(stories_raw: Path, tmp_path: Path, monkeypatch):
-    """With the default retention (a day), the files of the earlier input stay, and going back
-    to it is cached; a run that starts no task leaves the cache as it is; with a retention of 0,
-    a run leaves exactly the files it used (however old), and a rerun still computes nothing."""
+def test_the_cache_keeps_what_recent_runs_used(stories_raw: Path, tmp_path: Path):
+    """Within the retention period (a day), the files of the earlier input stay, and going back
+    to it is cached; a run that starts no task leaves the cache as it is; once the other runs
+    finished longer ago than that, a run leaves exactly the files it used, and a rerun still
+    computes nothing."""
     original = (stories_raw / "story3.txt").read_text()
     first = run(stories_raw, tmp_path)
     (stories_raw / "story3.txt").write_text("Story 3\n\nAcme Corp profits fell 7% to £5m on June 1, 2021.")
@@ -268,22 +269,26 @@ def test_the_cache_keeps_what_recent_runs_used(stories_raw: Path, tmp_path: Path
     back = run(stories_raw, tmp_path)
     assert (back.computed["clean"], back.computed["entities"], back.computed["numbers"]) == (0, 0, 0)
     assert set(first.used_files) <= _cache_files(tmp_path / "cache")
+    records = sorted((tmp_path / "cache" / "runs").iterdir())
+    assert len(records) == 3
 
-    two_days_ago = time.time() - 2 * 24 * 3600
-    for path in _cache_files(tmp_path / "cache"):
-        os.utime(path, (two_days_ago, two_days_ago))
+    for path in records:  # two days pass
+        record = json.loads(path.read_text())
+        record["finished"] -= 2 * 24 * 3600
+        path.write_text(json.dumps(record))
     old_files = _cache_files(tmp_path / "cache")
     unchanged = run(stories_raw, tmp_path)
     assert sum(unchanged.computed.values()) + sum(unchanged.cached.values()) == 0
     assert _cache_files(tmp_path / "cache") == old_files
+    assert sorted((tmp_path / "cache" / "runs").iterdir()) == records  # it kept no record
 
-    monkeypatch.setenv("NEWSFLOW_CACHE_RETENTION_HOURS", "0")
     (stories_raw / "story3.txt").write_text("Story 3\n\nAcme Corp profits rose 9% to $8m on July 1, 2021.")
     changed = run(stories_raw, tmp_path)
     assert changed.computed["entities"] == 1
     in_result_dir = [path for path in changed.used_files if Path(path).parent.name == "prefect-results"]
     assert len(in_result_dir) == sum(changed.computed.values()) + sum(changed.cached.values())
     assert _cache_files(tmp_path / "cache") == set(changed.used_files)
+    assert len(list((tmp_path / "cache" / "runs").iterdir())) == 1  # the expired records went too
     again = run(stories_raw, tmp_path)
     assert not again.computed_anything
     assert "rose 9%" in read(tmp_path, "documents").set_index("source").loc["story3.txt", "text"]
@@ -402,11 +407,11 @@ class TestCommandLine:
     def test_clear_cache_refuses_while_a_run_uses_the_cache(self, tmp_path: Path, capsys):
         cache = tmp_path / "cache"
         (cache / "work").mkdir(parents=True)
-        with cache_in_use(cache):  # as a run holds it
+        with recording_run(Location(str(cache)), []):  # as a run records it
             assert main(["clear-cache", "--cache-dir", str(cache)]) == 1
-        assert "is using" in capsys.readouterr().err and (cache / "work").is_dir()
+            assert f"pid {os.getpid()}" in capsys.readouterr().err and (cache / "work").is_dir()
         assert main(["clear-cache", "--cache-dir", str(cache)]) == 0
-        assert [path.name for path in cache.iterdir()] == [CACHE_LOCK_FILE]  # the lock others may wait on
+        assert list(cache.iterdir()) == []
 
     @pytest.mark.e2e
     def test_command_line_runs_twice_with_no_traceback_and_caches_across_processes(self, prefect_api: str,
@@ -546,6 +551,8 @@ def test_transient_os_error_while_writing_tables_is_retried(seed_raw: Path, tmp_
     real_write = Location.write_bytes
 
     def flaky_write(location: Location, relative: str, data: bytes) -> None:
+        if relative.startswith("runs/"):  # the cache's run record, written by the flow itself
+            return real_write(location, relative, data)
         calls.append(relative)
         if len(calls) == 1:
             raise OSError("No space left on device (injected)")

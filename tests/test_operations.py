@@ -77,7 +77,7 @@ def test_served_deployment_runs_on_schedule_and_on_demand(prefect_server, tmp_pa
         # On demand first, while the schedule's first run (--interval 20) is not due yet.
         with temporary_settings(updates={PREFECT_API_URL: api_url}):
             # Its own output folders: the schedule keeps starting runs, and two runs on one folder
-            # exclude each other (the run lock).
+            # exclude each other (the run lease).
             manual = {"raw_dir": str(raw), "processed_dir": str(tmp_path / "manual"), "cache_dir": str(tmp_path / "mcache")}
             triggered = run_deployment(DEPLOYMENT, parameters=manual, timeout=180, poll_interval=1)
             assert triggered.state.is_completed(), triggered.state

@@ -1,61 +1,69 @@
-"""Tests for tasks/storage.py: stage output files, the run lock, the cache folder check."""
+"""Tests for tasks/storage.py: stage output files, the run lease, the cache folder check."""
 
 from __future__ import annotations
 
+import json
+import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
 from tasks.storage import (
-    RunLockedError, cache_in_use, ensure_private_folder, exclusive_run_lock, read_arrow, write_stage_output,
+    FOREIGN_CLAIM_HOURS, LEASE_FILE, Claim, Location, RunLockedError, ensure_private_folder, exclusive_run_lease,
+    read_arrow, write_stage_output,
 )
 from tests.conftest import REPO
 
-def test_a_second_run_on_the_same_folder_is_refused_with_the_holder_pid(tmp_path: Path):
+def test_a_second_run_on_the_same_folder_is_refused_with_the_holder(tmp_path: Path):
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from pathlib import Path; from tasks.storage import exclusive_run_lock\n"
-         "with exclusive_run_lock(Path(sys.argv[1])):\n    print('locked', flush=True); time.sleep(60)",
+         "import sys, time; from tasks.storage import Location, exclusive_run_lease\n"
+         "with exclusive_run_lease(Location(sys.argv[1])):\n    print('locked', flush=True); time.sleep(60)",
          str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(RunLockedError, match=f"pid {holder.pid}"):
-            with exclusive_run_lock(tmp_path):
+        with pytest.raises(RunLockedError, match=f"pid {holder.pid} on {socket.gethostname()}, since "):
+            with exclusive_run_lease(Location(str(tmp_path))):
                 pass
     finally:
-        holder.kill()
+        holder.kill()  # SIGKILL: its lease file stays behind
         holder.wait()
-    with exclusive_run_lock(tmp_path):  # the dead holder's lock file does not block
+    assert (tmp_path / LEASE_FILE).exists()
+    with exclusive_run_lease(Location(str(tmp_path))):  # a dead holder's lease is taken over
         pass
+    assert not (tmp_path / LEASE_FILE).exists()  # released
 
 
-def test_only_a_run_alone_on_the_cache_may_sweep_it(tmp_path: Path):
-    with cache_in_use(tmp_path) as try_exclusive:
-        assert try_exclusive()
-    with cache_in_use(tmp_path) as try_exclusive:
-        with cache_in_use(tmp_path) as other_run_try_exclusive:  # another open file: another run
-            assert not try_exclusive()
-            assert other_run_try_exclusive()  # the first gave up its hold when it tried
+@pytest.mark.parametrize(("hours_old", "taken_over"), [(1, False), (FOREIGN_CLAIM_HOURS + 1, True)])
+def test_a_lease_held_from_another_host_blocks_until_it_is_old(tmp_path: Path, hours_old: float, taken_over: bool):
+    foreign = Claim("another-host", os.getpid(), time.time() - hours_old * 3600, "f" * 32)
+    (tmp_path / LEASE_FILE).write_text(json.dumps(foreign.to_dict()))
+    if taken_over:
+        with exclusive_run_lease(Location(str(tmp_path))) as claim:
+            assert json.loads((tmp_path / LEASE_FILE).read_text())["token"] == claim.token
+    else:
+        with pytest.raises(RunLockedError, match="on another-host"):
+            with exclusive_run_lease(Location(str(tmp_path))):
+                pass
 
 
-def test_a_run_waits_while_another_sweeps_the_cache(tmp_path: Path):
-    sweeper = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from pathlib import Path; from tasks.storage import cache_in_use\n"
-         "with cache_in_use(Path(sys.argv[1])) as try_exclusive:\n"
-         "    assert try_exclusive(); print('sweeping', flush=True); time.sleep(1)\n"
-         "    (Path(sys.argv[1]) / 'swept').touch()",
-         str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, text=True)
-    try:
-        assert sweeper.stdout.readline().strip() == "sweeping"
-        with cache_in_use(tmp_path):
-            assert (tmp_path / "swept").exists()  # entered only once the sweeper had finished
-    finally:
-        sweeper.kill()
-        sweeper.wait()
+def test_a_lease_that_does_not_parse_is_refused_with_the_file_to_delete(tmp_path: Path):
+    (tmp_path / LEASE_FILE).write_text("")  # a run cut off between creating the file and writing it
+    with pytest.raises(RunLockedError, match=f"{LEASE_FILE} does not hold a readable claim.*delete that file"):
+        with exclusive_run_lease(Location(str(tmp_path))):
+            pass
+
+
+def test_a_run_releases_only_its_own_lease(tmp_path: Path):
+    other = Claim(socket.gethostname(), os.getpid(), time.time(), "o" * 32)
+    with exclusive_run_lease(Location(str(tmp_path))):
+        (tmp_path / LEASE_FILE).write_text(json.dumps(other.to_dict()))  # taken over meanwhile
+    assert json.loads((tmp_path / LEASE_FILE).read_text())["token"] == other.token
 
 
 def test_cache_folder_must_not_be_writable_by_others(tmp_path: Path):

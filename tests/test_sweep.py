@@ -1,61 +1,141 @@
-"""Tests for tasks/sweep.py: marking the cache files a run used, and deleting the others after
-the retention period."""
+"""Tests for tasks/sweep.py: the cache's run records, and the sweep that deletes what no run
+finished within the retention period used."""
 
 from __future__ import annotations
 
+import json
 import os
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
-from tasks.sweep import mark_used, sweep_cache
+import pytest
+
+from tasks.storage import Claim, Location
+from tasks.sweep import RunRecord, live_run, read_records, recording_run, sweep_cache
 
 DAY = 24 * 3600
 
 
-def _file(path: Path, age_seconds: float, size: int = 10) -> Path:
+def _file(path: Path, size: int = 10) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"x" * size)
-    when = time.time() - age_seconds
-    os.utime(path, (when, when))
     return path
 
 
-def test_files_unused_for_the_retention_period_are_deleted(tmp_path: Path):
-    work, results = tmp_path / "work", tmp_path / "prefect-results"
-    old_output = _file(work / "entities" / "old.arrow", 2 * DAY, size=100)
-    new_output = _file(work / "entities" / "new.arrow", 3600)
-    old_result = _file(results / "oldkey", 2 * DAY, size=7)
-    new_result = _file(results / "newkey", 60)
-    fx_history = _file(work / "numbers" / "fx" / "ecb-history.pickle", 30 * DAY)
+def _record(cache: Path, used: list[str], finished_ago: float | None, pid: int | None = None) -> RunRecord:
+    """A run record as another run left it: finished that long ago (None: still running, as `pid`)."""
+    now = time.time()
+    claim = Claim(socket.gethostname(), pid or os.getpid(), now - (finished_ago or 0) - 60, os.urandom(8).hex())
+    record = RunRecord(claim, None if finished_ago is None else now - finished_ago, used)
+    _file(cache / record.relative).write_bytes(record.to_bytes())
+    return record
 
-    report = sweep_cache(work, results, time.time() - DAY)
+
+def _dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_files_no_recent_run_used_are_deleted_with_the_old_records(tmp_path: Path):
+    old_output = _file(tmp_path / "work" / "entities" / "old.arrow", size=100)
+    recent_output = _file(tmp_path / "work" / "entities" / "recent.arrow")
+    old_result = _file(tmp_path / "prefect-results" / "oldkey", size=7)
+    recent_result = _file(tmp_path / "prefect-results" / "recentkey")
+    fx_history = _file(tmp_path / "work" / "numbers" / "fx" / "ecb-history.pickle")
+    old_run = _record(tmp_path, ["work/entities/old.arrow", "prefect-results/oldkey"], finished_ago=2 * DAY)
+    recent_run = _record(tmp_path, ["work/entities/recent.arrow", "prefect-results/recentkey"], finished_ago=3600)
+
+    report = sweep_cache(Location(str(tmp_path)), retention_hours=24)
 
     assert not old_output.exists() and not old_result.exists()
-    assert new_output.exists() and new_result.exists()
-    assert fx_history.exists()  # subfolders are not swept
-    assert (report.files, report.bytes) == (2, 107)
+    assert recent_output.exists() and recent_result.exists()
+    assert fx_history.exists()  # subfolders of a stage's folder are not swept
+    assert (report.files, report.bytes, report.skipped_for) == (2, 107, "")
+    assert [record.claim.token for record in read_records(Location(str(tmp_path)))[0]] == [recent_run.claim.token]
+    assert not (tmp_path / old_run.relative).exists()
 
 
-def test_marked_files_are_kept_however_old_they_were(tmp_path: Path):
-    work, results = tmp_path / "work", tmp_path / "prefect-results"
-    used = _file(work / "clean" / "used.arrow", 10 * DAY)
-    unused = _file(work / "clean" / "unused.arrow", 10 * DAY)
-    now = time.time()
-    mark_used([used, work / "clean" / "missing.arrow"], now)  # a missing file is skipped
-    assert sweep_cache(work, results, now - DAY).files == 1
-    assert used.exists() and not unused.exists()
+def test_the_own_run_keeps_its_files_with_retention_zero(tmp_path: Path):
+    cache = Location(str(tmp_path))
+    other = _file(tmp_path / "work" / "ingest" / "other.arrow")
+    with recording_run(cache, [str(tmp_path / "work" / "ingest" / "mine.arrow")]) as record:
+        mine = _file(tmp_path / "work" / "ingest" / "mine.arrow")
+    _record(tmp_path, ["work/ingest/other.arrow"], finished_ago=1)
+    assert sweep_cache(cache, retention_hours=0, own=record).files == 1
+    assert mine.exists() and not other.exists()
 
 
-def test_retention_zero_keeps_only_the_marked_files(tmp_path: Path):
-    work, results = tmp_path / "work", tmp_path / "prefect-results"
-    just_written = _file(work / "ingest" / "batch.arrow", 0)
-    marked = _file(work / "ingest" / "errors.arrow", 0)
-    now = time.time() + 1  # the run ends after it wrote its files
-    mark_used([marked], now)
-    sweep_cache(work, results, now)
-    assert marked.exists() and not just_written.exists()
+def test_a_live_run_keeps_the_sweep_from_deleting_anything(tmp_path: Path):
+    unused = _file(tmp_path / "prefect-results" / "key")
+    running = _record(tmp_path, [], finished_ago=None, pid=os.getpid())  # a live process: another run
+    report = sweep_cache(Location(str(tmp_path)), retention_hours=0)
+    assert (report.files, report.skipped_for) == (0, running.claim.describe())
+    assert unused.exists()
+    assert live_run(Location(str(tmp_path)), time.time()) == running.claim.describe()
+
+
+def test_a_run_that_died_does_not_keep_the_sweep_from_deleting(tmp_path: Path):
+    unused = _file(tmp_path / "prefect-results" / "key")
+    died = _record(tmp_path, ["prefect-results/key"], finished_ago=None, pid=_dead_pid())
+    assert live_run(Location(str(tmp_path)), time.time()) == ""
+    assert sweep_cache(Location(str(tmp_path)), retention_hours=24).files == 1
+    assert not unused.exists() and not (tmp_path / died.relative).exists()
+
+
+def test_a_record_that_does_not_parse_keeps_the_sweep_from_deleting_and_is_named(tmp_path: Path):
+    unused = _file(tmp_path / "prefect-results" / "key")
+    _file(tmp_path / "runs" / "cut-short.json").write_text('{"claim": ')
+    report = sweep_cache(Location(str(tmp_path)), retention_hours=0)
+    assert report.files == 0 and "runs/cut-short.json does not parse" in report.skipped_for
+    assert unused.exists()
+
+
+def test_a_run_record_is_written_at_the_start_and_finished_even_when_the_run_fails(tmp_path: Path):
+    cache, used = Location(str(tmp_path)), []
+    with pytest.raises(RuntimeError), recording_run(cache, used) as record:
+        started = json.loads((tmp_path / record.relative).read_text())
+        assert started["finished"] is None and started["claim"]["pid"] == os.getpid()
+        used += [str(tmp_path / "work" / "clean" / "a.arrow"), "/elsewhere/b.arrow", str(tmp_path / "prefect-results" / "k")]
+        raise RuntimeError("a stage failed")
+    finished = json.loads((tmp_path / record.relative).read_text())
+    assert finished["finished"] >= started["claim"]["started"]
+    assert finished["used"] == ["prefect-results/k", "work/clean/a.arrow"]  # relative; outside the cache left out
+
+
+def test_what_earlier_versions_left_is_deleted(tmp_path: Path):
+    chunk = _file(tmp_path / "work" / "clean" / "chunks" / "abc.arrow")
+    (tmp_path / "work" / "clean" / "links").mkdir()
+    (tmp_path / "work" / "clean" / "links" / "doc1").symlink_to("../chunks/abc.arrow")
+    (tmp_path / "work" / "clean" / "links" / "doc2").symlink_to("../chunks/gone.arrow")  # dangling
+    _file(tmp_path / ".newsflow-cache.lock", size=0)
+    fx_history = _file(tmp_path / "work" / "numbers" / "fx" / "ecb-history.pickle")
+    assert sweep_cache(Location(str(tmp_path)), retention_hours=24).files == 4
+    assert not chunk.exists() and not (tmp_path / "work" / "clean" / "links").exists()
+    assert not (tmp_path / "work" / "clean" / "chunks").exists() and not (tmp_path / ".newsflow-cache.lock").exists()
+    assert fx_history.exists()
 
 
 def test_an_empty_or_missing_cache_is_left_alone(tmp_path: Path):
-    report = sweep_cache(tmp_path / "work", tmp_path / "prefect-results", time.time())
-    assert (report.files, report.bytes) == (0, 0)
+    report = sweep_cache(Location(str(tmp_path / "cache")), retention_hours=0)
+    assert (report.files, report.bytes, report.skipped_for) == (0, 0, "")
+
+
+def test_a_record_that_cannot_be_finished_leaves_the_run_unfinished_without_an_error(tmp_path: Path, monkeypatch):
+    cache, writes = Location(str(tmp_path)), []
+    real_write = Location.write_bytes
+
+    def failing_second_write(location: Location, relative: str, data: bytes) -> None:
+        writes.append(relative)
+        if len(writes) == 2:
+            raise OSError("No space left on device (injected)")
+        real_write(location, relative, data)
+
+    monkeypatch.setattr(Location, "write_bytes", failing_second_write)
+    with recording_run(cache, [str(tmp_path / "work" / "clean" / "a.arrow")]) as record:
+        pass
+    assert record.finished is None and record.used == ["work/clean/a.arrow"]
+    assert json.loads((tmp_path / record.relative).read_text())["finished"] is None
