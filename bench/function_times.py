@@ -26,7 +26,7 @@ import tasks.write
 
 TIMED = ["_run_stages", "plan_run", "plan_changes", "discover_sources", "sources_key", "ingest_sources",
          "publish_tables", "decide_duplicates", "affected_by", "find_duplicates", "read_state_table",
-         "write_state_table", "publish_partitions", "write_table_files", "read_partition", "sync_table_folders",
+         "write_state_table", "publish_partitions", "write_partition_files", "read_partition", "sync_table_folders",
          "expire_snapshots", "_sweep_cache", "sweep_cache", "_unchanged", "published_accounting"]
 MODULES = [flows.news_pipeline, tasks.plan, tasks.ingest, tasks.write, tasks.snapshots, tasks.sweep, tasks.listing,
            tasks.duplicates]

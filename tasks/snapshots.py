@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -127,26 +128,32 @@ def document_months(documents: pa.Table) -> pa.Array:
     return pc.fill_null(months, UNDATED)
 
 
+def months_of_rows(table: pa.Table, doc_ids: pa.Array | pa.ChunkedArray, months: pa.Array | pa.ChunkedArray
+                   ) -> pa.Array:
+    """The partition of each row of `table`: the month of its `doc_id` among `doc_ids` (whose
+    months are `months`), `undated` for a row about no such document (a rejected file's error)."""
+    return pc.fill_null(pc.take(months, pc.index_in(table["doc_id"], doc_ids)), UNDATED)
+
+
+def split_rows(table: pa.Table, months: pa.Array) -> dict[str, pa.Table]:
+    """The rows of `table` by their month, in their order."""
+    order = pc.sort_indices(months)  # a stable sort: rows keep their order within a month
+    table, months = table.take(order), months.take(order)
+    parts, start = {}, 0
+    for count in pc.value_counts(months):  # in a sorted array, in ascending order
+        month, length = count["values"].as_py(), count["counts"].as_py()
+        parts[month] = table.slice(start, length)
+        start += length
+    return parts
+
+
 def split_by_month(tables: dict[str, pa.Table]) -> dict[str, dict[str, pa.Table]]:
     """Each table's rows by partition, in their order: documents by published month, the other
     tables by their document's; errors about no document (a rejected file) are `undated`."""
     documents = tables["documents"]
     doc_months = document_months(documents)
-    partitions = {}
-    for name, table in tables.items():
-        if name == "documents":
-            months = doc_months
-        else:
-            months = pc.fill_null(pc.take(doc_months, pc.index_in(table["doc_id"], documents["doc_id"])), UNDATED)
-        order = pc.sort_indices(months)  # a stable sort: rows keep their order within a month
-        table, months = table.take(order), months.take(order)
-        parts, start = {}, 0
-        for count in pc.value_counts(months):  # in a sorted array, in ascending order
-            month, length = count["values"].as_py(), count["counts"].as_py()
-            parts[month] = table.slice(start, length)
-            start += length
-        partitions[name] = parts
-    return partitions
+    return {name: split_rows(table, months_of_rows(table, documents["doc_id"], doc_months))
+            for name, table in tables.items()}
 
 
 def _parquet_bytes(table: pa.Table) -> bytes:
@@ -155,21 +162,17 @@ def _parquet_bytes(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def write_table_files(location: Location, name: str, partitions: dict[str, pa.Table], max_rows_per_file: int
-                      ) -> dict[str, list[str]]:
-    """Write a table's partitions under `_files/` and return each month's file paths (none for
-    an empty partition). A partition of more than `max_rows_per_file` rows is split into equal
-    files, so that no file grows without bound and none is less than half full. Files are named
-    by their content: one already there (same name, same size) is not written again, and one a
+def write_partition_files(location: Location, name: str, month: str, partition: pa.Table, max_rows_per_file: int,
+                          present: dict[str, int]) -> list[str]:
+    """Write a table's month under `_files/` and return its file paths (none for an empty
+    partition). A partition of more than `max_rows_per_file` rows is split into equal files, so
+    that no file grows without bound and none is less than half full. Files are named by their
+    content: one already in `present` (same name, same size) is not written again, and one a
     killed run left short is rewritten."""
-    present = location.sizes(f"{FILES}/{name}")
-    paths: dict[str, list[str]] = {}
-    for month, partition in sorted(partitions.items()):
-        n_files = max(1, math.ceil(partition.num_rows / max_rows_per_file))
-        bounds = [partition.num_rows * index // n_files for index in range(n_files + 1)]
-        paths[month] = [_write_file(location, f"{FILES}/{name}/{MONTH}={month}", partition.slice(start, end - start),
-                                    present) for start, end in zip(bounds, bounds[1:]) if end > start]
-    return paths
+    n_files = max(1, math.ceil(partition.num_rows / max_rows_per_file))
+    bounds = [partition.num_rows * index // n_files for index in range(n_files + 1)]
+    return [_write_file(location, f"{FILES}/{name}/{MONTH}={month}", partition.slice(start, end - start), present)
+            for start, end in zip(bounds, bounds[1:]) if end > start]
 
 
 def _write_file(location: Location, folder: str, table: pa.Table, present: dict[str, int]) -> str:
@@ -286,11 +289,14 @@ def commit(location: Location, template: Snapshot, note: str) -> Snapshot:
 
 @dataclass(frozen=True)
 class Publication:
-    """What a run publishes: new rows for some months of each table (an empty table for a month
-    that loses all its rows; months not named keep the base snapshot's files), on top of `base`
-    (None: nothing is kept), and the snapshot's internal tables and keys."""
+    """What a run publishes: for each table, the months whose rows it replaces (months not
+    named keep the base snapshot's files) and `rows_of(table, month)`, their new rows (an empty
+    table for a month that loses all its rows), on top of `base` (None: nothing is kept), and
+    the snapshot's internal tables and keys. rows_of is called once per month, one after the
+    other, so that a publication holds one month's rows at a time, not a whole table."""
 
-    partitions: dict[str, dict[str, pa.Table]]
+    months: dict[str, list[str]]
+    rows_of: Callable[[str, str], pa.Table]
     base: Snapshot | None
     state: dict[str, pa.Table]
     built_from: str
@@ -309,17 +315,19 @@ def publish_partitions(location: Location, publication: Publication, note: str, 
     files, rows = {}, {}
     for name in PUBLISHED_TABLES:
         kept = {} if base is None else {path: partition_month(path) for path in base.files[name]}
-        replaced = publication.partitions.get(name, {})
-        new = write_table_files(location, name, replaced, max_rows_per_file)
-        paths = sorted([path for path, month in kept.items() if month not in replaced]
-                       + [path for month_paths in new.values() for path in month_paths])
+        replaced = set(publication.months.get(name, []))
+        present = location.sizes(f"{FILES}/{name}")
+        paths, new_rows = [path for path, month in kept.items() if month not in replaced], 0
+        for month in sorted(replaced):
+            partition = publication.rows_of(name, month)
+            paths += write_partition_files(location, name, month, partition, max_rows_per_file, present)
+            new_rows += partition.num_rows
         if not paths:  # an empty table is one empty file, so that readers find its columns
             paths = [_write_file(location, f"{FILES}/{name}/{MONTH}={UNDATED}", PUBLISHED_TABLES[name].empty_table(),
-                                 location.sizes(f"{FILES}/{name}"))]
-        files[name] = paths
+                                 present)]
+        files[name] = sorted(paths)
         dropped = [path for path, month in kept.items() if month in replaced]
-        rows[name] = ((base.rows[name] - partition_rows(location, dropped)) if base is not None else 0) + sum(
-            table.num_rows for table in replaced.values())
+        rows[name] = ((base.rows[name] - partition_rows(location, dropped)) if base is not None else 0) + new_rows
     state = {name: write_state_table(location, name, table) for name, table in publication.state.items()}
     template = Snapshot(0, "", "", publication.built_from, rows, files, state, publication.version,
                         publication.listing_key, publication.n_inputs, publication.n_rejected)
@@ -334,8 +342,10 @@ def publish_partitions(location: Location, publication: Publication, note: str, 
 def publish(location: Location, tables: dict[str, pa.Table], built_from: str, note: str, keep: int,
             max_rows_per_file: int) -> Snapshot:
     """Publish five whole tables as the latest snapshot (no internal tables); return it."""
-    return publish_partitions(location, Publication(split_by_month(tables), None, {}, built_from), note, keep,
-                              max_rows_per_file)
+    partitions = split_by_month(tables)
+    publication = Publication({name: sorted(months) for name, months in partitions.items()},
+                              lambda name, month: partitions[name][month], None, {}, built_from)
+    return publish_partitions(location, publication, note, keep, max_rows_per_file)
 
 
 def rollback(location: Location, snapshot_id: int, keep: int) -> Snapshot:

@@ -6,6 +6,12 @@ files' documents (but those ingest found unchanged) from the months that hold th
 rows in their months, and publishes the result (tasks/snapshots.py); the other months keep their
 files. When the plan is a rebuild (no snapshot of this version), nothing of the base is kept.
 
+Memory: the new rows are first written to a temporary Arrow file per table and month, one stage
+output (a batch) at a time; then each changed month is built (its kept rows and its new rows),
+written and let go before the next. So publishing holds one batch or one month of one table,
+plus one small row per document (fingerprints, 0.7 kB each) and the run's error rows, never a
+whole table or the corpus's texts.
+
 Duplicates are flagged here (tasks/duplicates.py): `documents.duplicate_of` names the canonical
 copy (the one with the smallest `source`) of an article saved twice or published by two sites.
 Each snapshot keeps every document's fingerprint (`words_sha256`, `text_minhash`) and
@@ -17,26 +23,32 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.ipc as ipc
 from prefect import get_run_logger, task
 from prefect.runtime import flow_run
 
 from tasks.duplicates import affected_by, find_duplicates
 from tasks.ingest import read_unchanged
 from tasks.plan import SOURCES, source_files
-from tasks.schemas import CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, PUBLISHED_TABLES
+from tasks.schemas import CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, ENTITIES, PUBLISHED_TABLES, QUANTITIES
 from tasks.snapshots import (
     MONTH, UNDATED, Publication, Snapshot, SnapshotConflict, document_months, latest_snapshot, load_snapshot,
-    partition_month, publish_partitions, read_partition, read_state_table, split_by_month, table_folders_match,
+    months_of_rows, partition_month, publish_partitions, read_partition, read_state_table, split_rows,
+    table_folders_match,
 )
-from tasks.storage import Location, StageOutput, read_arrow
+from tasks.storage import ARROW_FILE_OPTIONS, Location, StageOutput, read_arrow
 from tasks.tasking import STAGE_TASK_OPTIONS
 
 REJECTING_STAGES = ["ingest", "clean"]  # stages whose errors drop the input
+# The documents' columns the write stage holds for every new document (not the texts).
+PRINTED_COLUMNS = ["doc_id", "source", "published_date", "words_sha256", "text_minhash", "input_sha256"]
 # Each snapshot's fingerprint of every document: what the next run's duplicate search needs.
 FINGERPRINTS = pa.schema([
     pa.field("doc_id", pa.string(), nullable=False),
@@ -110,13 +122,70 @@ class TableParts:
                                                    self.listing_key]).encode()).hexdigest()
 
 
-def merge_table(name: str, files: list[str]) -> pa.Table:
-    """One table from its parts, in the published schema (documents: the clean stage's, with
-    `words_sha256` and `text_minhash`) and a stable row order."""
-    schema = CLEAN_DOCUMENTS if name == "documents" else PUBLISHED_TABLES[name]
-    parts = [read_arrow(path).cast(schema) for path in files]
-    table = pa.concat_tables(parts) if parts else schema.empty_table()
-    return table.sort_by(SORT_KEYS[name])
+def _read_outputs(paths: list[str], schema: pa.Schema, columns: list[str] | None = None) -> pa.Table:
+    """These stage output files as one table in `schema` (all its columns, or these)."""
+    if columns is not None:
+        schema = pa.schema([schema.field(name) for name in columns])
+    parts = [read_arrow(path, columns).cast(schema) for path in paths]
+    return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
+def _new_rows(outputs: dict[str, list[str]], errors: pa.Table, duplicate_of: dict[str, str | None]
+              ) -> dict[str, Iterator[pa.Table]]:
+    """This run's rows of each published table, one stage output (a batch) at a time."""
+    def documents(path: str) -> pa.Table:
+        clean = _with_duplicates(read_arrow(path).cast(CLEAN_DOCUMENTS), duplicate_of)
+        return clean.select(DOCUMENTS.names).cast(DOCUMENTS)
+
+    return {
+        "documents": (documents(path) for path in outputs["documents"]),
+        "entities": (read_arrow(path).cast(ENTITIES) for path in outputs["entities"]),
+        # A batch's entities are all its documents' mentions: rolled up batch by batch.
+        "document_entities": (roll_up_entities(read_arrow(path).cast(ENTITIES)) for path in outputs["entities"]),
+        "quantities": (read_arrow(path).cast(QUANTITIES) for path in outputs["quantities"]),
+        "errors": iter([errors]),
+    }
+
+
+def spill_by_month(tables: Iterable[pa.Table], doc_ids: pa.ChunkedArray, months: pa.ChunkedArray, folder: Path
+                   ) -> dict[str, str]:
+    """Write the rows of `tables` (read one at a time) to an Arrow file per month under
+    `folder`, each row in the month of its document (`doc_ids` with their `months`; `undated`
+    for a row about no document); return each month's file."""
+    folder.mkdir(parents=True)
+    sinks: dict[str, tuple[pa.NativeFile, ipc.RecordBatchFileWriter]] = {}
+    try:
+        for table in tables:
+            for month, rows in split_rows(table, months_of_rows(table, doc_ids, months)).items():
+                if month not in sinks:
+                    sink = pa.OSFile(str(folder / f"{month}.arrow"), "wb")
+                    sinks[month] = sink, ipc.new_file(sink, table.schema, options=ARROW_FILE_OPTIONS)
+                sinks[month][1].write_table(rows)
+    finally:
+        for sink, writer in sinks.values():
+            writer.close()
+            sink.close()
+    return {month: str(folder / f"{month}.arrow") for month in sinks}
+
+
+def _run_totals(spilled: dict[str, dict[str, str]], documents: pa.Table, errors: pa.Table) -> dict[str, pa.Table]:
+    """What summary_markdown needs of this run's rows, read back one month at a time: the
+    money quantities, the mentions per entity, the errors and the documents."""
+    money, mentions = [], []
+    for path in spilled["quantities"].values():
+        quantities = read_arrow(path, ["doc_id", "amount_id", "kind", "currency", "value_usd"])
+        money.append(quantities.filter(pc.equal(quantities["kind"], "money")))
+    for path in spilled["document_entities"].values():
+        entities = read_arrow(path, ["canonical", "label", "mentions"])
+        mentions.append(entities.group_by(["canonical", "label"], use_threads=False).aggregate([("mentions", "sum")])
+                        .rename_columns(["canonical", "label", "mentions"]))
+    empty_money = pa.schema([QUANTITIES.field(name) for name in ("doc_id", "amount_id", "kind", "currency",
+                                                                  "value_usd")]).empty_table()
+    empty_mentions = pa.schema([DOCUMENT_ENTITIES.field("canonical"), DOCUMENT_ENTITIES.field("label"),
+                                pa.field("mentions", pa.int64())]).empty_table()
+    return {"quantities": pa.concat_tables(money) if money else empty_money,
+            "document_entities": pa.concat_tables(mentions) if mentions else empty_mentions,
+            "errors": errors, "documents": documents}
 
 
 def roll_up_entities(entities: pa.Table) -> pa.Table:
@@ -145,8 +214,9 @@ def flag_duplicates(documents: pa.Table) -> pa.Table:
 
 def summary_markdown(tables: dict[str, pa.Table], snapshot: Snapshot, n_inputs: int, n_rejected: int,
                      n_removed_files: int, top: int = 10) -> str:
-    """The published totals, then what this run read (`tables`: the rows of the new and changed
-    files): money by currency in USD, the most mentioned entities and the error reasons."""
+    """The published totals, then what this run read (`tables`, of the new and changed files:
+    at least the money quantities, mentions per entity and label, the errors, and one row per
+    document): money by currency in USD, the most mentioned entities and the error reasons."""
     quantities, entities, errors = tables["quantities"], tables["document_entities"], tables["errors"]
     totals = snapshot.rows
     lines = [
@@ -273,16 +343,18 @@ def publish_tables(parts: TableParts, processed_dir: str, keep_snapshots: int, m
     if latest is not None and parts.base_snapshot is not None and latest.id != parts.base_snapshot:
         raise SnapshotConflict(f"another run published snapshot {latest.id} of {processed_dir} since this run "
                                f"planned its work on snapshot {parts.base_snapshot}; run it again")
-    new = {name: merge_table(name, files) for name, files in parts.files().items()}
+    outputs = parts.files()
+    new_documents = _read_outputs(outputs["documents"], CLEAN_DOCUMENTS, PRINTED_COLUMNS)  # all but the texts
+    new_errors = _read_outputs(outputs["errors"], PUBLISHED_TABLES["errors"])
     unchanged = read_unchanged(parts.unchanged_path)
-    check_accounting(new["documents"], new["errors"], parts.n_inputs - len(unchanged))
+    check_accounting(new_documents, new_errors, parts.n_inputs - len(unchanged))
     removed_files = pa.array(sorted(parts.removed), pa.string())
     prints = read_state_table(location, base, "fingerprints") if base is not None else None
     prints = FINGERPRINTS.empty_table() if prints is None else prints
     is_gone = pc.and_(pc.is_in(source_files(prints["source"]), removed_files),
                       pc.invert(pc.is_in(prints["doc_id"], unchanged)))
     kept_prints, gone_prints = prints.filter(pc.invert(is_gone)), prints.filter(is_gone)
-    new_prints = fingerprints(new["documents"])
+    new_prints = fingerprints(new_documents)
     if pc.any(pc.is_in(new_prints["doc_id"], kept_prints["doc_id"])).as_py():
         raise AccountingError("a new document has the doc_id of a published one: refusing to publish")
 
@@ -290,33 +362,23 @@ def publish_tables(parts: TableParts, processed_dir: str, keep_snapshots: int, m
     months_of = dict(zip(kept_prints["doc_id"].to_pylist(), kept_prints[MONTH].to_pylist()))
 
     def texts_of(doc_ids: list[str]) -> list[str]:
-        texts = dict(zip(new["documents"]["doc_id"].to_pylist(), new["documents"]["text"].to_pylist()))
-        wanted = {months_of[doc_id] for doc_id in doc_ids if doc_id not in texts}
-        for month in wanted:
+        wanted = pa.array(doc_ids, pa.string())
+        texts: dict[str, str] = {}
+        for path in outputs["documents"]:  # the new documents' texts, one batch at a time
+            batch = read_arrow(path, ["doc_id", "text"])
+            batch = batch.filter(pc.is_in(batch["doc_id"], wanted))
+            texts |= dict(zip(batch["doc_id"].to_pylist(), batch["text"].to_pylist()))
+        for month in sorted({months_of[doc_id] for doc_id in doc_ids if doc_id not in texts}):
             paths = [path for path in base_files["documents"] if partition_month(path) == month]
             stored = read_partition(location, "documents", paths).select(["doc_id", "text"])
             texts |= dict(zip(stored["doc_id"].to_pylist(), stored["text"].to_pylist()))
         return [texts[doc_id] for doc_id in doc_ids]
 
     duplicate_of = decide_duplicates(kept_prints, new_prints, gone_prints, texts_of)
-    new["documents"] = _with_duplicates(new["documents"], duplicate_of).select(DOCUMENTS.names)
-    new["document_entities"] = roll_up_entities(new["entities"])
-    new_by_month = split_by_month({name: new[name] for name in PUBLISHED_TABLES})
     changed_months = (set(gone_prints[MONTH].to_pylist()) | set(new_prints[MONTH].to_pylist())
                       | {months_of[doc_id] for doc_id in duplicate_of if doc_id in months_of}
                       | ({UNDATED} if parts.removed else set()))
     removed_ids = gone_prints["doc_id"].combine_chunks()
-    partitions: dict[str, dict[str, pa.Table]] = {}
-    for name in PUBLISHED_TABLES:
-        partitions[name] = {}
-        for month in sorted(changed_months | set(new_by_month[name])):
-            paths = [path for path in base_files.get(name, []) if partition_month(path) == month]
-            rows = _kept_rows(name, read_partition(location, name, paths), removed_ids, removed_files, unchanged)
-            if name == "documents":
-                rows = _with_duplicates(rows, duplicate_of)
-            rows = pa.concat_tables([rows.cast(PUBLISHED_TABLES[name]),
-                                     new_by_month[name].get(month, PUBLISHED_TABLES[name].empty_table())])
-            partitions[name][month] = rows.sort_by(SORT_KEYS[name])
 
     kept_prints = _with_duplicates(kept_prints, duplicate_of)
     new_prints = _with_duplicates(new_prints, duplicate_of)
@@ -324,7 +386,7 @@ def publish_tables(parts: TableParts, processed_dir: str, keep_snapshots: int, m
     sources = read_state_table(location, base, "sources") if base is not None else None
     sources = SOURCES.empty_table() if sources is None else sources
     read_now = read_arrow(parts.sources_path) if parts.sources_path else SOURCES.empty_table()
-    rejections = _rejections_by_file(new["errors"])
+    rejections = _rejections_by_file(new_errors)
     read_now = read_now.set_column(read_now.schema.get_field_index("n_rejected"), SOURCES.field("n_rejected"),
                                    pa.array([rejections.get(path, 0) for path in read_now["source_file"].to_pylist()],
                                             pa.int64()))
@@ -338,10 +400,29 @@ def publish_tables(parts: TableParts, processed_dir: str, keep_snapshots: int, m
         raise AccountingError(f"{n_inputs} inputs but {all_prints.num_rows} documents + {n_rejected} rejections: "
                               "refusing to publish")
 
-    publication = Publication(partitions, base, {"sources": sources, "fingerprints": all_prints}, parts.key(),
-                              parts.version, parts.listing_key, n_inputs, n_rejected)
-    snapshot = publish_partitions(location, publication, note, keep_snapshots, max_rows_per_file)
-    summary = summary_markdown(new, snapshot, n_inputs, n_rejected, len(parts.removed))
+    with tempfile.TemporaryDirectory(prefix="newsflow-publish-") as folder:
+        # This run's rows go to a file per table and month first (one batch in memory at a
+        # time), so that publishing then holds one month of one table at a time.
+        new_rows = _new_rows(outputs, new_errors, duplicate_of)
+        spilled = {name: spill_by_month(tables, new_prints["doc_id"], new_prints[MONTH], Path(folder) / name)
+                   for name, tables in new_rows.items()}
+
+        def rows_of(name: str, month: str) -> pa.Table:
+            paths = [path for path in base_files.get(name, []) if partition_month(path) == month]
+            rows = _kept_rows(name, read_partition(location, name, paths), removed_ids, removed_files, unchanged)
+            if name == "documents":
+                rows = _with_duplicates(rows, duplicate_of)
+            parts_of_month = [rows.cast(PUBLISHED_TABLES[name])]
+            if month in spilled[name]:
+                parts_of_month.append(read_arrow(spilled[name][month]))
+            return pa.concat_tables(parts_of_month).sort_by(SORT_KEYS[name])
+
+        months = {name: sorted(changed_months | set(spilled[name])) for name in PUBLISHED_TABLES}
+        publication = Publication(months, rows_of, base, {"sources": sources, "fingerprints": all_prints}, parts.key(),
+                                  parts.version, parts.listing_key, n_inputs, n_rejected)
+        snapshot = publish_partitions(location, publication, note, keep_snapshots, max_rows_per_file)
+        summary = summary_markdown(_run_totals(spilled, new_prints, new_errors), snapshot, n_inputs, n_rejected,
+                                   len(parts.removed))
     return PublishedTables(processed_dir, parts.key(), snapshot.id, snapshot.rows, n_inputs, n_rejected, summary)
 
 

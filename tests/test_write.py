@@ -14,10 +14,10 @@ from tasks.listing import SourceFile
 from tasks.plan import sources_table
 from tasks.schemas import CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, ENTITIES, PUBLISHED_TABLES, QUANTITIES
 from tasks.snapshots import MONTH, read_table
-from tasks.storage import write_arrow_atomic, write_stage_output
+from tasks.storage import read_arrow, write_arrow_atomic, write_stage_output
 from tasks.write import (
     AccountingError, PublishedTables, TableParts, decide_duplicates, fingerprints, flag_duplicates, publish_tables,
-    roll_up_entities,
+    roll_up_entities, spill_by_month,
 )
 from tests.test_duplicates import STORY
 
@@ -178,3 +178,15 @@ def test_deciding_only_the_documents_linked_to_a_change_gives_what_a_full_run_gi
     assert after == dict(zip(full["doc_id"].to_pylist(), full["duplicate_of"].to_pylist()))
     assert after == {"a": None, "b": "a", "c": None, "d": "c", "e": None}
     assert "e" not in asked  # linked to nothing that changed: its text is not read
+
+
+def test_rows_are_spilled_to_their_documents_months_in_order(tmp_path: Path):
+    doc_ids, months = pa.chunked_array([["a", "b", "c"]]), pa.chunked_array([["2021-01", "2021-02", "2021-01"]])
+    batches = [pa.table({"doc_id": ["c", "b", None], "n": [1, 2, 3]}),  # None: an error about no document
+               pa.table({"doc_id": ["a", "c", "x"], "n": [4, 5, 6]})]  # x: no such document
+    spilled = spill_by_month(iter(batches), doc_ids, months, tmp_path / "entities")
+    assert {month: read_arrow(path).to_pydict() for month, path in spilled.items()} == {
+        "2021-01": {"doc_id": ["c", "a", "c"], "n": [1, 4, 5]},
+        "2021-02": {"doc_id": ["b"], "n": [2]},
+        "undated": {"doc_id": [None, "x"], "n": [3, 6]},
+    }
