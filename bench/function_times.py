@@ -17,6 +17,7 @@ import time
 
 import flows.news_pipeline
 import tasks.duplicates
+import tasks.fingerprints
 import tasks.ingest
 import tasks.listing
 import tasks.plan
@@ -25,11 +26,11 @@ import tasks.sweep
 import tasks.write
 
 TIMED = ["_run_stages", "plan_run", "plan_changes", "discover_sources", "sources_key", "ingest_sources",
-         "publish_tables", "decide_duplicates", "affected_by", "find_duplicates", "read_state_table",
+         "publish_tables", "decide_duplicates", "linked_documents", "updated_buckets", "find_duplicates", "read_state_table",
          "write_state_table", "publish_partitions", "write_partition_files", "read_partition", "sync_table_folders",
          "expire_snapshots", "_sweep_cache", "sweep_cache", "_unchanged", "published_accounting"]
 MODULES = [flows.news_pipeline, tasks.plan, tasks.ingest, tasks.write, tasks.snapshots, tasks.sweep, tasks.listing,
-           tasks.duplicates]
+           tasks.duplicates, tasks.fingerprints]
 seconds: collections.Counter = collections.Counter()
 calls: collections.Counter = collections.Counter()
 lock = threading.Lock()

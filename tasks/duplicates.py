@@ -92,22 +92,31 @@ def text_fingerprint(text: str) -> tuple[str | None, list[int] | None]:
     return _words_sha256(words), _minhash(words)
 
 
-def _band_partners(signatures: list[list[int] | None]) -> dict[int, set[int]]:
+def band_partners(signatures: list[list[int] | None]) -> dict[int, set[int]]:
     """Locality-sensitive hashing: for each document (by position) whose signature agrees with
     another's on all rows of some band, the positions of those others. Documents without a
     signature have none."""
-    present = [number for number, signature in enumerate(signatures) if signature is not None]
-    if not present:
+    present = np.array([signature is not None for signature in signatures], dtype=bool)
+    matrix = np.zeros((len(signatures), MINHASH_PERMUTATIONS), dtype=np.uint64)
+    if present.any():
+        matrix[present] = np.array([signature for signature in signatures if signature is not None], dtype=np.uint64)
+    return matrix_partners(matrix, present)
+
+
+def matrix_partners(matrix: np.ndarray, present: np.ndarray) -> dict[int, set[int]]:
+    """band_partners of the signatures in a minhash_matrix, compared by band key (a key
+    collision only adds a candidate, whose similarity is then computed)."""
+    positions = np.flatnonzero(present)
+    if not len(positions):
         return {}
-    matrix = np.array([signatures[number] for number in present], dtype=np.uint64)
+    keys = band_keys(matrix[positions])
     partners: dict[int, set[int]] = {}
     for band in range(LSH_BANDS):
-        _, bucket, size = np.unique(matrix[:, band * LSH_ROWS:(band + 1) * LSH_ROWS], axis=0,
-                                    return_inverse=True, return_counts=True)
-        shared = np.flatnonzero(size[bucket.ravel()] > 1)  # rows in a bucket with another row
+        _, bucket, size = np.unique(keys[:, band], return_inverse=True, return_counts=True)
+        shared = np.flatnonzero(size[bucket] > 1)  # rows in a bucket with another row
         by_bucket: dict[int, list[int]] = {}
         for row in shared.tolist():
-            by_bucket.setdefault(int(bucket.flat[row]), []).append(present[row])
+            by_bucket.setdefault(int(bucket[row]), []).append(int(positions[row]))
         for members in by_bucket.values():
             for member in members:
                 partners.setdefault(member, set()).update(other for other in members if other != member)
@@ -119,6 +128,7 @@ def find_duplicates(
     texts: list[str],
     minhashes: list[list[int] | None] | None = None,
     digests: list[str | None] | None = None,
+    partners: dict[int, set[int]] | None = None,
 ) -> list[str | None]:
     """For documents in canonical order (smallest source first), the doc_id of the copy each one
     duplicates, or None.
@@ -128,13 +138,16 @@ def find_duplicates(
     canonical documents are indexed, so `duplicate_of` always names a document that is not itself
     a duplicate. Empty texts (pages whose body was not saved) are never duplicates.
     `minhashes` and `digests` are the texts' text_minhash and words_sha256, computed here when
-    not given; with them, only the candidates' words are read again.
+    not given; with them, only the candidates' words are read again. `partners`, when the
+    caller has them (band_partners or matrix_partners), replace `minhashes`: only the texts of
+    documents with partners are read.
     """
     if digests is None:
         digests = [words_sha256(text) for text in texts]
-    if minhashes is None:
-        minhashes = [text_minhash(text) if digest is not None else None for text, digest in zip(texts, digests)]
-    partners = _band_partners(minhashes)
+    if partners is None:
+        if minhashes is None:
+            minhashes = [text_minhash(text) if digest is not None else None for text, digest in zip(texts, digests)]
+        partners = band_partners(minhashes)
     canonical_by_digest: dict[str, str] = {}
     indexed: set[int] = set()  # positions of canonical documents seen so far
     duplicate_of: list[str | None] = []
@@ -173,39 +186,9 @@ def minhash_matrix(signatures: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, 
     return matrix, present
 
 
-def _band_keys(matrix: np.ndarray) -> np.ndarray:
-    """One 64-bit key per LSH band and row (the band's rows mixed by odd multipliers): equal bands
-    give equal keys; unequal ones rarely do, and a collision only adds a candidate."""
+def band_keys(matrix: np.ndarray) -> np.ndarray:
+    """One 64-bit key per LSH band of each row of a minhash_matrix (the band's values mixed by odd
+    multipliers): equal bands give equal keys; unequal ones rarely do, and a collision only adds
+    a candidate (tasks/fingerprints.py indexes them)."""
     bands = matrix[:, :LSH_BANDS * LSH_ROWS].reshape(len(matrix), LSH_BANDS, LSH_ROWS)
     return (bands * _BAND_MULTIPLIERS).sum(axis=2, dtype=np.uint64)
-
-
-def affected_by(changed: set[int], digests: list[str | None], signatures: pa.Array | pa.ChunkedArray) -> set[int]:
-    """The documents (by position) whose `duplicate_of` can change when those at `changed` are
-    added, changed or removed: every document linked to them through shared words_sha256 or an
-    LSH band, directly or through others. find_duplicates decides a document from the documents
-    so linked to it only, so running it on these (in canonical order) gives the values a run over
-    every document gives them, and leaves every other document's value as it was. Vectorised
-    over the `text_minhash` column (`signatures`): no pair of unchanged documents is compared."""
-    matrix, present = minhash_matrix(signatures)
-    keys = _band_keys(matrix)
-    by_digest: dict[str, list[int]] = {}
-    for number, digest in enumerate(digests):
-        if digest is not None:
-            by_digest.setdefault(digest, []).append(number)
-    reached = np.zeros(len(digests), dtype=bool)
-    frontier = np.array(sorted(changed), dtype=np.int64)
-    reached[frontier] = True
-    while len(frontier):
-        linked = np.zeros(len(digests), dtype=bool)
-        with_signature = frontier[present[frontier]]
-        if len(with_signature):
-            for band in range(LSH_BANDS):
-                linked |= np.isin(keys[:, band], keys[with_signature, band])
-            linked &= present
-        for number in frontier.tolist():
-            if digests[number] is not None:
-                linked[by_digest[digests[number]]] = True
-        frontier = np.flatnonzero(linked & ~reached)
-        reached |= linked
-    return set(np.flatnonzero(reached).tolist())

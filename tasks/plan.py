@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tasks.fingerprints import StoredFingerprints
 from tasks.listing import SourceFile, SourceListing, sources_key
 from tasks.snapshots import Snapshot, latest_snapshot, load_snapshot, read_state_table
 from tasks.storage import Location
@@ -36,11 +37,6 @@ SOURCES = pa.schema([
     pa.field("n_rejected", pa.int64(), nullable=False),
 ])
 ARTICLE_OR_SIDECAR = (".meta.json", ".txt", ".md", ".html", ".htm")
-
-
-def source_files(sources: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """The raw file each value of a `source` column comes from (`a.jsonl#line=3` -> `a.jsonl`)."""
-    return pc.replace_substring_regex(sources, pattern="#.*$", replacement="")
 
 
 def _stem(relpath: str) -> str:
@@ -114,14 +110,11 @@ def published_accounting(snapshot: Snapshot) -> tuple[int, int, int]:
 
 def published_inputs(processed_dir: str, snapshot_id: int | None, files: Iterable[str]) -> dict[str, str]:
     """doc_id -> input_sha256 of the documents of these raw files in snapshot `snapshot_id`
-    (empty for None, or a snapshot that kept no fingerprints)."""
-    if snapshot_id is None:
+    (empty for None); reads the fingerprint buckets of these files only."""
+    files = list(files)
+    if snapshot_id is None or not files:
         return {}
     location = Location(processed_dir)
-    prints = read_state_table(location, load_snapshot(location, snapshot_id), "fingerprints",
-                              ["doc_id", "source", "input_sha256"])
-    if prints is None or not len(files := list(files)):
-        return {}
-    prints = prints.filter(pc.and_(pc.is_in(source_files(prints["source"]), pa.array(files, pa.string())),
-                                   pc.is_valid(prints["input_sha256"])))
+    prints = StoredFingerprints(location, load_snapshot(location, snapshot_id)).of_files(files)
+    prints = prints.filter(pc.is_valid(prints["input_sha256"]))
     return dict(zip(prints["doc_id"].to_pylist(), prints["input_sha256"].to_pylist()))

@@ -211,7 +211,8 @@ publish), then updates the table folders, then deletes snapshots beyond the newe
   processed folder), `n_inputs` and `n_rejected` (the articles the raw files held, and how many
   of them were rejected), and what the next run plans from: `state` (internal tables in
   `_files/_state/`: the raw files the snapshot was built from, and every document's duplicate
-  fingerprint), `version` (of the code and settings), `listing_key` and `built_from`.
+  fingerprint and keys, in buckets), `version` (of the code and settings), `listing_key` and
+  `built_from`.
 - `newsflow snapshots` lists the kept snapshots; `newsflow rollback ID` publishes snapshot ID's
   tables again as a new snapshot (the files are the same, so the tables are exactly the earlier
   ones). The next run publishes the tables of the raw folder's current articles again.

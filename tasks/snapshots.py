@@ -183,6 +183,11 @@ def _write_file(location: Location, folder: str, table: pa.Table, present: dict[
     return path
 
 
+def write_parquet_file(location: Location, folder: str, table: pa.Table) -> str:
+    """Write `table` as a Parquet file in `folder`, named by its content; return its path."""
+    return _write_file(location, folder, table, {})
+
+
 def write_state_table(location: Location, name: str, table: pa.Table) -> list[str]:
     """Write one of a snapshot's internal tables (one file, named by its content)."""
     folder = f"{FILES}/{STATE}/{name}"
@@ -298,7 +303,7 @@ class Publication:
     months: dict[str, list[str]]
     rows_of: Callable[[str, str], pa.Table]
     base: Snapshot | None
-    state: dict[str, pa.Table]
+    state: dict[str, list[str]]  # the files of the internal tables, written already
     built_from: str
     version: str = ""
     listing_key: str = ""
@@ -328,8 +333,7 @@ def publish_partitions(location: Location, publication: Publication, note: str, 
         files[name] = sorted(paths)
         dropped = [path for path, month in kept.items() if month in replaced]
         rows[name] = ((base.rows[name] - partition_rows(location, dropped)) if base is not None else 0) + new_rows
-    state = {name: write_state_table(location, name, table) for name, table in publication.state.items()}
-    template = Snapshot(0, "", "", publication.built_from, rows, files, state, publication.version,
+    template = Snapshot(0, "", "", publication.built_from, rows, files, publication.state, publication.version,
                         publication.listing_key, publication.n_inputs, publication.n_rejected)
     latest = latest_snapshot(location)
     if latest is None or replace(latest, id=0, created_at="", note="") != template:

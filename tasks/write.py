@@ -34,14 +34,17 @@ import pyarrow.ipc as ipc
 from prefect import get_run_logger, task
 from prefect.runtime import flow_run
 
-from tasks.duplicates import affected_by, find_duplicates
+from tasks.duplicates import find_duplicates, matrix_partners, minhash_matrix
+from tasks.fingerprints import (
+    StoredFingerprints, document_fingerprints, linked_documents, source_files, updated_buckets, with_duplicates,
+)
 from tasks.ingest import read_unchanged
-from tasks.plan import SOURCES, source_files
+from tasks.plan import SOURCES
 from tasks.schemas import CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, ENTITIES, PUBLISHED_TABLES, QUANTITIES
 from tasks.snapshots import (
-    MONTH, UNDATED, Publication, Snapshot, SnapshotConflict, document_months, latest_snapshot, load_snapshot,
-    months_of_rows, partition_month, publish_partitions, read_partition, read_state_table, split_rows,
-    table_folders_match,
+    MONTH, UNDATED, Publication, Snapshot, SnapshotConflict, latest_snapshot, load_snapshot, months_of_rows,
+    partition_month, publish_partitions, read_partition, read_state_table, split_rows, table_folders_match,
+    write_state_table,
 )
 from tasks.storage import ARROW_FILE_OPTIONS, Location, StageOutput, read_arrow
 from tasks.tasking import STAGE_TASK_OPTIONS
@@ -49,16 +52,6 @@ from tasks.tasking import STAGE_TASK_OPTIONS
 REJECTING_STAGES = ["ingest", "clean"]  # stages whose errors drop the input
 # The documents' columns the write stage holds for every new document (not the texts).
 PRINTED_COLUMNS = ["doc_id", "source", "published_date", "words_sha256", "text_minhash", "input_sha256"]
-# Each snapshot's fingerprint of every document: what the next run's duplicate search needs.
-FINGERPRINTS = pa.schema([
-    pa.field("doc_id", pa.string(), nullable=False),
-    pa.field("source", pa.string(), nullable=False),
-    pa.field(MONTH, pa.string(), nullable=False),
-    CLEAN_DOCUMENTS.field("words_sha256"),
-    CLEAN_DOCUMENTS.field("text_minhash"),
-    DOCUMENTS.field("duplicate_of"),
-    CLEAN_DOCUMENTS.field("input_sha256"),
-])
 KEEP_NULLS = pc.ScalarAggregateOptions(skip_nulls=False)  # "first" means the first row's value
 SORT_KEYS = {
     "documents": [("source", "ascending")],
@@ -134,7 +127,7 @@ def _new_rows(outputs: dict[str, list[str]], errors: pa.Table, duplicate_of: dic
               ) -> dict[str, Iterator[pa.Table]]:
     """This run's rows of each published table, one stage output (a batch) at a time."""
     def documents(path: str) -> pa.Table:
-        clean = _with_duplicates(read_arrow(path).cast(CLEAN_DOCUMENTS), duplicate_of)
+        clean = with_duplicates(read_arrow(path).cast(CLEAN_DOCUMENTS), duplicate_of)
         return clean.select(DOCUMENTS.names).cast(DOCUMENTS)
 
     return {
@@ -278,42 +271,22 @@ def check_accounting(documents: pa.Table, errors: pa.Table, n_inputs: int) -> in
     return n_rejected
 
 
-def fingerprints(documents: pa.Table) -> pa.Table:
-    """The FINGERPRINTS rows of documents as the clean stage wrote them (duplicate_of unset)."""
-    columns = {name: documents[name] for name in ("doc_id", "source", "words_sha256", "text_minhash", "input_sha256")}
-    columns[MONTH] = document_months(documents)
-    columns["duplicate_of"] = pa.nulls(documents.num_rows, pa.string())
-    return pa.table(columns).select(FINGERPRINTS.names).cast(FINGERPRINTS)
-
-
-def decide_duplicates(kept: pa.Table, new: pa.Table, gone: pa.Table,
-                      texts_of: Callable[[list[str]], list[str]]) -> dict[str, str | None]:
-    """duplicate_of of every new document, and of each kept one whose value changes, given the
-    kept, new and gone documents' FINGERPRINTS rows; `texts_of` gives documents' texts (read only
-    for the documents linked to what changed: tasks/duplicates.py's affected_by)."""
-    everyone = pa.concat_tables([kept, new, gone])
-    n_kept, n_new = kept.num_rows, new.num_rows
-    changed = set(range(n_kept, everyone.num_rows))
-    linked = affected_by(changed, everyone["words_sha256"].to_pylist(), everyone["text_minhash"])
-    sources = everyone["source"].to_pylist()
-    alive = sorted((number for number in linked if number < n_kept + n_new), key=sources.__getitem__)
-    members = everyone.take(pa.array(alive, pa.int64())) if alive else everyone.slice(0, 0)
-    decided = find_duplicates(members["doc_id"].to_pylist(), texts_of(members["doc_id"].to_pylist()),
-                              minhashes=members["text_minhash"].to_pylist(),
-                              digests=members["words_sha256"].to_pylist())
-    before = dict(zip(kept["doc_id"].to_pylist(), kept["duplicate_of"].to_pylist()))
+def decide_duplicates(linked: pa.Table, new: pa.Table, texts_of: Callable[[list[str]], list[str]]
+                      ) -> dict[str, str | None]:
+    """duplicate_of of every new document, and of each linked one whose value changes, given the
+    FINGERPRINTS rows of the new documents and of the published ones linked to them and to the
+    removed ones (tasks/fingerprints.py's linked_documents). `texts_of` gives documents' texts:
+    asked only for those with a near-duplicate candidate among these documents."""
+    members = pa.concat_tables([linked, new]).sort_by([("source", "ascending")])
+    doc_ids = members["doc_id"].to_pylist()
+    partners = matrix_partners(*minhash_matrix(members["text_minhash"]))
+    wanted = sorted(partners)
+    fetched = dict(zip(wanted, texts_of([doc_ids[number] for number in wanted]))) if wanted else {}
+    texts = [fetched.get(number, "") for number in range(len(doc_ids))]  # the others' are never read
+    decided = find_duplicates(doc_ids, texts, digests=members["words_sha256"].to_pylist(), partners=partners)
+    before = dict(zip(linked["doc_id"].to_pylist(), linked["duplicate_of"].to_pylist()))
     new_ids = set(new["doc_id"].to_pylist())
-    return {doc_id: value for doc_id, value in zip(members["doc_id"].to_pylist(), decided)
-            if doc_id in new_ids or before.get(doc_id) != value}
-
-
-def _with_duplicates(documents: pa.Table, duplicate_of: dict[str, str | None]) -> pa.Table:
-    """Documents with duplicate_of set from the mapping where it names them."""
-    if not duplicate_of:
-        return documents
-    values = [duplicate_of.get(doc_id, old) for doc_id, old in zip(documents["doc_id"].to_pylist(), documents["duplicate_of"].to_pylist())]
-    column = documents.schema.get_field_index("duplicate_of")
-    return documents.set_column(column, documents.schema.field(column), pa.array(values, pa.string()))
+    return {doc_id: value for doc_id, value in zip(doc_ids, decided) if doc_id in new_ids or before.get(doc_id) != value}
 
 
 def _rejections_by_file(errors: pa.Table) -> dict[str, int]:
@@ -349,17 +322,21 @@ def publish_tables(parts: TableParts, processed_dir: str, keep_snapshots: int, m
     unchanged = read_unchanged(parts.unchanged_path)
     check_accounting(new_documents, new_errors, parts.n_inputs - len(unchanged))
     removed_files = pa.array(sorted(parts.removed), pa.string())
-    prints = read_state_table(location, base, "fingerprints") if base is not None else None
-    prints = FINGERPRINTS.empty_table() if prints is None else prints
-    is_gone = pc.and_(pc.is_in(source_files(prints["source"]), removed_files),
-                      pc.invert(pc.is_in(prints["doc_id"], unchanged)))
-    kept_prints, gone_prints = prints.filter(pc.invert(is_gone)), prints.filter(is_gone)
-    new_prints = fingerprints(new_documents)
-    if pc.any(pc.is_in(new_prints["doc_id"], kept_prints["doc_id"])).as_py():
+    stored = StoredFingerprints(location, base)
+    new_prints = document_fingerprints(new_documents)
+    # The published documents of the files read now and of the removed ones: those of the
+    # removed files go (but the documents ingest found unchanged), and no new one may have
+    # the doc_id of one that stays.
+    touched_prints = stored.of_files(parts.removed + tuple(source_files(new_prints["source"]).to_pylist()))
+    is_gone = pc.and_(pc.is_in(source_files(touched_prints["source"]), removed_files),
+                      pc.invert(pc.is_in(touched_prints["doc_id"], unchanged)))
+    gone_prints = touched_prints.filter(is_gone)
+    if pc.any(pc.is_in(new_prints["doc_id"], touched_prints.filter(pc.invert(is_gone))["doc_id"])).as_py():
         raise AccountingError("a new document has the doc_id of a published one: refusing to publish")
 
     base_files = {} if base is None else base.files
-    months_of = dict(zip(kept_prints["doc_id"].to_pylist(), kept_prints[MONTH].to_pylist()))
+    linked = linked_documents(pa.concat_tables([new_prints, gone_prints]), stored)
+    months_of = dict(zip(linked["doc_id"].to_pylist(), linked[MONTH].to_pylist()))
 
     def texts_of(doc_ids: list[str]) -> list[str]:
         wanted = pa.array(doc_ids, pa.string())
@@ -370,19 +347,18 @@ def publish_tables(parts: TableParts, processed_dir: str, keep_snapshots: int, m
             texts |= dict(zip(batch["doc_id"].to_pylist(), batch["text"].to_pylist()))
         for month in sorted({months_of[doc_id] for doc_id in doc_ids if doc_id not in texts}):
             paths = [path for path in base_files["documents"] if partition_month(path) == month]
-            stored = read_partition(location, "documents", paths).select(["doc_id", "text"])
-            texts |= dict(zip(stored["doc_id"].to_pylist(), stored["text"].to_pylist()))
+            stored_texts = read_partition(location, "documents", paths).select(["doc_id", "text"])
+            texts |= dict(zip(stored_texts["doc_id"].to_pylist(), stored_texts["text"].to_pylist()))
         return [texts[doc_id] for doc_id in doc_ids]
 
-    duplicate_of = decide_duplicates(kept_prints, new_prints, gone_prints, texts_of)
+    duplicate_of = decide_duplicates(linked, new_prints, texts_of)
     changed_months = (set(gone_prints[MONTH].to_pylist()) | set(new_prints[MONTH].to_pylist())
                       | {months_of[doc_id] for doc_id in duplicate_of if doc_id in months_of}
                       | ({UNDATED} if parts.removed else set()))
-    removed_ids = gone_prints["doc_id"].combine_chunks()
-
-    kept_prints = _with_duplicates(kept_prints, duplicate_of)
-    new_prints = _with_duplicates(new_prints, duplicate_of)
-    all_prints = pa.concat_tables([kept_prints, new_prints]).sort_by([("source", "ascending")])
+    removed_ids = gone_prints["doc_id"].combine_chunks() if gone_prints.num_rows else pa.array([], pa.string())
+    state = updated_buckets(location, stored, base, gone_prints, with_duplicates(new_prints, duplicate_of), linked,
+                            duplicate_of)
+    n_documents = (base.rows["documents"] if base is not None else 0) - gone_prints.num_rows + new_prints.num_rows
     sources = read_state_table(location, base, "sources") if base is not None else None
     sources = SOURCES.empty_table() if sources is None else sources
     read_now = read_arrow(parts.sources_path) if parts.sources_path else SOURCES.empty_table()
@@ -396,8 +372,8 @@ def publish_tables(parts: TableParts, processed_dir: str, keep_snapshots: int, m
         read_now.cast(SOURCES),
     ]).sort_by([("source_file", "ascending")])
     n_inputs, n_rejected = pc.sum(sources["n_inputs"]).as_py() or 0, pc.sum(sources["n_rejected"]).as_py() or 0
-    if all_prints.num_rows + n_rejected != n_inputs:
-        raise AccountingError(f"{n_inputs} inputs but {all_prints.num_rows} documents + {n_rejected} rejections: "
+    if n_documents + n_rejected != n_inputs:
+        raise AccountingError(f"{n_inputs} inputs but {n_documents} documents + {n_rejected} rejections: "
                               "refusing to publish")
 
     with tempfile.TemporaryDirectory(prefix="newsflow-publish-") as folder:
@@ -411,15 +387,16 @@ def publish_tables(parts: TableParts, processed_dir: str, keep_snapshots: int, m
             paths = [path for path in base_files.get(name, []) if partition_month(path) == month]
             rows = _kept_rows(name, read_partition(location, name, paths), removed_ids, removed_files, unchanged)
             if name == "documents":
-                rows = _with_duplicates(rows, duplicate_of)
+                rows = with_duplicates(rows, duplicate_of)
             parts_of_month = [rows.cast(PUBLISHED_TABLES[name])]
             if month in spilled[name]:
                 parts_of_month.append(read_arrow(spilled[name][month]))
             return pa.concat_tables(parts_of_month).sort_by(SORT_KEYS[name])
 
         months = {name: sorted(changed_months | set(spilled[name])) for name in PUBLISHED_TABLES}
-        publication = Publication(months, rows_of, base, {"sources": sources, "fingerprints": all_prints}, parts.key(),
-                                  parts.version, parts.listing_key, n_inputs, n_rejected)
+        state["sources"] = write_state_table(location, "sources", sources)
+        publication = Publication(months, rows_of, base, state, parts.key(), parts.version, parts.listing_key,
+                                  n_inputs, n_rejected)
         snapshot = publish_partitions(location, publication, note, keep_snapshots, max_rows_per_file)
         summary = summary_markdown(_run_totals(spilled, new_prints, new_errors), snapshot, n_inputs, n_rejected,
                                    len(parts.removed))

@@ -7,7 +7,8 @@ import pytest
 from tasks.listing import SourceFile, SourceListing
 import pyarrow as pa
 
-from tasks.plan import plan_changes, plan_run, source_files, sources_table
+from tasks.fingerprints import source_files
+from tasks.plan import plan_changes, plan_run, sources_table
 
 BEFORE = [("a.txt", 10, 1), ("b.txt", 20, 2), ("b.meta.json", 5, 2), ("c.jsonl", 99, 3), ("d.meta.json", 4, 4),
           ("e.pdf", 7, 5)]

@@ -13,11 +13,14 @@ from tasks.duplicates import text_minhash, words_sha256
 from tasks.listing import SourceFile
 from tasks.plan import sources_table
 from tasks.schemas import CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, ENTITIES, PUBLISHED_TABLES, QUANTITIES
-from tasks.snapshots import MONTH, read_table
-from tasks.storage import read_arrow, write_arrow_atomic, write_stage_output
+from tasks.snapshots import MONTH, Snapshot, read_table
+from tasks.storage import Location, read_arrow, write_arrow_atomic, write_stage_output
+from tasks.fingerprints import (
+    StoredFingerprints, document_fingerprints, document_keys, linked_documents, updated_buckets,
+)
 from tasks.write import (
-    AccountingError, PublishedTables, TableParts, decide_duplicates, fingerprints, flag_duplicates, publish_tables,
-    roll_up_entities, spill_by_month,
+    AccountingError, PublishedTables, TableParts, decide_duplicates, flag_duplicates, publish_tables, roll_up_entities,
+    spill_by_month,
 )
 from tests.test_duplicates import STORY
 
@@ -142,7 +145,7 @@ def test_flag_duplicates_scales_past_all_pairs():
     assert time.process_time() - started < 20
 
 
-def test_deciding_only_the_documents_linked_to_a_change_gives_what_a_full_run_gives():
+def test_deciding_only_the_documents_linked_to_a_change_gives_what_a_full_run_gives(tmp_path: Path):
     """Before: z (canonical), c and d (copies of z), b, e. Then a is added (b nearly copies it and
     sorts after it) and z is deleted (c becomes canonical): the documents decided anew, with the
     others' values kept, equal a full run over the documents after."""
@@ -156,28 +159,67 @@ def test_deciding_only_the_documents_linked_to_a_change_gives_what_a_full_run_gi
         return pa.Table.from_pylist(rows, schema=CLEAN_DOCUMENTS).sort_by("source")
 
     def with_duplicate_of(table: pa.Table) -> pa.Table:
-        prints = fingerprints(table)
+        prints = document_fingerprints(table)
         return prints.set_column(prints.schema.get_field_index("duplicate_of"), "duplicate_of",
                                  flag_duplicates(table)["duplicate_of"])
 
     before = with_duplicate_of(documents(["b", "c", "d", "e", "z"]))
     assert dict(zip(before["doc_id"].to_pylist(), before["duplicate_of"].to_pylist())) == {
         "z": None, "b": None, "c": "z", "d": "z", "e": None}
-    is_gone = pc.equal(before["doc_id"], "z")
-    kept, gone, new = before.filter(pc.invert(is_gone)), before.filter(is_gone), fingerprints(documents(["a"]))
+    location = Location(str(tmp_path))
+    empty = StoredFingerprints(location, None)
+    state = updated_buckets(location, empty, None, before.slice(0, 0), before, before.slice(0, 0), {})
+    stored = StoredFingerprints(location, _snapshot_with_state(state))
+    gone, new = before.filter(pc.equal(before["doc_id"], "z")), document_fingerprints(documents(["a"]))
+    linked = linked_documents(pa.concat_tables([new, gone]), stored)
+    assert sorted(linked["doc_id"].to_pylist()) == ["b", "c", "d"]  # not e: it shares no key with a change
     asked = []
 
     def texts_of(doc_ids: list[str]) -> list[str]:
         asked.extend(doc_ids)
         return [texts[d] for d in doc_ids]
 
-    decided = decide_duplicates(kept, new, gone, texts_of)
+    decided = decide_duplicates(linked, new, texts_of)
+    kept = before.filter(pc.not_equal(before["doc_id"], "z"))
     after = {d: decided.get(d, old) for d, old in zip(kept["doc_id"].to_pylist(), kept["duplicate_of"].to_pylist())}
     after["a"] = decided["a"]
     full = flag_duplicates(documents(["a", "b", "c", "d", "e"]))
     assert after == dict(zip(full["doc_id"].to_pylist(), full["duplicate_of"].to_pylist()))
     assert after == {"a": None, "b": "a", "c": None, "d": "c", "e": None}
     assert "e" not in asked  # linked to nothing that changed: its text is not read
+
+
+def _snapshot_with_state(state: dict[str, list[str]]) -> Snapshot:
+    return Snapshot(1, "", "", "", {}, {name: [] for name in PUBLISHED_TABLES}, state, "", "")
+
+
+def test_the_stored_fingerprints_change_only_in_the_buckets_a_change_touches(tmp_path: Path):
+    """A bucket file holds its documents' rows; adding a document rewrites its file bucket and
+    its keys' buckets, and keeps every other bucket's file."""
+    location = Location(str(tmp_path))
+    texts = {f"d{number}": f"Story {number}: " + " ".join(f"w{number}x{word}" for word in range(40))
+             for number in range(40)}
+    rows = [_doc(d, text) | {"words_sha256": words_sha256(text), "text_minhash": text_minhash(text)}
+            for d, text in texts.items()]
+    prints = document_fingerprints(pa.Table.from_pylist(rows, schema=CLEAN_DOCUMENTS))
+    empty = prints.slice(0, 0)
+    first = updated_buckets(location, StoredFingerprints(location, None), None, empty, prints, empty, {})
+    stored = StoredFingerprints(location, _snapshot_with_state(first))
+    assert sorted(stored.of_files(["d7.txt", "d9.txt"])["doc_id"].to_pylist()) == ["d7", "d9"]
+    assert stored.sources_with_keys(document_keys(prints.slice(3, 1))["key"]) == {"d3.txt"}
+    assert len(first["keys"]) > 20  # 26 keys a document, spread over 256 buckets
+
+    text = "A new story about something else entirely, with words of its own and nothing shared."
+    new = document_fingerprints(pa.Table.from_pylist(
+        [_doc("n", text) | {"words_sha256": words_sha256(text), "text_minhash": text_minhash(text)}],
+        schema=CLEAN_DOCUMENTS))
+    second = updated_buckets(location, stored, _snapshot_with_state(first), empty, new, empty, {})
+    for name, n_touched in (("fingerprints", 1), ("keys", len({key >> 56 for key in document_keys(new)["key"].to_pylist()}))):
+        assert len(set(second[name]) - set(first[name])) == n_touched  # rewritten: the touched buckets only
+        assert len(set(first[name]) - set(second[name])) <= n_touched
+    after = StoredFingerprints(location, _snapshot_with_state(second))
+    assert after.of_files(["n.txt"])["doc_id"].to_pylist() == ["n"]
+    assert after.of_files(["d7.txt"])["doc_id"].to_pylist() == ["d7"]
 
 
 def test_rows_are_spilled_to_their_documents_months_in_order(tmp_path: Path):
