@@ -96,8 +96,18 @@ def _array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values
 
 
-def _key_buckets(keys: pa.Array | pa.ChunkedArray) -> list[str]:
-    return [f"{key >> 56:02x}" for key in keys.to_pylist()]
+def _key_buckets(keys: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The index bucket of each key, as a number (the key's top 8 bits)."""
+    return (_array(keys).to_numpy(zero_copy_only=False) >> np.uint64(56)).astype(np.uint8)
+
+
+def _split_by_number(table: pa.Table, buckets: np.ndarray) -> dict[str, pa.Table]:
+    """The rows of `table` by bucket number (named as the bucket folders are: 00 ... ff)."""
+    order = np.argsort(buckets, kind="stable")
+    numbers, starts = np.unique(buckets[order], return_index=True)
+    table = table.take(pa.array(order))
+    ends = [*starts[1:].tolist(), len(order)]
+    return {f"{number:02x}": table.slice(start, end - start) for number, start, end in zip(numbers.tolist(), starts.tolist(), ends)}
 
 
 def bucket_of(path: str) -> str:
@@ -141,9 +151,13 @@ class StoredFingerprints:
     def sources_with_keys(self, keys: pa.Array | pa.ChunkedArray) -> set[str]:
         """The documents (by source) that have any of these keys."""
         found: set[str] = set()
-        for bucket in sorted(set(_key_buckets(keys))):
-            rows = self.bucket("keys", bucket)
-            found.update(rows.filter(pc.is_in(rows["key"], _array(keys)))["source"].to_pylist())
+        if not self.paths["keys"]:  # nothing stored (a cold run): nothing to look up
+            return found
+        wanted = pa.table({"key": _array(keys)})
+        for bucket, bucket_keys in _split_by_number(wanted, _key_buckets(wanted["key"])).items():
+            if bucket in self.paths["keys"]:
+                rows = self.bucket("keys", bucket)
+                found.update(rows.filter(pc.is_in(rows["key"], bucket_keys["key"].combine_chunks()))["source"].to_pylist())
         return found
 
 
@@ -183,7 +197,7 @@ def updated_buckets(location: Location, stored: StoredFingerprints, snapshot: Sn
     `new` ones arrive and the `linked` ones' duplicate_of changes as `duplicate_of` says; return
     both tables' files in the next snapshot (the unchanged buckets' files are kept)."""
     gone_ids, gone_sources = _column(gone, "doc_id"), _column(gone, "source")
-    new_by_bucket = split_rows(new, pa.array(_file_buckets(new["source"]), pa.string()))
+    new_by_bucket = split_rows(new, pa.array(_file_buckets(new["source"]), pa.string())) if new.num_rows else {}
     redecided = linked.filter(pc.is_in(linked["doc_id"], pa.array(list(duplicate_of), pa.string())))
     touched = set(_file_buckets(gone["source"])) | set(new_by_bucket) | set(_file_buckets(redecided["source"]))
 
@@ -194,7 +208,7 @@ def updated_buckets(location: Location, stored: StoredFingerprints, snapshot: Sn
         return with_duplicates(rows, duplicate_of).sort_by([("source", "ascending")])
 
     gone_keys, new_keys = document_keys(gone), document_keys(new)
-    new_keys_by_bucket = split_rows(new_keys, pa.array(_key_buckets(new_keys["key"]), pa.string()))
+    new_keys_by_bucket = _split_by_number(new_keys, _key_buckets(new_keys["key"]))
 
     def keys_of(bucket: str) -> pa.Table:
         rows = stored.bucket("keys", bucket)
@@ -205,7 +219,8 @@ def updated_buckets(location: Location, stored: StoredFingerprints, snapshot: Sn
     kept = snapshot.state if snapshot is not None else {}
     return {
         "fingerprints": write_buckets(location, "fingerprints", fingerprints_of, touched, kept.get("fingerprints", [])),
-        "keys": write_buckets(location, "keys", keys_of, set(_key_buckets(gone_keys["key"])) | set(new_keys_by_bucket),
+        "keys": write_buckets(location, "keys", keys_of,
+                              set(_split_by_number(gone_keys, _key_buckets(gone_keys["key"]))) | set(new_keys_by_bucket),
                               kept.get("keys", [])),
     }
 
