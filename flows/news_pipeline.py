@@ -31,7 +31,7 @@ from flows.report import STAGES, publish_run_report, stage_rows
 from tasks.clean import clean_task
 from tasks.entities import entities_task
 from tasks.ingest import ingest_task
-from tasks.listing import SourceListing, discover_sources, sources_key
+from tasks.listing import discover_sources
 from tasks.ner_pool import exit_with_parent, release_ner_workers, start_ner_workers
 from tasks.numbers import numbers_task
 from tasks.plan import Plan, plan_run, published_accounting
@@ -130,7 +130,7 @@ def _run(settings: Settings) -> RunSummary:
         return _unchanged(settings, base, summary)
     cache = Location(str(settings.cache_dir))
     with recording_run(cache, summary.used_files) as record:
-        _run_stages(settings, sources, plan, base, summary)
+        _run_stages(settings, plan, base, summary)
     _sweep_cache(cache, settings, record)
     return summary
 
@@ -155,8 +155,7 @@ def _sweep_cache(cache: Location, settings: Settings, record: RunRecord) -> None
                               swept.files, swept.bytes / 1e6, settings.cache_retention_hours)
 
 
-def _run_stages(settings: Settings, sources: SourceListing, plan: Plan, base: Snapshot | None,
-                summary: RunSummary) -> None:
+def _run_stages(settings: Settings, plan: Plan, base: Snapshot | None, summary: RunSummary) -> None:
     """The DAG: ingest once, then clean -> entities and numbers per batch, then write."""
     logger = get_run_logger()
     version = cache_version()
@@ -210,7 +209,7 @@ def _run_stages(settings: Settings, sources: SourceListing, plan: Plan, base: Sn
 
     parts = TableParts(documents, entity_parts, quantities, ingested.errors_path, ingested.n_inputs,
                        ingested.sources_path, plan.removed, ingested.unchanged_path, None if base is None else base.id,
-                       state_version, sources_key(sources, state_version))
+                       state_version, plan.listing_key)
     write_inputs = dict(parts=parts, processed_dir=str(settings.processed_dir), keep_snapshots=settings.keep_snapshots,
                         max_rows_per_file=settings.max_rows_per_file, cache_version=version)
     published = _intact_result(write.submit(**write_inputs), write, summary, "write", **write_inputs)

@@ -18,7 +18,7 @@ appended lines costs its new lines' work.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -56,6 +56,7 @@ class Plan:
     removed: tuple[str, ...]  # files whose published rows go: the changed and the deleted ones
     rebuild: bool  # no snapshot of this version: every file is changed, no row is kept
     n_files: int
+    listing_key: str = ""  # tasks/listing.py's sources_key of the whole listing and the version
 
     @property
     def nothing_to_do(self) -> bool:
@@ -93,14 +94,15 @@ def plan_run(processed_dir: str, listing: SourceListing, version: str) -> tuple[
     snapshot in `processed_dir` when it was built under the same version (returned too)."""
     location = Location(processed_dir)
     latest = latest_snapshot(location)
+    key = sources_key(listing, version)  # (once: 0.04 s for 27,000 files)
     if latest is None or latest.version != version:
-        return plan_changes(listing, None), None
-    if latest.listing_key == sources_key(listing, version):  # the fast path of an unchanged run
-        return Plan(SourceListing(()), (), False, len(listing)), latest
+        return replace(plan_changes(listing, None), listing_key=key), None
+    if latest.listing_key == key:  # the fast path of an unchanged run
+        return Plan(SourceListing(()), (), False, len(listing), key), latest
     previous = read_state_table(location, latest, "sources")
     if previous is None:  # a snapshot that records no raw files cannot be a base
-        return plan_changes(listing, None), None
-    return plan_changes(listing, previous), latest
+        return replace(plan_changes(listing, None), listing_key=key), None
+    return replace(plan_changes(listing, previous), listing_key=key), latest
 
 
 def published_accounting(snapshot: Snapshot) -> tuple[int, int, int]:
