@@ -131,6 +131,14 @@ PUBLISHED_TABLES: dict[str, pa.Schema] = {
     "quantities": QUANTITIES,
     "errors": ERRORS,
 }
+# The order of each table's rows within a file, and of read_tables' rows within a month.
+SORT_KEYS = {
+    "documents": [("source", "ascending")],
+    "entities": [("doc_id", "ascending"), ("start_char", "ascending")],
+    "document_entities": [("doc_id", "ascending"), ("first_start_char", "ascending"), ("label", "ascending")],
+    "quantities": [("doc_id", "ascending"), ("start_char", "ascending")],
+    "errors": [("source", "ascending"), ("stage", "ascending"), ("error_type", "ascending")],
+}
 
 
 def records_table(records: Sequence[object], schema: pa.Schema) -> pa.Table:
@@ -152,11 +160,16 @@ partitions add it. Other tables' rows are in their article's month, so a documen
 changes moves partition with all its rows. An empty table is one empty file in
 `published_month=undated`, so that readers still find its columns.
 
-A run reads only the raw files that are new or changed since the latest snapshot, and rewrites
-only the partitions that hold their rows (or held them, for a changed or deleted file): a file
-is named by the hash of its content, and every other partition keeps its file. A partition is one file unless it holds more than
-`NEWSFLOW_MAX_ROWS_PER_FILE` rows (1,000,000); then it is split into equal files (none less than
-half full). Hourly runs never add small files: the partition they change is rewritten as one file.
+A run reads only the raw files that are new or changed since the latest snapshot, and writes
+only in the partitions that hold their rows (or held them, for a changed or deleted file): it
+adds a file of its new rows, and rewrites the files that held rows it replaces or removes; every
+other file stays. A file is named by the hash of its content and holds all the rows of its
+documents, sorted (documents by `source`, the others by `doc_id` and position). No file holds
+more than `NEWSFLOW_MAX_ROWS_PER_FILE` rows (1,000,000; a larger set of rows is split into equal
+files, none less than half full), and when a partition would have more than 8 files under a
+quarter of that, they are merged into one: hourly runs of a few articles add a small file each,
+and about every eighth run in a month merges them. A partition's files hold its rows in no particular order
+between files: sort by the columns above, or read through `read_tables`, which does.
 
 ## Snapshots
 

@@ -6,8 +6,9 @@ The processed folder:
     _files/<table>/published_month=2021-12/part-<hash>.parquet  the files of every kept snapshot
     _snapshots/000000000042.json                                one manifest per snapshot
 
-Publishing writes the files of each table's month partitions under `_files/`, named by their
-content (so an unchanged partition keeps its file and is not written again), then creates the
+Publishing writes the new files of the months a run changes under `_files/` (which files a
+month gets, the write stage decides: tasks/write.py), named by their content (a file already
+there is not written again; the base snapshot's other files are listed as they are), then creates the
 next manifest, which must not exist yet: that one small write publishes the snapshot, and of two
 runs that race for it one fails (an exclusive create on disk, a conditional PUT on S3). Then it
 makes the table folders equal to the snapshot (copies new files in, deletes replaced ones), and
@@ -33,7 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tasks.errors import utc_now
-from tasks.schemas import PUBLISHED_TABLES
+from tasks.schemas import PUBLISHED_TABLES, SORT_KEYS
 from tasks.storage import ROW_GROUP_SIZE, Location
 
 MONTH = "published_month"  # the partition column: the article's month, YYYY-MM
@@ -293,15 +294,24 @@ def commit(location: Location, template: Snapshot, note: str) -> Snapshot:
 
 
 @dataclass(frozen=True)
+class MonthFiles:
+    """A month of a table in the next snapshot: the files of the base snapshot it keeps as they
+    are, and the rows of its new files (each written as one or more files)."""
+
+    kept: list[str]
+    new: list[pa.Table]
+
+
+@dataclass(frozen=True)
 class Publication:
-    """What a run publishes: for each table, the months whose rows it replaces (months not
-    named keep the base snapshot's files) and `rows_of(table, month)`, their new rows (an empty
-    table for a month that loses all its rows), on top of `base` (None: nothing is kept), and
-    the snapshot's internal tables and keys. rows_of is called once per month, one after the
-    other, so that a publication holds one month's rows at a time, not a whole table."""
+    """What a run publishes: for each table, the months it changes (months not named keep the
+    base snapshot's files) and `month_of(table, month)`, what each becomes, on top of `base`
+    (None: nothing is kept), and the snapshot's internal tables and keys. month_of is called
+    once per month, one after the other, so that a publication holds one month's new rows at a
+    time, not a whole table."""
 
     months: dict[str, list[str]]
-    rows_of: Callable[[str, str], pa.Table]
+    month_of: Callable[[str, str], MonthFiles]
     base: Snapshot | None
     state: dict[str, list[str]]  # the files of the internal tables, written already
     built_from: str
@@ -324,14 +334,18 @@ def publish_partitions(location: Location, publication: Publication, note: str, 
         present = location.sizes(f"{FILES}/{name}")
         paths, new_rows = [path for path, month in kept.items() if month not in replaced], 0
         for month in sorted(replaced):
-            partition = publication.rows_of(name, month)
-            paths += write_partition_files(location, name, month, partition, max_rows_per_file, present)
-            new_rows += partition.num_rows
+            month_files = publication.month_of(name, month)
+            paths += month_files.kept
+            for table in month_files.new:
+                written = write_partition_files(location, name, month, table, max_rows_per_file, present)
+                paths += written
+                if not set(written) & kept.keys():  # (a file equal to one of the base's is counted there)
+                    new_rows += table.num_rows
         if not paths:  # an empty table is one empty file, so that readers find its columns
             paths = [_write_file(location, f"{FILES}/{name}/{MONTH}={UNDATED}", PUBLISHED_TABLES[name].empty_table(),
                                  present)]
-        files[name] = sorted(paths)
-        dropped = [path for path, month in kept.items() if month in replaced]
+        files[name] = sorted(set(paths))
+        dropped = [path for path in kept if path not in files[name]]
         rows[name] = ((base.rows[name] - partition_rows(location, dropped)) if base is not None else 0) + new_rows
     template = Snapshot(0, "", "", publication.built_from, rows, files, publication.state, publication.version,
                         publication.listing_key, publication.n_inputs, publication.n_rejected)
@@ -348,7 +362,7 @@ def publish(location: Location, tables: dict[str, pa.Table], built_from: str, no
     """Publish five whole tables as the latest snapshot (no internal tables); return it."""
     partitions = split_by_month(tables)
     publication = Publication({name: sorted(months) for name, months in partitions.items()},
-                              lambda name, month: partitions[name][month], None, {}, built_from)
+                              lambda name, month: MonthFiles([], [partitions[name][month]]), None, {}, built_from)
     return publish_partitions(location, publication, note, keep, max_rows_per_file)
 
 
@@ -363,13 +377,17 @@ def rollback(location: Location, snapshot_id: int, keep: int) -> Snapshot:
 
 
 def _read_files(location: Location, table: str, paths: list[str]) -> pa.Table:
+    """The rows of a table's files with their month, in the order of SORT_KEYS within each month
+    (a month of several files, after runs that changed it, reads as one that was written whole)."""
     schema = PUBLISHED_TABLES[table].append(pa.field(MONTH, pa.string(), nullable=False))
     parts = []
     for path in paths:
         part = read_parquet(location, path)
         month = partition_month(path)
         parts.append(part.append_column(schema.field(MONTH), pa.array([month] * part.num_rows, pa.string())))
-    return pa.concat_tables(parts).cast(schema) if parts else schema.empty_table()
+    if not parts:
+        return schema.empty_table()
+    return pa.concat_tables(parts).cast(schema).sort_by([(MONTH, "ascending"), *SORT_KEYS[table]])
 
 
 def read_tables(processed_dir: str | Path, tables: list[str] | None = None, snapshot_id: int | None = None

@@ -40,26 +40,26 @@ from tasks.fingerprints import (
 )
 from tasks.ingest import read_unchanged
 from tasks.plan import SOURCES
-from tasks.schemas import CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, ENTITIES, PUBLISHED_TABLES, QUANTITIES
+from tasks.schemas import (
+    CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, ENTITIES, PUBLISHED_TABLES, QUANTITIES, SORT_KEYS,
+)
 from tasks.snapshots import (
-    MONTH, UNDATED, Publication, Snapshot, SnapshotConflict, latest_snapshot, load_snapshot, months_of_rows,
-    partition_month, publish_partitions, read_partition, read_state_table, split_rows, table_folders_match,
-    write_state_table,
+    MONTH, UNDATED, MonthFiles, Publication, Snapshot, SnapshotConflict, latest_snapshot, load_snapshot,
+    months_of_rows, partition_month, partition_rows, publish_partitions, read_parquet, read_partition,
+    read_state_table, split_rows, table_folders_match, write_state_table,
 )
 from tasks.storage import ARROW_FILE_OPTIONS, Location, StageOutput, read_arrow
 from tasks.tasking import STAGE_TASK_OPTIONS
 
 REJECTING_STAGES = ["ingest", "clean"]  # stages whose errors drop the input
+# A month's files: a change adds a file of its rows and rewrites the files holding rows it
+# replaces; when a month has more than MAX_SMALL_FILES files under max_rows_per_file /
+# SMALL_FILE_SHARE rows, they are merged (compacted).
+SMALL_FILE_SHARE = 4
+MAX_SMALL_FILES = 8
 # The documents' columns the write stage holds for every new document (not the texts).
 PRINTED_COLUMNS = ["doc_id", "source", "published_date", "words_sha256", "text_minhash", "input_sha256"]
 KEEP_NULLS = pc.ScalarAggregateOptions(skip_nulls=False)  # "first" means the first row's value
-SORT_KEYS = {
-    "documents": [("source", "ascending")],
-    "entities": [("doc_id", "ascending"), ("start_char", "ascending")],
-    "document_entities": [("doc_id", "ascending"), ("first_start_char", "ascending"), ("label", "ascending")],
-    "quantities": [("doc_id", "ascending"), ("start_char", "ascending")],
-    "errors": [("source", "ascending"), ("stage", "ascending"), ("error_type", "ascending")],
-}
 
 
 @dataclass(frozen=True)
@@ -296,6 +296,22 @@ def _rejections_by_file(errors: pa.Table) -> dict[str, int]:
     return {row["values"]: row["counts"] for row in pc.value_counts(files).to_pylist()} if len(files) else {}
 
 
+def compacted(location: Location, name: str, month: MonthFiles, max_rows_per_file: int) -> MonthFiles:
+    """The month with its small files merged into one (sorted) when it has more than
+    MAX_SMALL_FILES of them (fewer than max_rows_per_file / SMALL_FILE_SHARE rows): runs that
+    each add a few articles to a month add a small file each, and about every MAX_SMALL_FILES
+    runs they are merged, so that files stay few and a run rewrites a small part of a month."""
+    floor = max_rows_per_file // SMALL_FILE_SHARE
+    small_kept = [path for path in month.kept if partition_rows(location, [path]) < floor]
+    small_new = [table for table in month.new if table.num_rows < floor]
+    if len(small_kept) + len(small_new) <= MAX_SMALL_FILES:
+        return month
+    merged = pa.concat_tables([read_parquet(location, path).cast(PUBLISHED_TABLES[name]) for path in small_kept]
+                              + small_new).sort_by(SORT_KEYS[name])
+    return MonthFiles([path for path in month.kept if path not in small_kept],
+                      [table for table in month.new if table.num_rows >= floor] + [merged])
+
+
 def _kept_rows(name: str, table: pa.Table, removed_ids: pa.Array, removed_files: pa.Array, unchanged: pa.Array
                ) -> pa.Table:
     """A base partition's rows that stay: not of a removed document; errors: not of a removed
@@ -383,19 +399,30 @@ def publish_tables(parts: TableParts, processed_dir: str, keep_snapshots: int, m
         spilled = {name: spill_by_month(tables, new_prints["doc_id"], new_prints[MONTH], Path(folder) / name)
                    for name, tables in new_rows.items()}
 
-        def rows_of(name: str, month: str) -> pa.Table:
-            paths = [path for path in base_files.get(name, []) if partition_month(path) == month]
-            rows = _kept_rows(name, read_partition(location, name, paths), removed_ids, removed_files, unchanged)
-            if name == "documents":
-                rows = with_duplicates(rows, duplicate_of)
-            parts_of_month = [rows.cast(PUBLISHED_TABLES[name])]
+        redecided = pa.array(sorted(doc_id for doc_id in duplicate_of if doc_id in months_of), pa.string())
+
+        def month_of(name: str, month: str) -> MonthFiles:
+            """The month's base files that hold none of the rows that change stay as they are;
+            the others are rewritten without those rows, and the new rows go to a new file."""
+            kept, new = [], []
+            for path in (path for path in base_files.get(name, []) if partition_month(path) == month):
+                keys = read_parquet(location, path, ["doc_id", "source"] if name == "errors" else ["doc_id"])
+                if (_kept_rows(name, keys, removed_ids, removed_files, unchanged).num_rows == keys.num_rows
+                        and not (name == "documents" and pc.any(pc.is_in(keys["doc_id"], redecided)).as_py())):
+                    kept.append(path)
+                    continue
+                rows = _kept_rows(name, read_parquet(location, path), removed_ids, removed_files, unchanged)
+                if name == "documents":
+                    rows = with_duplicates(rows, duplicate_of)
+                if rows.num_rows:
+                    new.append(rows.cast(PUBLISHED_TABLES[name]))
             if month in spilled[name]:
-                parts_of_month.append(read_arrow(spilled[name][month]))
-            return pa.concat_tables(parts_of_month).sort_by(SORT_KEYS[name])
+                new.append(read_arrow(spilled[name][month]).sort_by(SORT_KEYS[name]))
+            return compacted(location, name, MonthFiles(kept, new), max_rows_per_file)
 
         months = {name: sorted(changed_months | set(spilled[name])) for name in PUBLISHED_TABLES}
         state["sources"] = write_state_table(location, "sources", sources)
-        publication = Publication(months, rows_of, base, state, parts.key(), parts.version, parts.listing_key,
+        publication = Publication(months, month_of, base, state, parts.key(), parts.version, parts.listing_key,
                                   n_inputs, n_rejected)
         snapshot = publish_partitions(location, publication, note, keep_snapshots, max_rows_per_file)
         summary = summary_markdown(_run_totals(spilled, new_prints, new_errors), snapshot, n_inputs, n_rejected,

@@ -19,8 +19,8 @@ from tasks.fingerprints import (
     StoredFingerprints, document_fingerprints, document_keys, linked_documents, updated_buckets,
 )
 from tasks.write import (
-    AccountingError, PublishedTables, TableParts, decide_duplicates, flag_duplicates, publish_tables, roll_up_entities,
-    spill_by_month,
+    MAX_SMALL_FILES, AccountingError, PublishedTables, TableParts, decide_duplicates, flag_duplicates, publish_tables,
+    roll_up_entities, spill_by_month,
 )
 from tests.test_duplicates import STORY
 
@@ -232,3 +232,46 @@ def test_rows_are_spilled_to_their_documents_months_in_order(tmp_path: Path):
         "2021-02": {"doc_id": ["b"], "n": [2]},
         "undated": {"doc_id": [None, "x"], "n": [3, 6]},
     }
+
+
+def _added_parts(work: Path, doc_ids: list[str], removed: tuple[str, ...], base: int | None) -> TableParts:
+    """What a run that read the files of `doc_ids` (and removed `removed`) hands the write stage."""
+    rows = [_doc(d, f"text of {d}") for d in doc_ids]
+    rows = [row | {"words_sha256": words_sha256(row["text"]), "text_minhash": text_minhash(row["text"])} for row in rows]
+    documents = write_stage_output(pa.Table.from_pylist(rows, schema=CLEAN_DOCUMENTS), errors_table([]), work, "docs")
+    entities = write_stage_output(pa.Table.from_pylist(
+        [dict(doc_id=d, start_char=0, end_char=4, sentence=0, text="Acme", label="ORG", canonical="Acme") for d in doc_ids],
+        schema=ENTITIES), errors_table([]), work, "ents")
+    quantities = write_stage_output(QUANTITIES.empty_table(), errors_table([]), work, "qty")
+    ingest_errors, sources = work / "ingest.errors.arrow", work / "ingest.sources.arrow"
+    write_arrow_atomic(errors_table([]), ingest_errors)
+    files = [SourceFile(f"{d}.txt", 1, 0) for d in doc_ids]
+    write_arrow_atomic(sources_table(files, {file.relpath: 1 for file in files}, {}), sources)
+    return TableParts([documents], [entities], [quantities], str(ingest_errors), n_inputs=len(doc_ids),
+                      sources_path=str(sources), removed=removed, base_snapshot=base)
+
+
+def test_small_runs_add_a_file_each_rewrite_only_what_they_replace_and_are_compacted(tmp_path: Path):
+    processed, month = tmp_path / "processed", Path("documents") / f"{MONTH}=undated"
+
+    def month_files() -> set[str]:
+        return {path.name for path in (processed / month).iterdir()}
+
+    published = _publish(_added_parts(tmp_path / "run0", [f"old{n}" for n in range(50)], (), None), processed)
+    counts = []
+    for run in range(1, 21):
+        before = month_files()
+        published = _publish(_added_parts(tmp_path / f"run{run}", [f"new{run:02}"], (), published.snapshot_id),
+                             processed)
+        counts.append(len(month_files()))
+        if counts[-1] > len(before):  # no compaction: the run added a file and rewrote none
+            assert before < month_files() and len(month_files() - before) == 1
+        assert published.rows["documents"] == 50 + run and published.rows["entities"] == 50 + run
+    assert max(counts) == MAX_SMALL_FILES and min(counts) < MAX_SMALL_FILES  # merged along the way
+    assert read_table(processed, "documents")["doc_id"].to_pylist() == sorted(
+        [f"old{n}" for n in range(50)] + [f"new{run:02}" for run in range(1, 21)], key=lambda d: f"{d}.txt")
+
+    before = month_files()
+    published = _publish(_added_parts(tmp_path / "delete", [], ("old7.txt",), published.snapshot_id), processed)
+    assert len(month_files() - before) == 1 and len(before - month_files()) == 1  # the file that held it
+    assert published.rows["documents"] == 69 and "old7" not in read_table(processed, "documents")["doc_id"].to_pylist()
