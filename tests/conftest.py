@@ -127,6 +127,48 @@ def prefect_server(tmp_path_factory):
             server.wait()
 
 
+@pytest.fixture(scope="session")
+def s3_bucket() -> str:
+    """A real S3 server on a free loopback port (moto's server mode, which enforces conditional
+    writes) with an empty bucket; returns its s3:// URL. s3fs finds the server through fsspec's
+    configuration (what FSSPEC_S3_ENDPOINT_URL sets when fsspec is imported), and test
+    credentials through the standard AWS variables."""
+    import fsspec.config
+
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    settings = {"AWS_ACCESS_KEY_ID": "newsflow-test",
+                "AWS_SECRET_ACCESS_KEY": "newsflow-test-secret", "AWS_DEFAULT_REGION": "us-east-1"}
+    before = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
+    fsspec.config.conf["s3"] = {"endpoint_url": endpoint}
+    try:
+        wait_until(lambda: _answers(endpoint), 30, "the S3 server")
+        import boto3
+
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="newsflow-test")
+        yield "s3://newsflow-test"
+    finally:
+        fsspec.config.conf.pop("s3", None)
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        server.terminate()
+        server.wait(timeout=15)
+
+
+def _answers(url: str) -> bool:
+    try:
+        httpx.get(url, timeout=2)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_prefect_home, ignore_errors=True)
 

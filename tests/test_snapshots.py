@@ -15,10 +15,11 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
+import tasks.snapshots
 from tasks.schemas import PUBLISHED_TABLES
 from tasks.snapshots import (
     FILES, MONTH, SNAPSHOTS, SnapshotConflict, commit, latest_snapshot, list_snapshots, manifest_path, publish,
-    read_table, read_tables, rollback, split_by_month,
+    read_table, read_tables, rollback, split_by_month, table_folders_match,
 )
 from tasks.storage import Location
 
@@ -298,3 +299,22 @@ def test_the_reading_examples_in_the_table_contract_run(tmp_path: Path, monkeypa
     assert len(scope["entities"]) == 8 and set(scope["entities"]["text"].to_pylist()) == {"v2"}  # snapshot 3
     assert scope["snapshot"]["id"] == 6
     assert scope["quantities"].shape[0] == 1 and "published_month" in scope["quantities"].columns
+
+
+def test_snapshots_on_a_real_s3_server_publish_roll_back_and_admit_one_publisher(s3_bucket: str, tmp_path: Path,
+                                                                                  monkeypatch):
+    """The same code on object storage (moto's S3 server on loopback, through s3fs): the tables
+    read back equal those published on disk, a rollback restores them, and a manifest that
+    already exists cannot be created again (a conditional PUT), so two runs cannot both publish."""
+    url = f"{s3_bucket}/{tmp_path.name}"
+    on_s3, on_disk = Location(url), Location(str(tmp_path))
+    for location in (on_s3, on_disk):
+        publish(location, make_tables(1), "key 1", "test", 3, 1000)
+        publish(location, make_tables(2), "key 2", "test", 3, 1000)
+    assert read_tables(url) == read_tables(tmp_path) and versions_seen(read_tables(url)) == {"v2"}
+    assert rollback(on_s3, 1, keep=3).id == 3 and versions_seen(read_tables(url)) == {"v1"}
+    assert table_folders_match(on_s3, latest_snapshot(on_s3))
+    # A second publisher that listed the manifests before snapshot 3 was created tries id 3 too.
+    monkeypatch.setattr(tasks.snapshots, "_manifest_ids", lambda location: [1, 2])
+    with pytest.raises(SnapshotConflict):
+        commit(on_s3, latest_snapshot(on_s3), "a second publisher")
