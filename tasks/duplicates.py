@@ -14,6 +14,8 @@ import zlib
 import numpy as np
 import pyarrow as pa
 
+from tasks.schemas import one_array
+
 # Near duplicates: documents whose sets of 5-word shingles have a Jaccard similarity of at least
 # 0.8. MinHash (128 permutations) and locality-sensitive hashing find the candidates, so the work
 # grows with the number of documents, not of pairs. With 25 bands of 5 rows, a pair of similarity
@@ -177,8 +179,7 @@ def find_duplicates(
 def minhash_matrix(signatures: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """A text_minhash column as an (n, MINHASH_PERMUTATIONS) uint64 matrix (rows of zeros where
     there is no signature) and the mask of rows that have one, without a Python list per row."""
-    if isinstance(signatures, pa.ChunkedArray):
-        signatures = signatures.combine_chunks() if signatures.num_chunks else pa.array([], signatures.type)
+    signatures = one_array(signatures)
     present = signatures.is_valid().to_numpy(zero_copy_only=False)
     matrix = np.zeros((len(signatures), MINHASH_PERMUTATIONS), dtype=np.uint64)
     values = signatures.flatten().to_numpy(zero_copy_only=False).astype(np.uint64)  # the present rows', in order

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tasks.duplicates import band_keys, minhash_matrix
-from tasks.schemas import CLEAN_DOCUMENTS, DOCUMENTS
+from tasks.schemas import CLEAN_DOCUMENTS, DOCUMENTS, one_array
 from tasks.snapshots import (
     FILES, MONTH, STATE, Snapshot, document_months, read_parquet, split_rows, write_parquet_file,
 )
@@ -90,15 +90,9 @@ def document_keys(prints: pa.Table) -> pa.Table:
                     schema=KEYS)
 
 
-def _array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    if isinstance(values, pa.ChunkedArray):
-        return values.combine_chunks() if values.num_chunks else pa.array([], values.type)
-    return values
-
-
 def _key_buckets(keys: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """The index bucket of each key, as a number (the key's top 8 bits)."""
-    return (_array(keys).to_numpy(zero_copy_only=False) >> np.uint64(56)).astype(np.uint8)
+    return (one_array(keys).to_numpy(zero_copy_only=False) >> np.uint64(56)).astype(np.uint8)
 
 
 def _split_by_number(table: pa.Table, buckets: np.ndarray) -> dict[str, pa.Table]:
@@ -151,9 +145,7 @@ class StoredFingerprints:
     def sources_with_keys(self, keys: pa.Array | pa.ChunkedArray) -> set[str]:
         """The documents (by source) that have any of these keys."""
         found: set[str] = set()
-        if not self.paths["keys"]:  # nothing stored (a cold run): nothing to look up
-            return found
-        wanted = pa.table({"key": _array(keys)})
+        wanted = pa.table({"key": one_array(keys)})
         for bucket, bucket_keys in _split_by_number(wanted, _key_buckets(wanted["key"])).items():
             if bucket in self.paths["keys"]:
                 rows = self.bucket("keys", bucket)
@@ -167,6 +159,8 @@ def linked_documents(changed: pa.Table, stored: StoredFingerprints) -> pa.Table:
     the changed ones. tasks/duplicates.py's find_duplicates decides a document from the documents
     so linked to it, so deciding these and the new ones gives what a run over every document
     gives, and leaves every other document's `duplicate_of` as it is."""
+    if not stored.paths["keys"]:  # nothing stored (a cold run or a rebuild): nothing is linked
+        return FINGERPRINTS.empty_table()
     seen = set(changed["source"].to_pylist())
     found, frontier = [], changed
     while frontier.num_rows:
@@ -177,26 +171,27 @@ def linked_documents(changed: pa.Table, stored: StoredFingerprints) -> pa.Table:
     return pa.concat_tables(found) if found else FINGERPRINTS.empty_table()
 
 
-def write_buckets(location: Location, name: str, rows_of: Callable[[str], pa.Table], buckets: Iterable[str],
-                  kept: list[str]) -> list[str]:
+def write_buckets(stored: StoredFingerprints, name: str, rows_of: Callable[[str], pa.Table],
+                  buckets: Iterable[str]) -> list[str]:
     """Write these buckets of `fingerprints` or `keys` (rows_of(bucket): its rows; none: no
-    file) under `_files/_state/<name>/`; return their paths and those of the `kept` files of
-    other buckets, the table's files in the next snapshot."""
+    file) under `_files/_state/<name>/`; return their paths and those of the stored files of
+    the other buckets: the table's files in the next snapshot."""
     buckets = set(buckets)
-    paths = [path for path in kept if bucket_of(path) not in buckets]
+    paths = [path for bucket, files in stored.paths[name].items() if bucket not in buckets for path in files]
     for bucket in sorted(buckets):
         rows = rows_of(bucket)
         if rows.num_rows:
-            paths.append(write_parquet_file(location, f"{FILES}/{STATE}/{name}/{BUCKET}={bucket}", rows))
+            paths.append(write_parquet_file(stored.location, f"{FILES}/{STATE}/{name}/{BUCKET}={bucket}", rows))
     return sorted(paths)
 
 
-def updated_buckets(location: Location, stored: StoredFingerprints, snapshot: Snapshot | None, gone: pa.Table,
-                    new: pa.Table, linked: pa.Table, duplicate_of: dict[str, str | None]) -> dict[str, list[str]]:
-    """Write the buckets that change when the `gone` documents (FINGERPRINTS rows) leave, the
-    `new` ones arrive and the `linked` ones' duplicate_of changes as `duplicate_of` says; return
-    both tables' files in the next snapshot (the unchanged buckets' files are kept)."""
-    gone_ids, gone_sources = _column(gone, "doc_id"), _column(gone, "source")
+def updated_buckets(stored: StoredFingerprints, gone: pa.Table, new: pa.Table, linked: pa.Table,
+                    duplicate_of: dict[str, str | None]) -> dict[str, list[str]]:
+    """Write the buckets of `stored` that change when the `gone` documents (FINGERPRINTS rows)
+    leave, the `new` ones arrive and the new and `linked` ones' duplicate_of is set as
+    `duplicate_of` says; return both tables' files in the next snapshot (the unchanged buckets'
+    files are kept)."""
+    gone_ids, gone_sources = one_array(gone["doc_id"]), one_array(gone["source"])
     new_by_bucket = split_rows(new, pa.array(_file_buckets(new["source"]), pa.string())) if new.num_rows else {}
     redecided = linked.filter(pc.is_in(linked["doc_id"], pa.array(list(duplicate_of), pa.string())))
     touched = set(_file_buckets(gone["source"])) | set(new_by_bucket) | set(_file_buckets(redecided["source"]))
@@ -216,17 +211,11 @@ def updated_buckets(location: Location, stored: StoredFingerprints, snapshot: Sn
         rows = pa.concat_tables([rows, new_keys_by_bucket.get(bucket, KEYS.empty_table())])
         return rows.sort_by([("key", "ascending"), ("source", "ascending")])
 
-    kept = snapshot.state if snapshot is not None else {}
     return {
-        "fingerprints": write_buckets(location, "fingerprints", fingerprints_of, touched, kept.get("fingerprints", [])),
-        "keys": write_buckets(location, "keys", keys_of,
-                              set(_split_by_number(gone_keys, _key_buckets(gone_keys["key"]))) | set(new_keys_by_bucket),
-                              kept.get("keys", [])),
+        "fingerprints": write_buckets(stored, "fingerprints", fingerprints_of, touched),
+        "keys": write_buckets(stored, "keys", keys_of,
+                              set(_split_by_number(gone_keys, _key_buckets(gone_keys["key"]))) | set(new_keys_by_bucket)),
     }
-
-
-def _column(table: pa.Table, name: str) -> pa.Array:
-    return table[name].combine_chunks() if table.num_rows else pa.array([], table.schema.field(name).type)
 
 
 def with_duplicates(prints: pa.Table, duplicate_of: dict[str, str | None]) -> pa.Table:

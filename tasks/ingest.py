@@ -391,9 +391,13 @@ def ingest_sources(raw_dir: Path, sources: Iterable[SourceFile], max_bytes: int,
 def split_unchanged(documents: list[RawDocument], published: dict[str, str]) -> tuple[list[RawDocument], list[str]]:
     """The documents to compute, and the doc_ids of those whose input_sha256 equals the
     published document's (`published`: doc_id -> input_sha256), whose published rows stay."""
-    changed = [document for document in documents if published.get(document.doc_id) != document.input_sha256]
-    unchanged = sorted(document.doc_id for document in documents if published.get(document.doc_id) == document.input_sha256)
-    return changed, unchanged
+    changed, unchanged = [], []
+    for document in documents:
+        if published.get(document.doc_id) == document.input_sha256:
+            unchanged.append(document.doc_id)
+        else:
+            changed.append(document)
+    return changed, sorted(unchanged)
 
 
 UNCHANGED = pa.schema([pa.field("doc_id", pa.string(), nullable=False)])

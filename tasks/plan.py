@@ -95,14 +95,12 @@ def plan_run(processed_dir: str, listing: SourceListing, version: str) -> tuple[
     location = Location(processed_dir)
     latest = latest_snapshot(location)
     key = sources_key(listing, version)  # (once: 0.04 s for 27,000 files)
-    if latest is None or latest.version != version:
-        return replace(plan_changes(listing, None), listing_key=key), None
-    if latest.listing_key == key:  # the fast path of an unchanged run
-        return Plan(SourceListing(()), (), False, len(listing), key), latest
-    previous = read_state_table(location, latest, "sources")
-    if previous is None:  # a snapshot that records no raw files cannot be a base
-        return replace(plan_changes(listing, None), listing_key=key), None
-    return replace(plan_changes(listing, previous), listing_key=key), latest
+    base = latest if latest is not None and latest.version == version else None
+    if base is not None and base.listing_key == key:  # the fast path of an unchanged run
+        return Plan(SourceListing(()), (), False, len(listing), key), base
+    # (A snapshot that records no raw files cannot be a base.)
+    previous = read_state_table(location, base, "sources") if base is not None else None
+    return replace(plan_changes(listing, previous), listing_key=key), base if previous is not None else None
 
 
 def published_accounting(snapshot: Snapshot) -> tuple[int, int, int]:

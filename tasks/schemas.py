@@ -141,6 +141,14 @@ SORT_KEYS = {
 }
 
 
+def one_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A column as one array (an empty one for a column of no chunks, which older pyarrow
+    versions cannot combine)."""
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks() if values.num_chunks else pa.array([], values.type)
+    return values
+
+
 def records_table(records: Sequence[object], schema: pa.Schema) -> pa.Table:
     """Records (dataclass instances with an attribute per column) as a table of `schema`, built
     column by column: dataclasses.asdict deep-copies every value, over a second for the 90,000

@@ -191,8 +191,7 @@ def write_parquet_file(location: Location, folder: str, table: pa.Table) -> str:
 
 def write_state_table(location: Location, name: str, table: pa.Table) -> list[str]:
     """Write one of a snapshot's internal tables (one file, named by its content)."""
-    folder = f"{FILES}/{STATE}/{name}"
-    return [_write_file(location, folder, table, location.sizes(folder))]
+    return [write_parquet_file(location, f"{FILES}/{STATE}/{name}", table)]
 
 
 def read_parquet(location: Location, path: str, columns: list[str] | None = None) -> pa.Table:

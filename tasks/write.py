@@ -41,7 +41,7 @@ from tasks.fingerprints import (
 from tasks.ingest import read_unchanged
 from tasks.plan import SOURCES
 from tasks.schemas import (
-    CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, ENTITIES, PUBLISHED_TABLES, QUANTITIES, SORT_KEYS,
+    CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, ENTITIES, PUBLISHED_TABLES, QUANTITIES, SORT_KEYS, one_array,
 )
 from tasks.snapshots import (
     MONTH, UNDATED, MonthFiles, Publication, Snapshot, SnapshotConflict, latest_snapshot, load_snapshot,
@@ -371,9 +371,8 @@ def publish_tables(parts: TableParts, processed_dir: str, keep_snapshots: int, m
     changed_months = (set(gone_prints[MONTH].to_pylist()) | set(new_prints[MONTH].to_pylist())
                       | {months_of[doc_id] for doc_id in duplicate_of if doc_id in months_of}
                       | ({UNDATED} if parts.removed else set()))
-    removed_ids = gone_prints["doc_id"].combine_chunks() if gone_prints.num_rows else pa.array([], pa.string())
-    state = updated_buckets(location, stored, base, gone_prints, with_duplicates(new_prints, duplicate_of), linked,
-                            duplicate_of)
+    removed_ids = one_array(gone_prints["doc_id"])
+    state = updated_buckets(stored, gone_prints, new_prints, linked, duplicate_of)
     n_documents = (base.rows["documents"] if base is not None else 0) - gone_prints.num_rows + new_prints.num_rows
     sources = read_state_table(location, base, "sources") if base is not None else None
     sources = SOURCES.empty_table() if sources is None else sources

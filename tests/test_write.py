@@ -168,7 +168,7 @@ def test_deciding_only_the_documents_linked_to_a_change_gives_what_a_full_run_gi
         "z": None, "b": None, "c": "z", "d": "z", "e": None}
     location = Location(str(tmp_path))
     empty = StoredFingerprints(location, None)
-    state = updated_buckets(location, empty, None, before.slice(0, 0), before, before.slice(0, 0), {})
+    state = updated_buckets(empty, before.slice(0, 0), before, before.slice(0, 0), {})
     stored = StoredFingerprints(location, _snapshot_with_state(state))
     gone, new = before.filter(pc.equal(before["doc_id"], "z")), document_fingerprints(documents(["a"]))
     linked = linked_documents(pa.concat_tables([new, gone]), stored)
@@ -203,7 +203,7 @@ def test_the_stored_fingerprints_change_only_in_the_buckets_a_change_touches(tmp
             for d, text in texts.items()]
     prints = document_fingerprints(pa.Table.from_pylist(rows, schema=CLEAN_DOCUMENTS))
     empty = prints.slice(0, 0)
-    first = updated_buckets(location, StoredFingerprints(location, None), None, empty, prints, empty, {})
+    first = updated_buckets(StoredFingerprints(location, None), empty, prints, empty, {})
     stored = StoredFingerprints(location, _snapshot_with_state(first))
     assert sorted(stored.of_files(["d7.txt", "d9.txt"])["doc_id"].to_pylist()) == ["d7", "d9"]
     assert stored.sources_with_keys(document_keys(prints.slice(3, 1))["key"]) == {"d3.txt"}
@@ -213,7 +213,7 @@ def test_the_stored_fingerprints_change_only_in_the_buckets_a_change_touches(tmp
     new = document_fingerprints(pa.Table.from_pylist(
         [_doc("n", text) | {"words_sha256": words_sha256(text), "text_minhash": text_minhash(text)}],
         schema=CLEAN_DOCUMENTS))
-    second = updated_buckets(location, stored, _snapshot_with_state(first), empty, new, empty, {})
+    second = updated_buckets(stored, empty, new, empty, {})
     for name, n_touched in (("fingerprints", 1), ("keys", len({key >> 56 for key in document_keys(new)["key"].to_pylist()}))):
         assert len(set(second[name]) - set(first[name])) == n_touched  # rewritten: the touched buckets only
         assert len(set(first[name]) - set(second[name])) <= n_touched
