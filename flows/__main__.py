@@ -15,10 +15,10 @@ import argparse
 import os
 import sys
 from importlib.metadata import version
-from pathlib import Path
 
 from tasks.listing import discover_sources, ingest_will_run
 from tasks.ner_pool import start_ner_workers
+from tasks.storage import Location
 from tasks.settings import (
     DEFAULT_CACHE_DIR, DEFAULT_CRON, DEFAULT_PROCESSED_DIR, DEFAULT_RAW_DIR, TASK_RUNNERS,
     TEMPORARY_SERVER_START_SECONDS, Settings, ner_processes,
@@ -71,10 +71,11 @@ def start_ner_worker_early(args: argparse.Namespace) -> None:
     if args.command != "run" or args.task_runner != "threads":
         return
     try:
-        raw_dir = Path(args.raw_dir)
-        settings = Settings.from_env(cache_dir=Path(args.cache_dir))
-        new_listing = raw_dir.is_dir() and ingest_will_run(
-            Path(args.processed_dir), discover_sources(raw_dir), settings.state_version())
+        settings = Settings.from_env(args.raw_dir, args.processed_dir, args.cache_dir)
+        if not Location(settings.raw_dir).is_local:  # listing a bucket twice costs requests: no guess
+            return
+        new_listing = ingest_will_run(settings.processed_dir, discover_sources(settings.raw_dir),
+                                      settings.state_version())
     except (OSError, ImportError, ValueError):  # a best guess only: the flow reports what is wrong
         return
     if new_listing:

@@ -15,7 +15,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,8 +41,9 @@ from tasks.settings import (
     DEFAULT_CACHE_DIR, DEFAULT_PROCESSED_DIR, DEFAULT_RAW_DIR, TASK_RUNNERS, Settings, cache_version, ner_processes,
 )
 from tasks.snapshots import Snapshot, sync_table_folders, table_folders_match
-from tasks.storage import Location, ensure_private_folder, exclusive_run_lease
+from tasks.storage import Location, ensure_private_folder, exclusive_run_lease, normalize_url
 from tasks.sweep import RunRecord, live_run, recording_run, sweep_cache
+from tasks.tasking import result_storage
 from tasks.write import TableParts, write_task
 
 
@@ -77,15 +78,17 @@ class RunSummary:
         return "\n".join(line for line in lines if line)
 
 
-def _count(summary: RunSummary, stage: str, state: State) -> None:
+def _count(summary: RunSummary, stage: str, state: State, result_dir: str) -> None:
     (summary.cached if state.name == "Cached" else summary.computed)[stage] += 1
-    # The state's result record (or, from a remote task runner, its metadata) names the file.
+    # The state's result record (or, from a remote task runner, its metadata) names the file:
+    # by its path on disk, by its key under the block's base path elsewhere.
     metadata = state.data.metadata if isinstance(state.data, ResultRecord) else state.data
     if isinstance(metadata, ResultRecordMetadata) and metadata.storage_key:
-        summary.used_files.append(metadata.storage_key)
+        key = metadata.storage_key
+        summary.used_files.append(key if key.startswith("/") or "://" in key else f"{result_dir}/{key}")
 
 
-def _intact_result(future: PrefectFuture, task, summary: RunSummary, stage: str, **inputs):
+def _intact_result(future: PrefectFuture, task, summary: RunSummary, stage: str, result_dir: str, **inputs):
     """The future's output; if it came from the cache but its files are missing or changed on
     disk, recompute it here. (A result computed in this run has just hashed its own files.)"""
     output = future.result()
@@ -94,7 +97,7 @@ def _intact_result(future: PrefectFuture, task, summary: RunSummary, stage: str,
         get_run_logger().warning("cached %s output is missing or changed on disk: recomputing", stage)
         state = task.with_options(refresh_cache=True)(**inputs, return_state=True)
         output = state.result()
-    _count(summary, stage, state)
+    _count(summary, stage, state, result_dir)
     if hasattr(output, "files"):  # the stages' work files (the write task's are the snapshot's)
         summary.used_files += output.files()
     return output
@@ -106,30 +109,49 @@ def news_pipeline(
     processed_dir: str = str(DEFAULT_PROCESSED_DIR),
     cache_dir: str = str(DEFAULT_CACHE_DIR),
 ) -> RunSummary:
-    """Turn the articles in `raw_dir` into Parquet tables in `processed_dir`."""
-    settings = Settings.from_env(Path(raw_dir).resolve(), Path(processed_dir).resolve(), Path(cache_dir).resolve())
-    if not settings.raw_dir.is_dir():
-        raise FileNotFoundError(f"raw folder not found: {settings.raw_dir}")
-    ensure_private_folder(settings.cache_dir)
-    ensure_private_folder(settings.result_dir)
-    with exclusive_run_lease(Location(str(settings.processed_dir))):
+    """Turn the articles in `raw_dir` into Parquet tables in `processed_dir` (paths, or URLs
+    such as s3://bucket/prefix)."""
+    settings = Settings.from_env(raw_dir, processed_dir, cache_dir)
+    with naming("cache folder", settings.cache_dir):
+        ensure_private_folder(Location(settings.cache_dir))
+        ensure_private_folder(Location(settings.result_dir))
+    with ExitStack() as held:
+        with naming("processed folder", settings.processed_dir):
+            held.enter_context(exclusive_run_lease(Location(settings.processed_dir)))
         try:
             return _run(settings)
         finally:
             release_ner_workers()
 
 
+@contextmanager
+def naming(what: str, url: str) -> Iterator[None]:
+    """Fail at once with a message that names the location when it is missing, refuses access
+    or is not a folder: no retry can mend those (tasks/tasking.py)."""
+    try:
+        yield
+    except FileNotFoundError as error:
+        raise FileNotFoundError(f"{what} not found: {url} ({error})") from error
+    except PermissionError as error:
+        raise PermissionError(f"access denied to the {what} {url} ({error})") from error
+    except NotADirectoryError as error:
+        raise NotADirectoryError(f"the {what} {url} is not a folder ({error})") from error
+
+
 def _run(settings: Settings) -> RunSummary:
     """Plan from what changed; if anything did, run the stages on it with a record of the cache
     files they use, then sweep the cache (tasks/sweep.py). A run that starts no task uses
     nothing of the cache, adds nothing to it and neither records nor sweeps."""
-    summary = RunSummary(processed_dir=str(settings.processed_dir))
-    sources = discover_sources(settings.raw_dir)
-    plan, base = plan_run(str(settings.processed_dir), sources, settings.state_version())
+    summary = RunSummary(processed_dir=settings.processed_dir)
+    with naming("raw folder", settings.raw_dir):
+        sources = discover_sources(settings.raw_dir)
+    plan, base = plan_run(settings.processed_dir, sources, settings.state_version())
     if plan.nothing_to_do:
         return _unchanged(settings, base, summary)
-    cache = Location(str(settings.cache_dir))
-    with recording_run(cache, summary.used_files) as record:
+    cache = Location(settings.cache_dir)
+    with ExitStack() as recorded:
+        with naming("cache folder", settings.cache_dir):
+            record = recorded.enter_context(recording_run(cache, summary.used_files))
         _run_stages(settings, plan, base, summary)
     _sweep_cache(cache, settings, record)
     return summary
@@ -159,12 +181,14 @@ def _run_stages(settings: Settings, plan: Plan, base: Snapshot | None, summary: 
     """The DAG: ingest once, then clean -> entities and numbers per batch, then write."""
     logger = get_run_logger()
     version = cache_version()
-    work_dir = str(settings.work_dir)
+    work_dir = settings.work_dir
     # Each task once with the run's result storage (with_options copies a task: not per batch).
+    results = result_storage(settings.result_dir)
     ingest, clean, entities, numbers, write = (
-        task.with_options(result_storage=settings.result_dir)
+        task.with_options(result_storage=results)
         for task in (ingest_task, clean_task, entities_task, numbers_task, write_task)
     )
+    result_dir = settings.result_dir
 
     ingest_version, state_version = settings.ingest_version(), settings.state_version()
     logger.info("%d of %d raw files are new or changed; %d files' published rows are replaced or removed%s",
@@ -175,12 +199,13 @@ def _run_stages(settings: Settings, plan: Plan, base: Snapshot | None, summary: 
         # is ready sooner for an added article. (`newsflow run` starts it before it imports
         # Prefect, 1-1.5 s earlier; then this starts no other.)
         start_ner_workers(ner_processes(), 1)
-    ingest_inputs = dict(raw_dir=str(settings.raw_dir), sources=plan.changed,
+    ingest_inputs = dict(raw_dir=settings.raw_dir, sources=plan.changed,
                          work_dir=work_dir, target_batch_size=settings.target_batch_size,
                          max_bytes=settings.max_document_bytes, folder_encodings=settings.folder_encodings,
-                         cache_version=ingest_version, processed_dir=str(settings.processed_dir),
+                         cache_version=ingest_version, processed_dir=settings.processed_dir,
                          base_snapshot=None if base is None else base.id)
-    ingested = _intact_result(ingest.submit(**ingest_inputs), ingest, summary, "ingest", **ingest_inputs)
+    ingested = _intact_result(ingest.submit(**ingest_inputs), ingest, summary, "ingest", result_dir,
+                              **ingest_inputs)
     if summary.computed["ingest"] and ingested.n_new_batches:
         # New batches need NER: a NER process per new batch (up to the core count; counting the
         # one started before ingest) loads the model on another core while they are cleaned.
@@ -197,12 +222,12 @@ def _run_stages(settings: Settings, plan: Plan, base: Snapshot | None, summary: 
                                      cache_version=version)
             submitted.append((batch, cleaned, entity, numeric))
         for number, (batch, cleaned, entity, numeric) in enumerate(submitted, start=1):
-            documents.append(_intact_result(cleaned, clean, summary, "clean",
+            documents.append(_intact_result(cleaned, clean, summary, "clean", result_dir,
                                             batch=batch, work_dir=work_dir, cache_version=version))
-            entity_parts.append(_intact_result(entity, entities, summary, "entities",
+            entity_parts.append(_intact_result(entity, entities, summary, "entities", result_dir,
                                                documents=documents[-1], work_dir=work_dir, cache_version=version))
             progress.finish(documents[-1].label, documents[-1].n_rows)
-            quantities.append(_intact_result(numeric, numbers, summary, "numbers",
+            quantities.append(_intact_result(numeric, numbers, summary, "numbers", result_dir,
                                              documents=documents[-1], work_dir=work_dir,
                                              default_fx_date=settings.default_fx_date, cache_version=version))
             logger.info("batch %d of %d done: %s", number, len(ingested.batches), batch.label)
@@ -210,9 +235,10 @@ def _run_stages(settings: Settings, plan: Plan, base: Snapshot | None, summary: 
     parts = TableParts(documents, entity_parts, quantities, ingested.errors_path, ingested.n_inputs,
                        ingested.sources_path, plan.removed, ingested.unchanged_path, None if base is None else base.id,
                        state_version, plan.listing_key)
-    write_inputs = dict(parts=parts, processed_dir=str(settings.processed_dir), keep_snapshots=settings.keep_snapshots,
+    write_inputs = dict(parts=parts, processed_dir=settings.processed_dir, keep_snapshots=settings.keep_snapshots,
                         max_rows_per_file=settings.max_rows_per_file, cache_version=version)
-    published = _intact_result(write.submit(**write_inputs), write, summary, "write", **write_inputs)
+    published = _intact_result(write.submit(**write_inputs), write, summary, "write", result_dir,
+                               **write_inputs)
     summary.rows, summary.snapshot_id = published.rows, published.snapshot_id
     summary.documents_computed = ingested.n_documents
     summary.accounting = (published.n_inputs, published.rows["documents"], published.n_rejected)
@@ -230,7 +256,7 @@ def _run_stages(settings: Settings, plan: Plan, base: Snapshot | None, summary: 
 def _unchanged(settings: Settings, latest: Snapshot, summary: RunSummary) -> RunSummary:
     """The summary of a run that found nothing new, changed or deleted since the latest snapshot
     (no task runs). If a killed publish left a table folder unlike the snapshot, it is repaired."""
-    location = Location(str(settings.processed_dir))
+    location = Location(settings.processed_dir)
     if not table_folders_match(location, latest):
         get_run_logger().warning("the table folders were not those of snapshot %d: repaired", latest.id)
         sync_table_folders(location, latest)
@@ -331,9 +357,14 @@ def run_command(args: argparse.Namespace) -> int:
     parameters = {"raw_dir": args.raw_dir, "processed_dir": args.processed_dir, "cache_dir": args.cache_dir}
     if args.command == "serve":
         schedule = {"interval": args.interval} if args.interval else {"cron": args.cron}
-        absolute = {name: str(Path(folder).resolve()) for name, folder in parameters.items()}
+        absolute = {name: normalize_url(folder) for name, folder in parameters.items()}
         news_pipeline.serve(name="newsflow-scheduled", parameters=absolute, **schedule)
         return 0
+    if args.dask_address and not PREFECT_API_URL.value():
+        print("newsflow run: a Dask cluster's workers report to the Prefect server, and the temporary server "
+              "this command would start is local to it: start a server (make server, or prefect server start on a "
+              "host they reach) and set PREFECT_API_URL", file=sys.stderr)
+        return 2
     runner = make_task_runner(args.task_runner, args.workers, args.dask_address)
     try:
         with prefect_api():

@@ -24,7 +24,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 
 import ftfy
 import pyarrow as pa
@@ -36,7 +35,8 @@ from tasks.ingest import Batch
 from tasks.duplicates import text_fingerprint
 from tasks.schemas import CLEAN_DOCUMENTS
 from tasks.settings import PIPELINE_VERSION, model_version
-from tasks.storage import StageOutput, read_arrow, write_stage_output
+from tasks.stage_files import StageOutput, read_arrow, write_stage_output
+from tasks.storage import Location
 from tasks.tasking import STAGE_TASK_OPTIONS
 
 STAGE = "clean"
@@ -386,4 +386,5 @@ def clean_task(batch: Batch, work_dir: str, cache_version: str) -> StageOutput:
     """Clean one batch of ingested documents into rows of the `documents` table."""
     documents, errors = clean_batch(read_arrow(batch.path).to_pylist())
     get_run_logger().info("cleaned %d documents (%d errors)", len(documents), len(errors))
-    return write_stage_output(documents_table(documents), errors_table(errors), Path(work_dir) / STAGE, batch.label)
+    return write_stage_output(documents_table(documents), errors_table(errors), Location(work_dir), STAGE,
+                              batch.label)

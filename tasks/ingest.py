@@ -37,7 +37,8 @@ from tasks.listing import STAGE, SourceFile, SourceListing, ingest_errors_path
 from tasks.plan import published_inputs, sources_table
 from tasks.schemas import INGESTED, records_table
 from tasks.settings import ARROW_SUFFIX, text_codec
-from tasks.storage import read_arrow, write_arrow_atomic
+from tasks.stage_files import read_arrow, url_exists, write_arrow
+from tasks.storage import Location
 from tasks.tasking import STAGE_TASK_OPTIONS
 
 TEXT_SUFFIXES = (".txt", ".md")
@@ -106,8 +107,8 @@ class IngestOutput:
         return [batch.path for batch in self.batches] + [self.errors_path, self.sources_path, self.unchanged_path]
 
     def is_intact(self) -> bool:
-        """True when every file this output names is still on disk."""
-        return all(Path(path).is_file() for path in self.files())
+        """True when every file this output names still exists."""
+        return all(url_exists(url) for url in self.files())
 
 
 def doc_id_for(source: str) -> str:
@@ -162,20 +163,19 @@ def _make_document(source: str, text: str, encoding: str, metadata: dict, encodi
     )
 
 
-def _read_limited(path: Path, max_bytes: int) -> bytes:
-    with path.open("rb") as source:
-        data = source.read(max_bytes + 1)
+def _read_limited(raw: Location, relpath: str, max_bytes: int) -> bytes:
+    data = raw.read_bytes(relpath, limit=max_bytes + 1)
     if len(data) > max_bytes:
         raise InputError("file_too_large", f"larger than the limit of {max_bytes} bytes")
     return data
 
 
-def _read_sidecar(path: Path, relpath: str, errors: list[ErrorRecord]) -> tuple[dict, DeclaredEncoding | None]:
+def _read_sidecar(raw: Location, relpath: str, errors: list[ErrorRecord]) -> tuple[dict, DeclaredEncoding | None]:
     """Metadata fields from the sidecar, and the article's encoding when the sidecar declares one
     (`encoding`: a Python codec name); a bad sidecar (an unknown encoding too) is an error row,
     no metadata and no encoding."""
     try:
-        metadata = json.loads(path.read_bytes())
+        metadata = json.loads(raw.read_bytes(relpath))
         if not isinstance(metadata, dict):
             raise ValueError("the sidecar must hold a JSON object")
         encoding = metadata.get("encoding")
@@ -210,36 +210,34 @@ def extract_html_article(markup: str) -> tuple[str, dict]:
     }
 
 
-def read_file_article(raw_dir: Path, relpath: str, max_bytes: int, errors: list[ErrorRecord],
+def read_file_article(raw: Location, relpath: str, max_bytes: int, errors: list[ErrorRecord], sidecars: set[str],
                       folder_encodings: Iterable[tuple[str, str]] = ()) -> RawDocument:
-    """The article in a text or HTML file, with its sidecar's metadata when there is one, decoded
-    in the encoding its sidecar declares, else as decode_bytes finds (`folder_encodings`: the
-    folder defaults of NEWSFLOW_FOLDER_ENCODINGS)."""
-    path = raw_dir / relpath
-    data = _read_limited(path, max_bytes)
-    sidecar = path.with_name(path.name.rsplit(".", 1)[0] + SIDECAR_SUFFIX)
+    """The article in a text or HTML file, with its sidecar's metadata when there is one (in
+    `sidecars`, the sidecars listed beside the files read), decoded in the encoding its sidecar
+    declares, else as decode_bytes finds (`folder_encodings`: the folder defaults of
+    NEWSFLOW_FOLDER_ENCODINGS)."""
+    data = _read_limited(raw, relpath, max_bytes)
+    sidecar = relpath.rsplit(".", 1)[0] + SIDECAR_SUFFIX
     sidecar_metadata: dict = {}
     declared = None
-    if sidecar.is_file() and not sidecar.is_symlink():
-        sidecar_metadata, declared = _read_sidecar(sidecar, sidecar.relative_to(raw_dir).as_posix(), errors)
+    if sidecar in sidecars:
+        sidecar_metadata, declared = _read_sidecar(raw, sidecar, errors)
     if declared is None:
         decoded = decode_bytes(data, folder_encoding(relpath, folder_encodings))
     else:
         decoded = decode_declared(data, declared)
     text, metadata = decoded.text, {}
-    if path.name.lower().endswith(HTML_SUFFIXES):
+    if relpath.lower().endswith(HTML_SUFFIXES):
         text, metadata = extract_html_article(text)
     metadata |= {key: value for key, value in sidecar_metadata.items() if value is not None}
     return _make_document(relpath, text, decoded.encoding, metadata, decoded.doubtful)
 
 
-def read_jsonl_articles(
-    raw_dir: Path, relpath: str, max_bytes: int, errors: list[ErrorRecord]
-) -> list[RawDocument]:
+def read_jsonl_articles(raw: Location, relpath: str, max_bytes: int, errors: list[ErrorRecord]) -> list[RawDocument]:
     """One document per non-empty line; a bad line is an error row and the other lines are kept."""
     documents: list[RawDocument] = []
     seen_ids: set[str] = set()
-    with (raw_dir / relpath).open("rb") as lines:
+    with raw.open(relpath) as lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
@@ -272,26 +270,26 @@ def read_jsonl_articles(
     return documents
 
 
-def read_source(raw_dir: Path, source: SourceFile, max_bytes: int, errors: list[ErrorRecord],
+def read_source(raw: Location, source: SourceFile, max_bytes: int, errors: list[ErrorRecord], listed: Listed,
                 folder_encodings: Iterable[tuple[str, str]] = ()) -> list[RawDocument]:
-    """The documents in one source file; problems become error rows, never exceptions.
+    """The documents in one source file (`listed`: the files read with it); problems become
+    error rows, never exceptions.
 
     OSError is the exception: it is transient (retried by the task) unless the file is gone or
     unreadable, which is reported as an error row.
     """
-    path = raw_dir / source.relpath
-    name = path.name.lower()
+    name = source.relpath.lower()
     try:
-        if path.is_symlink():
+        if source.is_link:
             raise InputError("symlink_ignored", "symbolic links are not followed")
         if name.endswith(SIDECAR_SUFFIX):
-            if has_article_beside(path):
+            if has_article_beside(source.relpath, listed.files):
                 return []
             raise InputError("orphan_metadata", "a .meta.json sidecar with no .txt, .md or .html article beside it")
         if name.endswith(ARTICLE_SUFFIXES):
-            return [read_file_article(raw_dir, source.relpath, max_bytes, errors, folder_encodings)]
+            return [read_file_article(raw, source.relpath, max_bytes, errors, listed.sidecars, folder_encodings)]
         if name.endswith(JSONL_SUFFIX):
-            return read_jsonl_articles(raw_dir, source.relpath, max_bytes, errors)
+            return read_jsonl_articles(raw, source.relpath, max_bytes, errors)
         raise InputError("unsupported_file_type", "not .txt, .md, .html, .htm or .jsonl")
     except (FileNotFoundError, PermissionError, IsADirectoryError) as error:
         errors.append(ErrorRecord(source.relpath, STAGE, "unreadable", f"{type(error).__name__}: {error.strerror}"))
@@ -300,31 +298,51 @@ def read_source(raw_dir: Path, source: SourceFile, max_bytes: int, errors: list[
     return []
 
 
-def has_article_beside(sidecar: Path) -> bool:
-    """True when `NAME.meta.json` has its article (`NAME.txt`, `.md`, `.html`, `.htm`) beside it."""
-    article = sidecar.with_name(sidecar.name[: -len(SIDECAR_SUFFIX)])
-    return any(article.with_name(article.name + suffix).is_file() for suffix in ARTICLE_SUFFIXES)
+@dataclass(frozen=True)
+class Listed:
+    """The paths of the files read together (an article and its sidecar are always read
+    together: tasks/plan.py), and of the sidecars among them that are not symbolic links."""
+
+    files: frozenset[str]
+    sidecars: frozenset[str]
+
+    @classmethod
+    def of(cls, sources: Iterable[SourceFile]) -> Listed:
+        sources = list(sources)
+        return cls(frozenset(source.relpath for source in sources),
+                   frozenset(source.relpath for source in sources
+                             if not source.is_link and source.relpath.endswith(SIDECAR_SUFFIX)))
 
 
-def count_inputs_by_file(raw_dir: Path, sources: Iterable[SourceFile]) -> dict[str, int]:
+def has_article_beside(sidecar: str, files: frozenset[str]) -> bool:
+    """True when `NAME.meta.json` has its article (`NAME.txt`, `.md`, `.html`, `.htm`) among `files`."""
+    article = sidecar[: -len(SIDECAR_SUFFIX)]
+    return any(article + suffix in files for suffix in ARTICLE_SUFFIXES)
+
+
+def count_inputs_by_file(raw_dir: str | Path, sources: Iterable[SourceFile]) -> dict[str, int]:
     """How many inputs of each file must end up as a document or a rejection: one for every file
     except a sidecar that sits beside an article (none), and one for every non-empty line of a
     JSONL file (counted on its own, independently of the reading code, for the accounting check)."""
+    raw, sources = Location(raw_dir), list(sources)
+    listed = Listed.of(sources)
     counts = {}
     for source in sources:
-        path = raw_dir / source.relpath
-        name = path.name.lower()
+        name = source.relpath.lower()
         if name.endswith(SIDECAR_SUFFIX):
-            counts[source.relpath] = int(not has_article_beside(path))
-        elif name.endswith(JSONL_SUFFIX) and path.is_file() and not path.is_symlink():
-            with path.open("rb") as lines:
-                counts[source.relpath] = sum(1 for line in lines if line.strip())
+            counts[source.relpath] = int(not has_article_beside(source.relpath, listed.files))
+        elif name.endswith(JSONL_SUFFIX) and not source.is_link:
+            try:
+                with raw.open(source.relpath) as lines:
+                    counts[source.relpath] = sum(1 for line in lines if line.strip())
+            except (FileNotFoundError, IsADirectoryError):  # gone since it was listed: one "unreadable" error
+                counts[source.relpath] = 1
         else:
             counts[source.relpath] = 1
     return counts
 
 
-def count_inputs(raw_dir: Path, sources: Iterable[SourceFile]) -> int:
+def count_inputs(raw_dir: str | Path, sources: Iterable[SourceFile]) -> int:
     """How many inputs the files hold in all (count_inputs_by_file)."""
     return sum(count_inputs_by_file(raw_dir, sources).values())
 
@@ -378,13 +396,16 @@ def group_into_batches(documents: list[RawDocument], target_size: int) -> list[l
     return content_defined_groups(documents, lambda document: keys[document.doc_id], target_size)
 
 
-def ingest_sources(raw_dir: Path, sources: Iterable[SourceFile], max_bytes: int,
+def ingest_sources(raw_dir: str | Path, sources: Iterable[SourceFile], max_bytes: int,
                    folder_encodings: Iterable[tuple[str, str]] = ()) -> tuple[list[RawDocument], list[ErrorRecord]]:
-    """Read every source: the documents found, and an error row for every rejected input."""
+    """Read every source (files of the raw folder, a path or URL): the documents found, and an
+    error row for every rejected input."""
+    raw, sources = Location(raw_dir), list(sources)
+    listed = Listed.of(sources)
     documents: list[RawDocument] = []
     errors: list[ErrorRecord] = []
     for source in sources:
-        documents.extend(read_source(raw_dir, source, max_bytes, errors, folder_encodings))
+        documents.extend(read_source(raw, source, max_bytes, errors, listed, folder_encodings))
     return [with_input_sha256(document) for document in documents], errors
 
 
@@ -403,13 +424,14 @@ def split_unchanged(documents: list[RawDocument], published: dict[str, str]) -> 
 UNCHANGED = pa.schema([pa.field("doc_id", pa.string(), nullable=False)])
 
 
-def write_unchanged(doc_ids: list[str], work_dir: Path) -> Path:
+def write_unchanged(doc_ids: list[str], work: Location) -> str:
     """The unchanged documents' ids in a file named by its content (two runs with the same files
-    but another base snapshot can have different ones: a cached result must not see the other's)."""
-    path = work_dir / STAGE / f"{hashlib.sha256(' '.join(doc_ids).encode()).hexdigest()}.unchanged{ARROW_SUFFIX}"
-    if not path.is_file():
-        write_arrow_atomic(pa.table([pa.array(doc_ids, pa.string())], schema=UNCHANGED), path, durable=True)
-    return path
+    but another base snapshot can have different ones: a cached result must not see the
+    other's); its URL."""
+    path = f"{STAGE}/{hashlib.sha256(' '.join(doc_ids).encode()).hexdigest()}.unchanged{ARROW_SUFFIX}"
+    if not work.exists(path):
+        write_arrow(pa.table([pa.array(doc_ids, pa.string())], schema=UNCHANGED), work, path, durable=True)
+    return work.url_of(path)
 
 
 def read_unchanged(path: str) -> pa.Array:
@@ -417,7 +439,7 @@ def read_unchanged(path: str) -> pa.Array:
     return read_arrow(path)["doc_id"].combine_chunks() if path else pa.array([], pa.string())
 
 
-def write_batches(documents: list[RawDocument], target_size: int, work_dir: Path) -> tuple[list[Batch], int]:
+def write_batches(documents: list[RawDocument], target_size: int, work: Location) -> tuple[list[Batch], int]:
     """Write each batch once to a file named by its content key, and describe the batches, the
     new ones first: the flow submits batches in this order, and only new batches have work to do.
     Also returns how many batch files were new."""
@@ -425,13 +447,13 @@ def write_batches(documents: list[RawDocument], target_size: int, work_dir: Path
     seen: list[Batch] = []
     for group in group_into_batches(documents, target_size):
         key = hashlib.sha256("".join(document.input_sha256 for document in group).encode()).hexdigest()
-        path = work_dir / STAGE / f"{key}{ARROW_SUFFIX}"
+        path = f"{STAGE}/{key}{ARROW_SUFFIX}"
         label = f"{group[0].doc_id[:6]}..{group[-1].doc_id[:6]} ({len(group)} docs)"
-        batch = Batch(key=key, path=str(path), n_docs=len(group), label=label)
-        if path.is_file():
+        batch = Batch(key=key, path=work.url_of(path), n_docs=len(group), label=label)
+        if work.exists(path):
             seen.append(batch)
         else:
-            write_arrow_atomic(records_table(group, INGESTED), path, durable=True)
+            write_arrow(records_table(group, INGESTED), work, path, durable=True)
             new.append(batch)
     return new + seen, len(new)
 
@@ -443,23 +465,23 @@ def ingest_task(
 ) -> IngestOutput:
     """Read these raw files (the new and changed ones: tasks/plan.py) into content-addressed batch
     files of the documents that are not unchanged in snapshot `base_snapshot` of `processed_dir`
-    (cached on the files' size and mtime, the base, and `folder_encodings`,
+    (cached on the files' sizes and change tags, the base, and `folder_encodings`,
     Settings.folder_encodings: a task input so that changing it re-reads)."""
-    documents, errors = ingest_sources(Path(raw_dir), sources, max_bytes, folder_encodings)
+    work = Location(work_dir)
+    documents, errors = ingest_sources(raw_dir, sources, max_bytes, folder_encodings)
     published = published_inputs(processed_dir, base_snapshot, (source.relpath for source in sources))
     documents, unchanged = split_unchanged(documents, published)
-    unchanged_path = write_unchanged(unchanged, Path(work_dir))
-    batches, n_new_batches = write_batches(documents, target_batch_size, Path(work_dir))
-    errors_path = ingest_errors_path(Path(work_dir), sources, cache_version)
-    write_arrow_atomic(errors_table(errors), errors_path, durable=True)
-    n_inputs = count_inputs_by_file(Path(raw_dir), sources)
-    sources_path = errors_path.with_name(errors_path.name.replace(".errors", ".sources"))
-    write_arrow_atomic(sources_table(sources, n_inputs, {}), sources_path, durable=True)
+    unchanged_path = write_unchanged(unchanged, work)
+    batches, n_new_batches = write_batches(documents, target_batch_size, work)
+    errors_path = write_arrow(errors_table(errors), work, ingest_errors_path(sources, cache_version), durable=True)
+    n_inputs = count_inputs_by_file(raw_dir, sources)
+    sources_path = write_arrow(sources_table(sources, n_inputs, {}), work,
+                               ingest_errors_path(sources, cache_version).replace(".errors", ".sources"), durable=True)
     get_run_logger().info(
         "read %d files: %d documents to compute in %d batches (%d new), %d unchanged; %d rejected inputs or metadata",
         len(sources), len(documents), len(batches), n_new_batches, len(unchanged), len(errors),
     )
-    return IngestOutput(batches=batches, errors_path=str(errors_path), sources_path=str(sources_path),
-                        unchanged_path=str(unchanged_path),
+    return IngestOutput(batches=batches, errors_path=errors_path, sources_path=sources_path,
+                        unchanged_path=unchanged_path,
                         n_documents=len(documents), n_errors=len(errors), n_inputs=sum(n_inputs.values()),
                         n_new_batches=n_new_batches)

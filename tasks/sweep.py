@@ -73,8 +73,7 @@ class SweepReport:
 @contextmanager
 def recording_run(cache: Location, used: list[str]) -> Iterator[RunRecord]:
     """Write this run's record (unfinished) now, and finish it when the block ends, however it
-    ends, with the paths in `used` (absolute, or relative to the cache; those outside it are
-    left out). Fill `used` as the run goes, so that a failed run's record names what it made.
+    ends, with the files in `used` (URLs or paths; those outside the cache are left out). Fill `used` as the run goes, so that a failed run's record names what it made.
 
     A storage error on the first write is raised: the run has not started. One on the last is
     not (the run's own error, or its published tables, matter more): `finished` stays None,
@@ -95,8 +94,7 @@ def recording_run(cache: Location, used: list[str]) -> Iterator[RunRecord]:
 
 
 def _relative_to(cache: Location, paths: Iterable[str]) -> set[str]:
-    prefix = cache.root + "/"
-    return {path.removeprefix(prefix) for path in map(str, paths) if path.startswith(prefix)}
+    return {relative for relative in map(cache.relative, paths) if relative is not None}
 
 
 def read_records(cache: Location) -> tuple[list[RunRecord], list[str]]:

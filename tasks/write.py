@@ -48,7 +48,8 @@ from tasks.snapshots import (
     months_of_rows, partition_month, partition_rows, publish_partitions, read_parquet, read_partition,
     read_state_table, split_rows, table_folders_match, write_state_table,
 )
-from tasks.storage import ARROW_FILE_OPTIONS, Location, StageOutput, read_arrow
+from tasks.stage_files import ARROW_FILE_OPTIONS, StageOutput, read_arrow
+from tasks.storage import Location
 from tasks.tasking import STAGE_TASK_OPTIONS
 
 REJECTING_STAGES = ["ingest", "clean"]  # stages whose errors drop the input

@@ -19,7 +19,8 @@ from tasks.errors import InputError
 from tasks.ingest import ingest_sources, write_batches
 from tasks.listing import discover_sources
 from tasks.settings import Settings, parse_folder_encodings
-from tasks.storage import read_arrow
+from tasks.stage_files import read_arrow
+from tasks.storage import Location
 
 REPO = Path(__file__).resolve().parent.parent
 ISSUE_LINE = "中国经济增长 2.4% 。 GDP rose 6 percent."
@@ -216,7 +217,7 @@ def test_the_doubt_reaches_the_documents_table(tmp_path: Path):
     (raw / "doubtful.txt").write_bytes("GDP增长2.4%".encode("gb18030"))
     (raw / "sure.txt").write_bytes(ISSUE_LINE.encode("gb18030"))
     documents, _ = ingest(raw)
-    [batch], _ = write_batches(documents, target_size=16, work_dir=tmp_path / "work")
+    [batch], _ = write_batches(documents, target_size=16, work=Location(tmp_path / "work"))
     rows = read_arrow(batch.path).to_pylist()
     cleaned, errors = clean_batch(rows)
     assert errors == []

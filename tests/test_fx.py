@@ -11,6 +11,7 @@ import pytest
 
 from tasks import fx
 from tasks.fx import latest_ecb_date, usd_rate
+from tasks.storage import Location
 
 
 def test_ecb_rate_on_a_business_day():
@@ -86,7 +87,7 @@ def test_the_parsed_history_kept_in_a_folder_is_loaded_without_parsing_and_gives
     parsed = []
     parse = fx._parsed_history
     monkeypatch.setattr(fx, "_parsed_history", lambda: parsed.append(1) or parse())
-    monkeypatch.setattr(fx, "_history_folder", tmp_path)
+    monkeypatch.setattr(fx, "_history_folder", (Location(tmp_path.parent), tmp_path.name))
     days = [date(2005, 4, 1), date(2013, 6, 28), date(2021, 12, 5)]
 
     def rates_of_a_new_process():

@@ -26,7 +26,8 @@ from tasks.ingest import (
     write_batches,
 )
 from tasks.listing import discover_sources
-from tasks.storage import read_arrow
+from tasks.stage_files import read_arrow
+from tasks.storage import Location
 
 ARTICLE = "Shares in Acme rose 5% on Monday after the firm reported record profits."
 
@@ -189,11 +190,11 @@ def test_exact_duplicates_share_a_batch():
 
 
 def test_new_batches_come_first(tmp_path: Path):
-    first, n_new = write_batches(_documents(300), target_size=32, work_dir=tmp_path)
+    first, n_new = write_batches(_documents(300), target_size=32, work=Location(tmp_path))
     assert n_new == len(first) > 3
     documents = _documents(300) + [with_input_sha256(RawDocument(doc_id_for("late.txt"), "late.txt", "late news", "h",
                                                                  "utf-8"))]
-    second, n_new = write_batches(documents, target_size=32, work_dir=tmp_path)
+    second, n_new = write_batches(documents, target_size=32, work=Location(tmp_path))
     assert n_new == 1
     assert second[0] not in first and set(second[1:]) <= set(first)
     assert "late.txt" in read_arrow(second[0].path)["source"].to_pylist()

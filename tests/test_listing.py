@@ -58,11 +58,11 @@ def test_ingest_will_run_until_a_snapshot_holds_the_listing_and_again_after_any_
 
 
 def test_prefect_sees_the_listing_as_one_value_and_hashes_every_file_in_it():
-    listing = SourceListing([SourceFile("a.txt", 10, 1), SourceFile("b.txt", 20, 2)])
+    listing = SourceListing([SourceFile("a.txt", 10, "1"), SourceFile("b.txt", 20, "2")])
     visited = []
     visit_collection({"sources": listing}, visit_fn=lambda expr: visited.append(expr) or expr)
     assert listing in visited and not any(isinstance(expr, SourceFile) for expr in visited)
-    touched = SourceListing([SourceFile("a.txt", 10, 1), SourceFile("b.txt", 20, 3)])
-    same = SourceListing([SourceFile("a.txt", 10, 1), SourceFile("b.txt", 20, 2)])
+    touched = SourceListing([SourceFile("a.txt", 10, "1"), SourceFile("b.txt", 20, "3")])
+    same = SourceListing([SourceFile("a.txt", 10, "1"), SourceFile("b.txt", 20, "2")])
     assert hash_objects(listing, raise_on_failure=True) == hash_objects(same, raise_on_failure=True)
     assert hash_objects(listing, raise_on_failure=True) != hash_objects(touched, raise_on_failure=True)

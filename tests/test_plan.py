@@ -15,7 +15,8 @@ BEFORE = [("a.txt", 10, 1), ("b.txt", 20, 2), ("b.meta.json", 5, 2), ("c.jsonl",
 
 
 def _listing(files: list[tuple[str, int, int]]) -> SourceListing:
-    return SourceListing(SourceFile(*file) for file in sorted(files))
+    """(path, size, change tag) triples as a listing (the tags as the strings listings hold)."""
+    return SourceListing(SourceFile(path, size, str(tag)) for path, size, tag in sorted(files))
 
 
 @pytest.mark.parametrize("now, changed, removed", [

@@ -1,4 +1,4 @@
-"""Tests for tasks/storage.py: stage output files, the run lease, the cache folder check."""
+"""Tests for tasks/storage.py: locations and their listing, the run lease, the cache folder check."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import pytest
 
 from tasks.storage import (
     FOREIGN_CLAIM_HOURS, LEASE_FILE, Claim, Location, RunLockedError, ensure_private_folder, exclusive_run_lease,
-    read_arrow, write_stage_output,
 )
 from tests.conftest import REPO
 
@@ -68,30 +67,10 @@ def test_a_run_releases_only_its_own_lease(tmp_path: Path):
 
 def test_cache_folder_must_not_be_writable_by_others(tmp_path: Path):
     fresh = tmp_path / "cache"
-    ensure_private_folder(fresh)
+    ensure_private_folder(Location(fresh))
     assert fresh.stat().st_mode & 0o777 == 0o700
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o777)
     with pytest.raises(PermissionError, match="chmod go-w"):
-        ensure_private_folder(shared)
-
-
-def test_equal_tables_give_equal_stage_output_files_however_they_were_assembled(tmp_path: Path):
-    # Downstream cache keys follow the files' hashes: a table assembled from pieces must hash as
-    # it does when it was built in one piece.
-    whole = pa.table({"doc_id": ["a", "b", "c", "d"], "n": [1, 2, 3, 4]})
-    pieces = pa.concat_tables([whole.slice(0, 1), whole.slice(1, 2), whole.slice(3)])
-    assert pieces.column("n").num_chunks == 3
-    errors = pa.table({"doc_id": pa.array([], pa.string())})
-    first = write_stage_output(whole, errors, tmp_path / "one", "batch")
-    second = write_stage_output(pieces, errors, tmp_path / "two", "batch")
-    assert first.content_sha256 == second.content_sha256 and second.is_intact()
-    assert read_arrow(second.path).equals(whole) and read_arrow(second.path, ["n"]).column_names == ["n"]
-
-
-def test_a_damaged_stage_output_is_not_intact(tmp_path: Path):
-    output = write_stage_output(pa.table({"n": [1, 2, 3]}), pa.table({"n": pa.array([], pa.int64())}), tmp_path, "b")
-    path = Path(output.path)
-    path.write_bytes(path.read_bytes()[:-8])  # cut short, as by a power cut (stage outputs skip fsync)
-    assert not output.is_intact()
+        ensure_private_folder(Location(shared))

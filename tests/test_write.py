@@ -1,4 +1,4 @@
-"""Tests for tasks/write.py and tasks/storage.py: content-addressed, accounted for, duplicates flagged."""
+"""Tests for tasks/write.py: accounted for, duplicates flagged."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from tasks.listing import SourceFile
 from tasks.plan import sources_table
 from tasks.schemas import CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, ENTITIES, PUBLISHED_TABLES, QUANTITIES
 from tasks.snapshots import MONTH, Snapshot, read_table
-from tasks.storage import Location, read_arrow, write_arrow_atomic, write_stage_output
+from tasks.stage_files import read_arrow, write_arrow, write_stage_output
+from tasks.storage import Location
 from tasks.fingerprints import (
     StoredFingerprints, document_fingerprints, document_keys, linked_documents, updated_buckets,
 )
@@ -37,17 +38,17 @@ def _parts(tmp_path: Path, doc_ids: list[str], texts: dict[str, str] | None = No
     rows = [_doc(d, (texts or {}).get(d, f"text of {d}")) for d in doc_ids]
     # as the clean stage writes them
     rows = [row | {"words_sha256": words_sha256(row["text"]), "text_minhash": text_minhash(row["text"])} for row in rows]
-    documents = write_stage_output(pa.Table.from_pylist(rows, schema=CLEAN_DOCUMENTS), errors_table([]), work, "docs")
-    entities = write_stage_output(ENTITIES.empty_table(), errors_table([]), work, "ents")
+    documents = write_stage_output(pa.Table.from_pylist(rows, schema=CLEAN_DOCUMENTS), errors_table([]), Location(work), "stage", "docs")
+    entities = write_stage_output(ENTITIES.empty_table(), errors_table([]), Location(work), "stage", "ents")
     quantities = write_stage_output(QUANTITIES.empty_table(),
-                                    errors_table([ErrorRecord("x.txt", "numbers", "boom", "m")]), work, "qty")
-    ingest_errors = work / "ingest.errors.arrow"
-    write_arrow_atomic(errors_table([ErrorRecord("bad.pdf", "ingest", "unsupported_file_type", "m")]), ingest_errors)
-    files = [SourceFile(name, 1, 0) for name in sorted({f"{d}.txt" for d in doc_ids} | {"bad.pdf"})]
-    sources = work / "ingest.sources.arrow"
-    write_arrow_atomic(sources_table(files, {file.relpath: 1 for file in files}, {}), sources)
-    return TableParts([documents], [entities], [quantities], str(ingest_errors), n_inputs=len(set(doc_ids)) + 1,
-                      sources_path=str(sources))
+                                    errors_table([ErrorRecord("x.txt", "numbers", "boom", "m")]), Location(work), "stage", "qty")
+    ingest_errors = write_arrow(errors_table([ErrorRecord("bad.pdf", "ingest", "unsupported_file_type", "m")]),
+                                Location(work), "ingest.errors.arrow")
+    files = [SourceFile(name, 1, "0") for name in sorted({f"{d}.txt" for d in doc_ids} | {"bad.pdf"})]
+    sources = write_arrow(sources_table(files, {file.relpath: 1 for file in files}, {}), Location(work),
+                          "ingest.sources.arrow")
+    return TableParts([documents], [entities], [quantities], ingest_errors, n_inputs=len(set(doc_ids)) + 1,
+                      sources_path=sources)
 
 
 def _publish(parts: TableParts, processed: Path) -> PublishedTables:
@@ -96,16 +97,6 @@ def test_duplicate_documents_are_refused(tmp_path: Path):
     with pytest.raises(ValueError, match="duplicate doc_id"):
         _publish(_parts(tmp_path, ["a", "a"]), tmp_path / "processed")
     assert not (tmp_path / "processed" / "documents").exists()
-
-
-def test_stage_outputs_are_content_addressed_and_verified(tmp_path: Path):
-    table = pa.Table.from_pylist([_doc("a")], schema=DOCUMENTS)
-    first = write_stage_output(table, errors_table([]), tmp_path, "x")
-    again = write_stage_output(table, errors_table([]), tmp_path, "x")
-    assert first == again and first.is_intact()
-    Path(first.path).write_bytes(Path(first.path).read_bytes()[:-10])  # truncated behind our back
-    assert not first.is_intact()
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary files left
 
 
 def test_roll_up_entities_counts_mentions_per_canonical_entity():
@@ -238,17 +229,17 @@ def _added_parts(work: Path, doc_ids: list[str], removed: tuple[str, ...], base:
     """What a run that read the files of `doc_ids` (and removed `removed`) hands the write stage."""
     rows = [_doc(d, f"text of {d}") for d in doc_ids]
     rows = [row | {"words_sha256": words_sha256(row["text"]), "text_minhash": text_minhash(row["text"])} for row in rows]
-    documents = write_stage_output(pa.Table.from_pylist(rows, schema=CLEAN_DOCUMENTS), errors_table([]), work, "docs")
+    documents = write_stage_output(pa.Table.from_pylist(rows, schema=CLEAN_DOCUMENTS), errors_table([]), Location(work), "stage", "docs")
     entities = write_stage_output(pa.Table.from_pylist(
         [dict(doc_id=d, start_char=0, end_char=4, sentence=0, text="Acme", label="ORG", canonical="Acme") for d in doc_ids],
-        schema=ENTITIES), errors_table([]), work, "ents")
-    quantities = write_stage_output(QUANTITIES.empty_table(), errors_table([]), work, "qty")
-    ingest_errors, sources = work / "ingest.errors.arrow", work / "ingest.sources.arrow"
-    write_arrow_atomic(errors_table([]), ingest_errors)
-    files = [SourceFile(f"{d}.txt", 1, 0) for d in doc_ids]
-    write_arrow_atomic(sources_table(files, {file.relpath: 1 for file in files}, {}), sources)
-    return TableParts([documents], [entities], [quantities], str(ingest_errors), n_inputs=len(doc_ids),
-                      sources_path=str(sources), removed=removed, base_snapshot=base)
+        schema=ENTITIES), errors_table([]), Location(work), "stage", "ents")
+    quantities = write_stage_output(QUANTITIES.empty_table(), errors_table([]), Location(work), "stage", "qty")
+    ingest_errors = write_arrow(errors_table([]), Location(work), "ingest.errors.arrow")
+    files = [SourceFile(f"{d}.txt", 1, "0") for d in doc_ids]
+    sources = write_arrow(sources_table(files, {file.relpath: 1 for file in files}, {}), Location(work),
+                          "ingest.sources.arrow")
+    return TableParts([documents], [entities], [quantities], ingest_errors, n_inputs=len(doc_ids),
+                      sources_path=sources, removed=removed, base_snapshot=base)
 
 
 def test_small_runs_add_a_file_each_rewrite_only_what_they_replace_and_are_compacted(tmp_path: Path):
