@@ -12,12 +12,11 @@ import hashlib
 import io
 from dataclasses import dataclass
 
-import fsspec
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from tasks.settings import ARROW_SUFFIX
-from tasks.storage import Location
+from tasks.storage import Location, file_system
 
 # Files the stages hand to each other are Arrow IPC; published tables are Parquet. lz4: fast
 # to read back, at 1.3-2.6 times the size of zstd Parquet.
@@ -74,13 +73,13 @@ def write_arrow(table: pa.Table, location: Location, relative: str, durable: boo
 
 
 def _read_url(url: str) -> bytes:
-    fs, path = fsspec.core.url_to_fs(url)
+    fs, path = file_system(url)
     return fs.cat_file(path)
 
 
 def url_exists(url: str) -> bool:
     """True when the file at `url` (or a local path) exists."""
-    fs, path = fsspec.core.url_to_fs(url)
+    fs, path = file_system(url)
     return fs.exists(path)
 
 

@@ -28,6 +28,16 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 LEASE_FILE = ".newsflow-lease.json"  # in the processed folder, beside the table folders
+# fsspec caches folder listings in each file system object, for good unless told otherwise: a
+# long-lived process (a served schedule, a Dask worker) would then miss the files that other
+# processes add (new articles, a newer snapshot, cache files), and even fail to read them.
+FILE_SYSTEM_OPTIONS = {"use_listings_cache": False}
+
+
+def file_system(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The file system of `url` (a URL or a local path) and the path on it, as newsflow opens
+    every location: without a listings cache."""
+    return fsspec.core.url_to_fs(url, **FILE_SYSTEM_OPTIONS)
 
 
 def normalize_url(text: str | Path) -> str:
@@ -72,7 +82,7 @@ class Location:
 
     def __init__(self, url: str | Path) -> None:
         self.url = normalize_url(url)
-        self.fs, self.root = fsspec.core.url_to_fs(self.url)
+        self.fs, self.root = file_system(self.url)
         self.root = self.root.rstrip("/")
         self.is_local = isinstance(self.fs, LocalFileSystem)
 

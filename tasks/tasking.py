@@ -6,17 +6,21 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import botocore.exceptions
 from prefect.cache_policies import INPUTS, TASK_SOURCE
 from prefect.filesystems import RemoteFileSystem, WritableFileSystem
 from prefect.tasks import exponential_backoff
 
 from tasks.settings import RETRIES, RETRY_BACKOFF_SECONDS, RETRY_JITTER_FACTOR
-from tasks.storage import Location
+from tasks.storage import FILE_SYSTEM_OPTIONS, Location
 
 # Faults that another attempt cannot mend: access denied, a missing bucket or file, a path that
-# is a folder. Every other OSError (a timeout, a reset connection, an HTTP 500 or 503 that the
-# storage client's own retries did not get past) is retried.
+# is a folder. Every other OSError is retried: on disk, a full disk or an I/O error; on S3, what
+# s3fs raises once the client's own retries gave up on an HTTP 500 or 503 (SlowDown: 25
+# attempts in about 40 s; the others: 5). A connection cut without an answer surfaces as one of
+# botocore's own errors, which is retried too.
 PERMANENT_ERRORS = (PermissionError, FileNotFoundError, IsADirectoryError, NotADirectoryError)
+TRANSIENT_ERRORS = (OSError, botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)
 
 
 def retry_only_transient_errors(task, task_run, state) -> bool:
@@ -25,7 +29,7 @@ def retry_only_transient_errors(task, task_run, state) -> bool:
         state.result()
     except PERMANENT_ERRORS:
         return False
-    except OSError:
+    except TRANSIENT_ERRORS:
         return True
     except BaseException:
         return False
@@ -60,10 +64,10 @@ def result_storage(url: str) -> Path | WritableFileSystem:
     name = "newsflow-results-" + hashlib.sha256(location.url.encode()).hexdigest()[:16]
     try:
         block = RemoteFileSystem.load(name)
-        if block.basepath == location.url:
+        if (block.basepath, block.settings) == (location.url, FILE_SYSTEM_OPTIONS):
             return block
     except ValueError:  # no such block yet
         pass
-    block = RemoteFileSystem(basepath=location.url)
+    block = RemoteFileSystem(basepath=location.url, settings=FILE_SYSTEM_OPTIONS)
     block.save(name, overwrite=True)
     return block

@@ -29,6 +29,7 @@ import httpx  # noqa: E402
 import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
+S3_TEST_SECRET = "newsflow-test-secret-9f3a7c"  # the test S3 server's secret key: must never show anywhere
 SEED = REPO / "seeds" / "000_8a74b926aa5c5ac4.txt"
 
 
@@ -130,20 +131,17 @@ def prefect_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def s3_bucket() -> str:
     """A real S3 server on a free loopback port (moto's server mode, which enforces conditional
-    writes) with an empty bucket; returns its s3:// URL. s3fs finds the server through fsspec's
-    configuration (what FSSPEC_S3_ENDPOINT_URL sets when fsspec is imported), and test
-    credentials through the standard AWS variables."""
-    import fsspec.config
-
+    writes) with an empty bucket; returns its s3:// URL. Every client (s3fs, and the processes
+    the tests start) finds the server and the test credentials through the standard AWS
+    variables (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...), which stay set for the session."""
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    settings = {"AWS_ACCESS_KEY_ID": "newsflow-test",
-                "AWS_SECRET_ACCESS_KEY": "newsflow-test-secret", "AWS_DEFAULT_REGION": "us-east-1"}
+    settings = {"AWS_ACCESS_KEY_ID": "newsflow-test", "AWS_SECRET_ACCESS_KEY": S3_TEST_SECRET,
+                "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint}
     before = {name: os.environ.get(name) for name in settings}
     os.environ.update(settings)
-    fsspec.config.conf["s3"] = {"endpoint_url": endpoint}
     try:
         wait_until(lambda: _answers(endpoint), 30, "the S3 server")
         import boto3
@@ -151,7 +149,6 @@ def s3_bucket() -> str:
         boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="newsflow-test")
         yield "s3://newsflow-test"
     finally:
-        fsspec.config.conf.pop("s3", None)
         for name, value in before.items():
             if value is None:
                 os.environ.pop(name, None)

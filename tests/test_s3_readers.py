@@ -8,8 +8,8 @@ tasks.snapshots.read_tables returns. Nothing leaves the machine:
 - the readers get the server's address the way a user passes a custom endpoint (MinIO, a local
   S3 server): in their own options, or in AWS_ENDPOINT_URL alone with the docs' snippets for AWS
   run verbatim in a fresh interpreter (test_the_docs_snippets_for_aws_run_unchanged_...);
-- fsspec's global endpoint (set by the fixture for newsflow's code) is removed while the readers
-  run, so a snippet that forgot its endpoint would fail instead of passing by luck;
+- AWS_ENDPOINT_URL (set by the fixture for newsflow's code) is removed while the readers run,
+  so a snippet that forgot its endpoint would fail instead of passing by luck;
 - DuckDB has no httpfs extension here and must not download it: it reads s3:// through a
   registered s3fs filesystem, with extension auto-install and auto-load off;
 - Python-level connections (s3fs, which pandas with storage_options, pyarrow and DuckDB use here)
@@ -32,7 +32,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import duckdb
-import fsspec.config
 import pandas as pd
 import polars as pl
 import pyarrow as pa
@@ -114,15 +113,15 @@ def published(s3_bucket: str) -> SimpleNamespace:
     first = publish(Location(url), make_tables("v1"), "key 1", "test", 3, 1000)
     latest = publish(Location(url), make_tables("v2"), "key 2", "test", 3, 1000)
     assert (first.id, latest.id) == (1, 2)
-    return SimpleNamespace(url=url, endpoint=fsspec.config.conf["s3"]["endpoint_url"], expected=read_tables(url),
+    return SimpleNamespace(url=url, endpoint=os.environ["AWS_ENDPOINT_URL"], expected=read_tables(url),
                            first=first, latest=latest)
 
 
 @pytest.fixture
 def s3(published: SimpleNamespace, monkeypatch) -> SimpleNamespace:
-    """The published location, with fsspec's global S3 endpoint removed (each reader must name
+    """The published location, with AWS_ENDPOINT_URL removed (each reader must name
     it, as a user does) and every Python-level connection checked to go to loopback."""
-    monkeypatch.delitem(fsspec.config.conf, "s3")
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
     refused: list = []
     connect, connect_ex = socket.socket.connect, socket.socket.connect_ex
 

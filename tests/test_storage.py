@@ -8,13 +8,14 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
 from tasks.storage import (
     FOREIGN_CLAIM_HOURS, LEASE_FILE, Claim, Location, RunLockedError, ensure_private_folder, exclusive_run_lease,
+    normalize_url,
 )
 from tests.conftest import REPO
 
@@ -74,3 +75,47 @@ def test_cache_folder_must_not_be_writable_by_others(tmp_path: Path):
     shared.chmod(0o777)
     with pytest.raises(PermissionError, match="chmod go-w"):
         ensure_private_folder(Location(shared))
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ("data/raw", str(REPO / "data" / "raw")),  # relative to the working folder (the tests run in the repo)
+    ("file:///srv/news/", "/srv/news"),
+    ("/srv/news/../news", "/srv/news"),
+    ("s3://bucket/news/raw/", "s3://bucket/news/raw"),
+    ("s3://bucket", "s3://bucket"),
+])
+def test_locations_are_normalized(given: str, expected: str, monkeypatch):
+    monkeypatch.chdir(REPO)
+    assert normalize_url(given) == expected
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("nosuch://bucket/x", "Protocol not known: nosuch"),
+    ("gs://bucket/x", "install gcsfs"),
+])
+def test_a_location_fsspec_cannot_open_is_refused_naming_it(url: str, message: str):
+    with pytest.raises(ValueError, match=f"cannot use {url}: .*{message}"):
+        Location(url)
+
+
+def test_listing_on_s3_skips_hidden_files_and_tags_content_changes(s3_bucket: str):
+    raw = Location(f"{s3_bucket}/listing-{uuid.uuid4().hex[:8]}")
+    with pytest.raises(FileNotFoundError):
+        raw.list_files()
+    for relative, data in [("a.txt", b"one"), ("b/c.txt", b"two"), (".hidden.txt", b"x"), ("d/.e/f.txt", b"x")]:
+        raw.write_bytes(relative, data)
+    first = raw.list_files()
+    assert [(listed.relpath, listed.size) for listed in first] == [("a.txt", 3), ("b/c.txt", 3)]
+    raw.write_bytes("a.txt", b"ONE")  # the same size, other content: another ETag
+    raw.write_bytes("b/g.txt", b"new")  # added by another writer: seen at once (no cached listing)
+    second = raw.list_files()
+    assert [listed.relpath for listed in second] == ["a.txt", "b/c.txt", "b/g.txt"]
+    assert second[0].change_tag != first[0].change_tag and second[1] == first[1]
+
+
+def test_an_exclusive_create_on_s3_admits_one_writer(s3_bucket: str):
+    location = Location(f"{s3_bucket}/create-{uuid.uuid4().hex[:8]}")
+    location.create("manifest.json", b"first")
+    with pytest.raises(FileExistsError):
+        location.create("manifest.json", b"second")
+    assert location.read_bytes("manifest.json") == b"first"
