@@ -19,7 +19,7 @@ CACHE_DIR ?= $(or $(NEWSFLOW_CACHE_DIR),data/cache)
 PREFECT_PORT ?= 4200
 SERVER_ENV := PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api PREFECT_UI_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api
 
-.PHONY: install run test e2e clear-cache schema-doc bench bench-scale server serve deploy worker ui-check
+.PHONY: install run test e2e clear-cache schema-doc bench bench-scale bench-object-storage server serve deploy worker ui-check
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c '$(SUPPORTED)' 2>/dev/null || { echo "newsflow needs Python 3.11, 3.12 or 3.13;" \
@@ -54,6 +54,10 @@ bench: $(STAMP)
 # The same text as 2,225 articles and as about 27,500 short documents: does a run cost what changed?
 bench-scale: $(STAMP)
 	$(BIN)/python bench/scale_bench.py --json bench/results/scale.json
+
+# Local disk against a local S3 server (moto): cold, unchanged and one added (docs/performance.md).
+bench-object-storage: $(STAMP)
+	$(BIN)/python bench/object_storage_bench.py --json bench/results/object_storage.json
 
 # Operating: the Prefect server with its UI on 127.0.0.1, then either `make serve` (one process
 # runs the flow on its cron schedule) or `make deploy` + `make worker` (a process work pool).
