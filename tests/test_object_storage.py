@@ -19,6 +19,7 @@ import pytest
 from flows.news_pipeline import make_task_runner, news_pipeline
 from tasks.snapshots import read_tables
 from tasks.storage import Location
+from tasks.sweep import read_records
 from tests.conftest import S3_TEST_SECRET, SEED, free_port, wait_until
 from tests.s3_faults import FaultProxy
 
@@ -113,6 +114,11 @@ def test_the_seed_on_s3_gives_the_local_tables_and_fresh_processes_compute_nothi
     output = run_elsewhere("new-tables", f"{s3_prefix}/processed-2")
     assert computed_task_runs(output) == {"ingest": 1, "clean": 0, "entities": 0, "numbers": 0, "write": 1}, output
     assert comparable(f"{s3_prefix}/processed-2") == local_tables
+    # Its run record names the cache files it used, on S3 as on disk (the sweep keeps those).
+    records, unreadable = read_records(Location(cache))
+    used = max(records, key=lambda record: record.finished).used
+    assert not unreadable and {path.split("/")[0] for path in used} == {"prefect-results", "work"}
+    assert set(used) <= set(Location(cache).sizes(""))
 
 
 @pytest.fixture

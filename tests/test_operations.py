@@ -7,6 +7,7 @@ import asyncio
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -148,3 +149,45 @@ def test_deployment_from_prefect_yaml_runs_on_a_process_worker(prefect_server, t
 async def _deployment(name: str):
     async with get_client() as client:
         return await client.read_deployment_by_name(name)
+
+
+def test_the_container_deployment_registers_with_its_image_and_s3_locations(prefect_server):
+    """prefect.yaml's second deployment, as docs/production.md makes it: a Docker work pool (the
+    server knows the type without prefect-docker), the image and the S3 prefix from the
+    environment, the code's folder in the image. (No container runtime runs it here.)"""
+    api_url, env = prefect_server
+    env = env | {"NEWSFLOW_IMAGE": "registry.example.com/newsflow:test", "NEWSFLOW_S3": "s3://news"}
+    prefect = str(Path(sys.executable).parent / "prefect")
+    subprocess.run([prefect, "work-pool", "create", "newsflow-docker", "--type", "docker", "--overwrite"],
+                   cwd=REPO, env=env, check=True, capture_output=True)
+    subprocess.run([prefect, "--no-prompt", "deploy", "--name", "newsflow-hourly-s3"],
+                   cwd=REPO, env=env, check=True, capture_output=True)
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        deployment = asyncio.run(_deployment("newsflow/newsflow-hourly-s3"))
+    assert deployment.parameters == {"raw_dir": "s3://news/raw", "processed_dir": "s3://news/processed",
+                                     "cache_dir": "s3://news/cache"}
+    assert deployment.job_variables["image"] == "registry.example.com/newsflow:test"
+    assert deployment.work_pool_name == "newsflow-docker"
+    assert deployment.pull_steps == [{"prefect.deployments.steps.set_working_directory":
+                                      {"directory": "/opt/newsflow"}}]
+    assert [schedule.schedule.cron for schedule in deployment.schedules] == ["0 * * * *"]
+
+
+def test_the_dockerfile_copies_what_the_package_needs(tmp_path: Path):
+    """The files the Dockerfile copies build the package (pip installs it from them) with every
+    module of flows/ and tasks/, and the deployment's entrypoint is among them."""
+    dockerfile = (REPO / "Dockerfile").read_text()
+    copied = [name for line in dockerfile.splitlines() if line.startswith("COPY ")
+              for name in line.split()[1:-1]]
+    (tmp_path / "context").mkdir()
+    for name in copied:
+        source = REPO / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / "context" / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "--wheel-dir", str(tmp_path / "wheel"), str(tmp_path / "context")], check=True, capture_output=True)
+    [wheel] = (tmp_path / "wheel").glob("newsflow-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        packaged = {name for name in archive.namelist() if name.endswith(".py")}
+    assert {f"{path.parent.name}/{path.name}" for package in ("flows", "tasks")
+            for path in (REPO / package).glob("*.py")} <= packaged
+    assert (tmp_path / "context" / "flows" / "news_pipeline.py").is_file() and "WORKDIR /opt/newsflow" in dockerfile
