@@ -15,11 +15,12 @@ import os
 import socket
 import stat
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
@@ -254,9 +255,12 @@ class RunLockedError(RuntimeError):
     """Another newsflow run holds the processed folder."""
 
 
-# A claim from another host cannot be checked for a live process: after this long it is
-# taken to be abandoned (a run that long is far beyond any measured here).
-FOREIGN_CLAIM_HOURS = 24.0
+# A claim from another host (another container) cannot be checked for a live process: its
+# holder renews it every CLAIM_RENEW_SECONDS while it runs, and one that nobody renewed for
+# CLAIM_EXPIRY_SECONDS is taken to be abandoned. So a killed container blocks the runs after it
+# for minutes, not for good.
+CLAIM_RENEW_SECONDS = 60.0
+CLAIM_EXPIRY_SECONDS = 10 * 60.0
 
 
 @dataclass(frozen=True)
@@ -268,6 +272,7 @@ class Claim:
     pid: int
     started: float  # seconds since the epoch
     token: str
+    renewed: float | None = None  # the holder's latest renewal (renewed_while_held), if any
 
     @classmethod
     def mine(cls) -> Claim:
@@ -276,10 +281,16 @@ class Claim:
 
     @classmethod
     def from_dict(cls, data: dict) -> Claim:
-        return cls(str(data["host"]), int(data["pid"]), float(data["started"]), str(data["token"]))
+        renewed = data.get("renewed")
+        return cls(str(data["host"]), int(data["pid"]), float(data["started"]), str(data["token"]),
+                   None if renewed is None else float(renewed))
 
     def to_dict(self) -> dict:
-        return {"host": self.host, "pid": self.pid, "started": self.started, "token": self.token}
+        return {"host": self.host, "pid": self.pid, "started": self.started, "token": self.token,
+                "renewed": self.renewed}
+
+    def renewed_now(self) -> Claim:
+        return replace(self, renewed=time.time())
 
     def describe(self) -> str:
         since = datetime.fromtimestamp(self.started, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -287,10 +298,33 @@ class Claim:
 
     def is_abandoned(self, now: float) -> bool:
         """True when its process is gone: on this host, no process has its pid; on another
-        host, it is older than FOREIGN_CLAIM_HOURS."""
+        host, nobody renewed it for CLAIM_EXPIRY_SECONDS."""
         if self.host == socket.gethostname():
             return not _process_exists(self.pid)
-        return now - self.started > FOREIGN_CLAIM_HOURS * 3600
+        return now - (self.renewed or self.started) > CLAIM_EXPIRY_SECONDS
+
+
+@contextmanager
+def renewed_while_held(renew: Callable[[], None]) -> Iterator[None]:
+    """Call `renew` every CLAIM_RENEW_SECONDS, in a thread, until the block ends. A renewal that
+    fails (a storage fault) is tried again at the next one: a holder loses its claim only when
+    none succeeds for CLAIM_EXPIRY_SECONDS."""
+    stop = threading.Event()
+
+    def keep_renewing() -> None:
+        while not stop.wait(CLAIM_RENEW_SECONDS):
+            try:
+                renew()
+            except Exception:  # whatever the storage raised: the next renewal tries again
+                pass
+
+    renewer = threading.Thread(target=keep_renewing, name="newsflow-claim-renewal", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        renewer.join()
 
 
 def _process_exists(pid: int) -> bool:
@@ -325,9 +359,11 @@ def exclusive_run_lease(location: Location) -> Iterator[Claim]:
 
     The lease is a small file created only if absent (an exclusive create on disk, a
     conditional PUT on an object store), holding the holder's Claim. A holder that died (its
-    pid gone on this host, or a claim from another host older than FOREIGN_CLAIM_HOURS) does not
-    block: its lease is taken over. Two runs that take over the same dead lease at once could
-    both go on; the snapshot manifest's own conditional create still lets only one publish.
+    pid gone on this host, or a claim from another host that nobody renewed lately) does not
+    block: its lease is taken over. While it runs, the holder renews its claim (so that a holder
+    on another host is seen to be alive: Claim.is_abandoned). Two runs that take over the same
+    dead lease at once could both go on; the snapshot manifest's own conditional create still
+    lets only one publish.
     """
     claim = Claim.mine()
     payload = json.dumps(claim.to_dict()).encode()
@@ -345,8 +381,14 @@ def exclusive_run_lease(location: Location) -> Iterator[Claim]:
             holder = _read_claim(location, LEASE_FILE)
             raise RunLockedError(f"another newsflow run ({holder.describe() if holder else 'just finished'}) "
                                  f"is writing {location.url}; try again later") from None
+    def renew() -> None:
+        holder = _read_claim(location, LEASE_FILE)
+        if holder is not None and holder.token == claim.token:
+            location.write_bytes(LEASE_FILE, json.dumps(claim.renewed_now().to_dict()).encode())
+
     try:
-        yield claim
+        with renewed_while_held(renew):
+            yield claim
     finally:
         try:
             holder = _read_claim(location, LEASE_FILE)

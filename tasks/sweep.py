@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from tasks.storage import Claim, Location
+from tasks.storage import Claim, Location, renewed_while_held
 
 RUNS = "runs"
 # The folders of content-addressed files; only the files directly inside them are swept (not
@@ -81,8 +81,14 @@ def recording_run(cache: Location, used: list[str]) -> Iterator[RunRecord]:
     abandoned."""
     record = RunRecord(Claim.mine())
     cache.write_bytes(record.relative, record.to_bytes())
+
+    def renew() -> None:  # so that the record of a run on another host is seen to be live
+        if record.finished is None:
+            cache.write_bytes(record.relative, RunRecord(record.claim.renewed_now()).to_bytes())
+
     try:
-        yield record
+        with renewed_while_held(renew):
+            yield record
     finally:
         record.used = sorted(_relative_to(cache, used))
         finished = RunRecord(record.claim, time.time(), record.used)

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from tasks import storage
 from tasks.storage import (
-    FOREIGN_CLAIM_HOURS, LEASE_FILE, Claim, Location, RunLockedError, ensure_private_folder, exclusive_run_lease,
+    CLAIM_EXPIRY_SECONDS, LEASE_FILE, Claim, Location, RunLockedError, ensure_private_folder, exclusive_run_lease,
     normalize_url,
 )
-from tests.conftest import REPO
+from tests.conftest import REPO, wait_until
 
 def test_a_second_run_on_the_same_folder_is_refused_with_the_holder(tmp_path: Path):
     holder = subprocess.Popen(
@@ -39,9 +40,17 @@ def test_a_second_run_on_the_same_folder_is_refused_with_the_holder(tmp_path: Pa
     assert not (tmp_path / LEASE_FILE).exists()  # released
 
 
-@pytest.mark.parametrize(("hours_old", "taken_over"), [(1, False), (FOREIGN_CLAIM_HOURS + 1, True)])
-def test_a_lease_held_from_another_host_blocks_until_it_is_old(tmp_path: Path, hours_old: float, taken_over: bool):
-    foreign = Claim("another-host", os.getpid(), time.time() - hours_old * 3600, "f" * 32)
+@pytest.mark.parametrize(("started_ago", "renewed_ago", "taken_over"), [
+    (60, None, False),  # just started
+    (CLAIM_EXPIRY_SECONDS + 60, None, True),  # never renewed: its holder died early
+    (48 * 3600, 60, False),  # a long run, renewed a minute ago
+    (48 * 3600, CLAIM_EXPIRY_SECONDS + 60, True),  # renewals stopped: its container was killed
+])
+def test_a_lease_held_from_another_host_blocks_while_it_is_renewed(tmp_path: Path, started_ago: float,
+                                                                    renewed_ago: float | None, taken_over: bool):
+    now = time.time()
+    foreign = Claim("another-host", os.getpid(), now - started_ago, "f" * 32,
+                    None if renewed_ago is None else now - renewed_ago)
     (tmp_path / LEASE_FILE).write_text(json.dumps(foreign.to_dict()))
     if taken_over:
         with exclusive_run_lease(Location(str(tmp_path))) as claim:
@@ -50,6 +59,15 @@ def test_a_lease_held_from_another_host_blocks_until_it_is_old(tmp_path: Path, h
         with pytest.raises(RunLockedError, match="on another-host"):
             with exclusive_run_lease(Location(str(tmp_path))):
                 pass
+
+
+def test_the_holder_renews_its_lease_while_it_runs(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(storage, "CLAIM_RENEW_SECONDS", 0.05)
+    with exclusive_run_lease(Location(tmp_path)) as claim:
+        wait_until(lambda: json.loads((tmp_path / LEASE_FILE).read_text())["renewed"], 10, "a renewal")
+        held = Claim.from_dict(json.loads((tmp_path / LEASE_FILE).read_text()))
+        assert held.token == claim.token and held.renewed > held.started
+    assert not (tmp_path / LEASE_FILE).exists()
 
 
 def test_a_lease_that_does_not_parse_is_refused_with_the_file_to_delete(tmp_path: Path):

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tasks.storage import Claim, Location
+from tasks import storage
+from tasks.storage import CLAIM_EXPIRY_SECONDS, Claim, Location
 from tasks.sweep import RunRecord, live_run, read_records, recording_run, sweep_cache
+from tests.conftest import wait_until
 
 DAY = 24 * 3600
 
@@ -139,3 +141,20 @@ def test_a_record_that_cannot_be_finished_leaves_the_run_unfinished_without_an_e
         pass
     assert record.finished is None and record.used == ["work/clean/a.arrow"]
     assert json.loads((tmp_path / record.relative).read_text())["finished"] is None
+
+
+@pytest.mark.parametrize(("renewed_ago", "live"), [(60, True), (CLAIM_EXPIRY_SECONDS + 60, False)])
+def test_a_run_on_another_host_is_live_while_it_renews_its_record(tmp_path: Path, renewed_ago: float, live: bool):
+    now = time.time()
+    claim = Claim("another-host", 1, now - 3600, "a" * 32, now - renewed_ago)
+    _file(tmp_path / RunRecord(claim).relative).write_bytes(RunRecord(claim).to_bytes())
+    assert bool(live_run(Location(tmp_path), now)) is live
+
+
+def test_a_running_run_renews_its_record(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(storage, "CLAIM_RENEW_SECONDS", 0.05)
+    cache = Location(tmp_path)
+    with recording_run(cache, []) as record:
+        wait_until(lambda: RunRecord.from_bytes(cache.read_bytes(record.relative)).claim.renewed, 10, "a renewal")
+        assert RunRecord.from_bytes(cache.read_bytes(record.relative)).finished is None
+    assert RunRecord.from_bytes(cache.read_bytes(record.relative)).finished is not None
