@@ -110,7 +110,11 @@ class Location:
 
     def read_bytes(self, relative: str, limit: int | None = None) -> bytes:
         """A whole file, or its first `limit` bytes."""
-        return self.fs.cat_file(self.path(relative), start=None if limit is None else 0, end=limit)
+        if limit is None:
+            return self.fs.cat_file(self.path(relative))
+        # Not cat_file with a range: S3 refuses any range of an empty object (HTTP 416).
+        with self.fs.open(self.path(relative), "rb") as source:
+            return source.read(limit)
 
     def open(self, relative: str):
         """A binary file object to read `relative` as a stream (a JSONL feed of any size)."""

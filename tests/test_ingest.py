@@ -32,7 +32,7 @@ from tasks.storage import Location
 ARTICLE = "Shares in Acme rose 5% on Monday after the firm reported record profits."
 
 
-def ingest(raw: Path, max_bytes: int = 10_000_000):
+def ingest(raw: Path | str, max_bytes: int = 10_000_000):
     return ingest_sources(raw, discover_sources(raw), max_bytes)
 
 
@@ -154,6 +154,33 @@ def test_every_input_is_a_document_or_an_error(tmp_path: Path):
         "lonely.meta.json": "orphan_metadata",
         "link.txt": "symlink_ignored",
     }
+
+
+def test_the_same_files_read_from_s3_give_the_same_documents_and_errors(tmp_path: Path, s3_bucket: str):
+    raw = tmp_path / "raw"
+    (raw / "sub dir").mkdir(parents=True)
+    files = {
+        "good.md": ARTICLE.encode(), "empty.txt": b"", "blank.txt": b"  \n\t\n", "image.txt": b"\x89PNG\r\n\x00",
+        "big.txt": b"x" * 2000, "notes.pdf": b"%PDF-1.4", "lonely.meta.json": b"{}", ".hidden.txt": ARTICLE.encode(),
+        "sub dir/-dash \u00fc.txt": "Le caf\u00e9 a gagn\u00e9 5 %.".encode("cp1252"),
+        "sub dir/-dash \u00fc.meta.json": json.dumps({"title": "Caf\u00e9", "published": "2021-03-04"}).encode(),
+        "page.html": b"<html><head><title>Acme</title></head><body><article><p>" + ARTICLE.encode() * 3
+                     + b"</p></article></body></html>",
+        "feed.jsonl": b'{"id": "a", "text": "Acme rose 5%."}\nnot json\n\n{"text": ""}\n',
+    }
+    bucket = Location(f"{s3_bucket}/ingest-{tmp_path.name}")
+    for relative, data in files.items():
+        (raw / relative).write_bytes(data)
+        bucket.write_bytes(relative, data)
+    (disk_documents, disk_errors), (s3_documents, s3_errors) = (ingest(raw, max_bytes=1000),
+                                                                 ingest(bucket.url, max_bytes=1000))
+    assert s3_documents == disk_documents and len(disk_documents) == 4
+
+    def reasons(errors):  # (not recorded_at: when)
+        return [(error.source, error.error_type, error.message) for error in errors]
+
+    assert reasons(s3_errors) == reasons(disk_errors) and len(disk_errors) == 8
+    assert count_inputs(bucket.url, discover_sources(bucket.url)) == count_inputs(raw, discover_sources(raw)) == 12
 
 
 def test_unreadable_file_is_an_error_row(tmp_path: Path):
