@@ -139,7 +139,7 @@ class Location:
         The data is written in one call, never inside an open block that could fail half-way
         (an object store would commit the part written)."""
         path = self.path(relative)
-        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        self._make_folder(path)
         with self.fs.open(path, "xb") as sink:
             sink.write(data)
             if self.is_local:  # an object store's PUT is durable when it returns
@@ -148,8 +148,14 @@ class Location:
 
     def copy(self, source: str, target: str) -> None:
         path = self.path(target)
-        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        self._make_folder(path)
         self.fs.copy(self.path(source), path)
+
+    def _make_folder(self, path: str) -> None:
+        """The folder of `path`, on disk. Object stores need none, and s3fs's makedirs would
+        create a missing bucket, where a wrong URL must fail instead."""
+        if self.is_local:
+            self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
 
     def sizes(self, relative: str) -> dict[str, int]:
         """Every file beneath `relative` (recursively) and its size, by path relative to this

@@ -221,6 +221,16 @@ def test_access_denied_fails_the_run_at_once_naming_the_location(s3_prefix: str,
 
 
 @pytest.mark.e2e
+@pytest.mark.parametrize("missing", ["raw", "processed", "cache"])
+def test_a_missing_bucket_fails_the_run_at_once_naming_the_location(missing: str, s3_prefix: str):
+    locations = {name: f"{s3_prefix}/{name}" for name in ("raw", "processed", "cache")}
+    locations[missing] = f"s3://newsflow-no-such-bucket/{missing}"
+    with pytest.raises(FileNotFoundError, match=f"{missing} folder not found: {locations[missing]}"):
+        news_pipeline(raw_dir=locations["raw"], processed_dir=locations["processed"], cache_dir=locations["cache"])
+    assert not Location(s3_prefix).sizes("processed/_snapshots")
+
+
+@pytest.mark.e2e
 @pytest.mark.parametrize("held_write", ["_files/", "_snapshots/"])
 def test_kill_9_while_publishing_leaves_the_previous_snapshot_and_the_rerun_equals_a_clean_run(
         held_write: str, s3_bucket: str, s3_prefix: str, proxy: FaultProxy, prefect_api: str, tmp_path: Path):
