@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
+import sys
 from collections import Counter
 
 import pytest
@@ -166,3 +168,25 @@ def test_hand_checked_bbc_articles(case: dict):
     assert {text: found[text] for text in compared} == {text: {want} for text, want in compared.items()}
     for mention in case.get("ambiguous", []):
         assert all(" " not in name for name in found.get(mention, set())), f"{mention!r} was guessed"
+
+
+def _score_entities_module():
+    spec = importlib.util.spec_from_file_location("score_entities", REPO / "bench" / "score_entities.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(("gold", "predicted", "tp", "fp", "fn"), [
+    ({(0, 4, "PERSON")}, {(0, 4, "PERSON")}, 1, 0, 0),
+    ({(0, 4, "PERSON")}, {(0, 4, "ORG")}, 0, 1, 1),  # typed: the right span with another label is wrong twice
+    ({(0, 9, "PERSON")}, {(4, 9, "PERSON")}, 0, 1, 1),  # exact spans only
+    (set(), {(0, 4, "GPE")}, 0, 1, 0),
+    ({(0, 4, "NORP")}, set(), 0, 0, 1),
+])
+def test_the_entity_scorer_counts_typed_exact_spans(gold, predicted, tp, fp, fn):
+    score_entities = _score_entities_module()
+    scores = {label: score_entities.Score() for label in (*score_entities.LABELS, "all")}
+    score_entities.score_spans(gold, predicted, scores, "Jane Doe said", "a.txt")
+    assert (scores["all"].tp, scores["all"].fp, scores["all"].fn) == (tp, fp, fn)
