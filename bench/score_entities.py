@@ -22,9 +22,9 @@ import argparse
 import hashlib
 import json
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from figures import Score
 from tasks.clean import clean_text
 from tasks.ingest import ingest_sources
 from tasks.listing import discover_sources
@@ -37,23 +37,6 @@ LABELS = ("PERSON", "ORG", "GPE", "LOC", "NORP")
 CORPUS_FOLDERS = {"bbc": "bbc", "peoplesdaily": "peoplesdaily-dev"}
 
 Span = tuple[int, int, str]  # start, end, label
-
-
-@dataclass
-class Score:
-    """True positives, false positives and false negatives of one label (or all)."""
-
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def figures(self) -> dict[str, float | int]:
-        precision = self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
-        recall = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        return {"tp": self.tp, "fp": self.fp, "fn": self.fn,
-                "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
 
 
 def score_spans(gold: set[Span], predicted: set[Span], scores: dict[str, Score], text: str, where: str) -> None:

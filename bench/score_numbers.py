@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from figures import Score
 from tasks.numbers import find_quantities
 from tasks.settings import corpora_dir
 
@@ -34,23 +35,6 @@ class Item:
     kind: str
     value: float
     currency: str | None
-
-
-@dataclass
-class Score:
-    """Counts for one group, and the misses to list with --verbose."""
-
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def figures(self) -> dict[str, float | int]:
-        precision = self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
-        recall = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        return {"tp": self.tp, "fp": self.fp, "fn": self.fn,
-                "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
 
 
 def matches(predicted: Item, expected: Item) -> bool:

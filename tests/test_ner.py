@@ -174,6 +174,8 @@ def _score_entities_module():
     spec = importlib.util.spec_from_file_location("score_entities", REPO / "bench" / "score_entities.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
+    if str(REPO / "bench") not in sys.path:  # as when it runs as a script: its folder's modules import
+        sys.path.append(str(REPO / "bench"))
     spec.loader.exec_module(module)
     return module
 
