@@ -17,13 +17,22 @@ Canonical names (within one document; no cross-document linking to a knowledge b
 Noise: mentions with no letter or digit, and labels known to be wrong for a text
 (MISLABELLED, e.g. "COVID-19" tagged ORG), are dropped; a mention that starts with a personal
 title ("Mr Ebbers" tagged ORG) is relabelled PERSON.
+
+One person, one label in a document (`consistent_people`): once a person is named in full
+("Tony Blair"), the document's other mentions of that name's last or first word ("Blair",
+"Mr Blair", "Blair's") are PERSON too, where the model gave them another label, and the later
+occurrences of the last word that the model missed become PERSON mentions (case-sensitive, on
+word boundaries, never inside another mention). A word that ends or starts two full names is
+left alone. `label_source` says how each label was decided: `model` (spaCy's), `document` (the
+document's full name), `rule` (a personal title, or a missed surname found again).
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from bisect import bisect_right
+from bisect import bisect_right, insort
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tasks.errors import ErrorRecord
@@ -74,6 +83,10 @@ PERSONAL_TITLES = {"mr", "mrs", "ms", "miss", "dr", "sir", "dame", "lord", "lady
 MISLABELLED = {("covid-19", "ORG"), ("covid", "ORG"), ("coronavirus", "ORG")}
 INITIAL_STOPWORDS = {"of", "and", "for", "the", "on", "in", "&"}
 EDGE_JUNK = re.compile(r"^[\W_]+|[\W_]+$")
+LABEL_SOURCES = ("model", "document", "rule")
+# A word of a full name that is found again on its own must look like a name: capitalised, at
+# least three letters (not an initial), not a title.
+NAME_WORD = re.compile(r"^[A-Z][a-z'’-]+[a-z]$")
 POSSESSIVE = re.compile(r"['’]s?$")
 ACRONYM = re.compile(r"^[A-Z][A-Z&.]{1,9}$")
 
@@ -89,6 +102,7 @@ class Mention:
     end_char: int
     sentence: int
     canonical: str
+    label_source: str = "model"  # model, document or rule: how the label was decided (LABEL_SOURCES)
 
 
 @functools.cache
@@ -170,18 +184,93 @@ def text_chunks(text: str, max_chars: int = MAX_CHUNK_CHARS) -> list[tuple[int, 
     return chunks
 
 
-def document_mentions(doc_id: str, pieces: list[tuple[int, object]]) -> list[Mention]:
-    """The kept mentions of one document from its spaCy Docs (one per chunk, with offsets)."""
+@dataclass(frozen=True)
+class Span:
+    """A mention before its canonical name: where it is, its label and how that was decided."""
+
+    start: int
+    end: int
+    text: str
+    label: str
+    label_source: str
+
+
+def _name_words(spans: list[Span], names: list[str]) -> dict[str, str]:
+    """The first and last words of the document's full person names (`names`: the spans'
+    names without titles), each with the one full name it belongs to (a word of two different
+    full names is left out)."""
+    owners: dict[str, set[str]] = {}
+    for span, name in zip(spans, names):
+        words = name.split() if span.label == "PERSON" else []
+        # (A "full name" holding a title is the model's mistake: "Tory Treasurer Lord".)
+        if len(words) > 1 and not any(word.lower().rstrip(".") in TITLES for word in words):
+            for word in (words[0], words[-1]):
+                if NAME_WORD.match(word):
+                    owners.setdefault(word, set()).add(name)
+    return {word: next(iter(full)) for word, full in owners.items() if len(full) == 1}
+
+
+def _word_occurrences(text: str, name: str) -> Iterator[tuple[int, int]]:
+    """Where `name` occurs in `text` as whole words (case-sensitive; a possessive "'s" may
+    follow). A plain search and a look at the characters around it: a regular expression per
+    name would be compiled for every document, which cost more than the rest of the pass."""
+    start = text.find(name)
+    while start != -1:
+        end = start + len(name)
+        before, after = text[start - 1:start], text[end:end + 1]
+        if not (before.isalnum() or before in "_'’-" and before) and not (after.isalnum() or after in "_-" and after):
+            if after not in ("'", "’") or (text[end + 1:end + 2] == "s" and not text[end + 2:end + 3].isalnum()):
+                yield start, end
+        start = text.find(name, start + 1)
+
+
+def consistent_people(text: str, spans: list[Span]) -> list[Span]:
+    """The document's mentions with its people labelled consistently (see the module's
+    docstring), sorted by position."""
+    names = [strip_titles(normalise_name(span.text)) for span in spans]
+    words = _name_words(spans, names)
+    if not words:
+        return spans
+    full_names = set(words.values())
+    first_full: dict[str, int] = {}
+    for span, name in zip(spans, names):
+        if span.label == "PERSON" and name in full_names:
+            first_full.setdefault(name, span.start)
+    relabelled = [Span(span.start, span.end, span.text, "PERSON", "document") if span.label != "PERSON" and name in words
+                  else span for span, name in zip(spans, names)]
+    taken = sorted((span.start, span.end) for span in relabelled)
+    found = []
+    # The full names the model missed, then the surnames (first names are too often common
+    # words to be looked for), each after the name's first full mention.
+    wanted = [(full, full) for full in first_full] + [(word, full) for word, full in words.items()
+                                                      if full.split()[-1] == word]
+    for name, full in wanted:
+        for start, end in _word_occurrences(text, name):
+            before = bisect_right(taken, (start, end))
+            overlaps = (before > 0 and taken[before - 1][1] > start) or (before < len(taken) and taken[before][0] < end)
+            if start > first_full[full] and not overlaps:
+                found.append(Span(start, end, name, "PERSON", "rule"))
+                insort(taken, (start, end))
+    return sorted(relabelled + found, key=lambda span: span.start)
+
+
+def document_mentions(doc_id: str, text: str, pieces: list[tuple[int, object]]) -> list[Mention]:
+    """The kept mentions of one document (its clean `text`) from its spaCy Docs (one per
+    chunk, with offsets)."""
     spans, sentence_starts = [], []
     for offset, doc in pieces:
         sentence_starts += [offset + sentence.start_char for sentence in doc.sents]
-        spans += [(offset, ent, corrected_label(ent.text, ent.label_)) for ent in doc.ents
-                  if not is_noise(normalise_name(ent.text), ent.label_)]
-    names = canonical_names([(ent.text, label) for _, ent, label in spans])
+        for ent in doc.ents:
+            if not is_noise(normalise_name(ent.text), ent.label_):
+                label = corrected_label(ent.text, ent.label_)
+                spans.append(Span(offset + ent.start_char, offset + ent.end_char, ent.text, label,
+                                  "model" if label == ent.label_ else "rule"))
+    spans = consistent_people(text, spans)
+    names = canonical_names([(span.text, span.label) for span in spans])
     return [
-        Mention(doc_id, ent.text, label, offset + ent.start_char, offset + ent.end_char,
-                bisect_right(sentence_starts, offset + ent.start_char) - 1, name)
-        for (offset, ent, label), name in zip(spans, names)
+        Mention(doc_id, span.text, span.label, span.start, span.end, bisect_right(sentence_starts, span.start) - 1,
+                name, span.label_source)
+        for span, name in zip(spans, names)
     ]
 
 
@@ -199,7 +288,7 @@ def extract_entities(nlp, documents: list[dict]) -> tuple[list[Mention], list[Er
     errors: list[ErrorRecord] = []
     for row in documents:
         try:
-            mentions.extend(document_mentions(row["doc_id"], pieces.get(first_with_text[row["text"]], [])))
+            mentions.extend(document_mentions(row["doc_id"], row["text"], pieces.get(first_with_text[row["text"]], [])))
         except (ValueError, KeyError, IndexError) as error:
             errors.append(ErrorRecord(row["source"], STAGE, "entity_error", f"{type(error).__name__}: {error}", row["doc_id"]))
     return mentions, errors

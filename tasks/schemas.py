@@ -54,6 +54,8 @@ ENTITIES = _schema(
     _field("end_char", pa.int32(), "End offset (exclusive) in documents.text.", False),
     _field("sentence", pa.int32(), "Index of the sentence holding the mention (0-based).", False),
     _field("canonical", pa.string(), "Canonical name of the entity within its document.", False),
+    _field("label_source", pa.string(), "How the label was decided: model (spaCy's), document (the person's "
+           "full name elsewhere in the document) or rule (a personal title; a surname the model missed).", False),
 )
 
 DOCUMENT_ENTITIES = _schema(

@@ -14,7 +14,8 @@ import tasks.ner
 from tasks.clean import clean_text
 from tests.conftest import REPO
 from tasks.ner import (
-    EXCLUDED_COMPONENTS, MAX_CHUNK_CHARS, canonical_names, extract_entities, is_noise, load_nlp, text_chunks,
+    EXCLUDED_COMPONENTS, MAX_CHUNK_CHARS, Span, canonical_names, consistent_people, extract_entities, is_noise, load_nlp,
+    text_chunks,
 )
 from tasks.settings import SPACY_MODEL, corpora_dir
 
@@ -192,3 +193,48 @@ def test_the_entity_scorer_counts_typed_exact_spans(gold, predicted, tp, fp, fn)
     scores = {label: score_entities.Score() for label in (*score_entities.LABELS, "all")}
     score_entities.score_spans(gold, predicted, scores, "Jane Doe said", "a.txt")
     assert (scores["all"].tp, scores["all"].fp, scores["all"].fn) == (tp, fp, fn)
+
+
+def _spans(text: str, *marked: tuple[str, str] | tuple[str, str, int]) -> list[Span]:
+    """Model spans: (mention, label) or (mention, label, occurrence) found in `text`."""
+    spans = []
+    for mention, label, *occurrence in marked:
+        start = -1
+        for _ in range((occurrence or [1])[0]):
+            start = text.index(mention, start + 1)
+        spans.append(Span(start, start + len(mention), mention, label, "model"))
+    return sorted(spans, key=lambda span: span.start)
+
+
+@pytest.mark.parametrize(("text", "model", "expected"), [
+    # The full name makes a later mislabelled surname a PERSON ("document").
+    ("Tony Blair spoke. Blair said no.", [("Tony Blair", "PERSON"), ("Blair", "ORG", 2)],
+     [("Tony Blair", "PERSON", "model"), ("Blair", "PERSON", "document")]),
+    # A first name the model mislabelled, too.
+    ("Jacques Santini left. Jacques said so.", [("Jacques Santini", "PERSON"), ("Jacques", "NORP", 2)],
+     [("Jacques Santini", "PERSON", "model"), ("Jacques", "PERSON", "document")]),
+    # Missed surnames after the full name are found ("rule"), possessive and after a title too.
+    ("Tony Blair spoke. Mr Blair and Blair's aides left.", [("Tony Blair", "PERSON")],
+     [("Tony Blair", "PERSON", "model"), ("Blair", "PERSON", "rule"), ("Blair", "PERSON", "rule")]),
+    # A full name the model missed later is one mention, not its surname alone.
+    ("Xi Jinping spoke. Later Xi Jinping urged.", [("Xi Jinping", "PERSON")],
+     [("Xi Jinping", "PERSON", "model"), ("Xi Jinping", "PERSON", "rule")]),
+    # ... but not before the full name, not in other words or case, not inside another mention.
+    ("Blair lost. Tony Blair spoke. Blairite blair BLAIR. The Blair Foundation met.",
+     [("Tony Blair", "PERSON"), ("Blair Foundation", "ORG")],
+     [("Tony Blair", "PERSON", "model"), ("Blair Foundation", "ORG", "model")]),
+    # Two full names share the surname: it is left alone.
+    ("Tony Blair and Cherie Blair came. Blair spoke.", [("Tony Blair", "PERSON"), ("Cherie Blair", "PERSON"),
+                                                       ("Blair", "ORG", 3)],
+     [("Tony Blair", "PERSON", "model"), ("Cherie Blair", "PERSON", "model"), ("Blair", "ORG", "model")]),
+    # A "full name" holding a title is the model's mistake, not evidence.
+    ("Tory Treasurer Lord Ashcroft gave. Tory MPs agreed.", [("Tory Treasurer Lord", "PERSON"), ("Tory", "NORP", 2)],
+     [("Tory Treasurer Lord", "PERSON", "model"), ("Tory", "NORP", "model")]),
+    # No full name, no change: Jordan the country stays a GPE.
+    ("Jordan and Syria met. Jordan agreed.", [("Jordan", "GPE"), ("Syria", "GPE"), ("Jordan", "GPE", 2)],
+     [("Jordan", "GPE", "model"), ("Syria", "GPE", "model"), ("Jordan", "GPE", "model")]),
+])
+def test_one_person_gets_one_label_in_a_document(text: str, model: list, expected: list):
+    found = consistent_people(text, _spans(text, *model))
+    assert [(span.text, span.label, span.label_source) for span in found] == expected
+    assert all(text[span.start:span.end] == span.text for span in found)

@@ -66,7 +66,7 @@ def make_tables(tag: str) -> dict[str, pa.Table]:
                       for d in docs],
         # a: 2 mentions of one person, b to d: 1; every document: one organisation.
         "entities": [dict(doc_id=d, text=tag, label=label, start_char=start, end_char=start + 1, sentence=0,
-                          canonical=f"{tag} {label.lower()}")
+                          canonical=f"{tag} {label.lower()}", label_source="model")
                      for d in docs
                      for label, start in [("PERSON", 0), ("ORG", 2)] + ([("PERSON", 4)] if d == "a" else [])],
         "document_entities": [dict(doc_id=d, canonical=f"{tag} {label.lower()}", label=label, mentions=mentions,

@@ -37,7 +37,8 @@ def make_tables(version: int, dates: dict[str, datetime.date | None] = DATES) ->
                            text="t", raw_text="t", chars_removed=0, content_sha256="h", n_words=1, encoding="utf-8",
                            encoding_doubtful=False, model="m", pipeline_version="1", processed_at=UTC_ZERO)
                       for d in docs],
-        "entities": [dict(doc_id=d, text=tag, label="ORG", start_char=0, end_char=1, sentence=0, canonical=tag)
+        "entities": [dict(doc_id=d, text=tag, label="ORG", start_char=0, end_char=1, sentence=0, canonical=tag,
+                          label_source="model")
                      for d in docs for _ in range(2)],
         "document_entities": [dict(doc_id=d, canonical=tag, label="ORG", mentions=2, first_start_char=0) for d in docs],
         "quantities": [dict(doc_id=d, text=tag, start_char=0, end_char=1, kind="count", value=1.0,

@@ -103,7 +103,8 @@ def test_roll_up_entities_counts_mentions_per_canonical_entity():
     rows = [("d1", "Xi Jinping", "PERSON", 50), ("d1", "Xi Jinping", "PERSON", 10), ("d1", "Xi Jinping", "ORG", 5),
             ("d2", "Xi Jinping", "PERSON", 7), ("d1", "China", "GPE", 3)]
     entities = pa.Table.from_pylist(
-        [dict(doc_id=d, text=c, label=label, start_char=start, end_char=start + 2, sentence=0, canonical=c)
+        [dict(doc_id=d, text=c, label=label, start_char=start, end_char=start + 2, sentence=0, canonical=c,
+              label_source="model")
          for d, c, label, start in rows], schema=ENTITIES)
     rolled = roll_up_entities(entities)
     assert rolled.schema.equals(DOCUMENT_ENTITIES, check_metadata=False)
@@ -231,7 +232,8 @@ def _added_parts(work: Path, doc_ids: list[str], removed: tuple[str, ...], base:
     rows = [row | {"words_sha256": words_sha256(row["text"]), "text_minhash": text_minhash(row["text"])} for row in rows]
     documents = write_stage_output(pa.Table.from_pylist(rows, schema=CLEAN_DOCUMENTS), errors_table([]), Location(work), "stage", "docs")
     entities = write_stage_output(pa.Table.from_pylist(
-        [dict(doc_id=d, start_char=0, end_char=4, sentence=0, text="Acme", label="ORG", canonical="Acme") for d in doc_ids],
+        [dict(doc_id=d, start_char=0, end_char=4, sentence=0, text="Acme", label="ORG", canonical="Acme",
+              label_source="model") for d in doc_ids],
         schema=ENTITIES), errors_table([]), Location(work), "stage", "ents")
     quantities = write_stage_output(QUANTITIES.empty_table(), errors_table([]), Location(work), "stage", "qty")
     ingest_errors = write_arrow(errors_table([]), Location(work), "ingest.errors.arrow")
