@@ -110,11 +110,16 @@ class Location:
 
     def read_bytes(self, relative: str, limit: int | None = None) -> bytes:
         """A whole file, or its first `limit` bytes."""
+        path = self.path(relative)
         if limit is None:
-            return self.fs.cat_file(self.path(relative))
-        # Not cat_file with a range: S3 refuses any range of an empty object (HTTP 416).
-        with self.fs.open(self.path(relative), "rb") as source:
-            return source.read(limit)
+            return self.fs.cat_file(path)
+        try:
+            return self.fs.cat_file(path, start=0, end=limit)  # one ranged GET on S3
+        except OSError as error:
+            # S3 refuses any range of an empty object (HTTP 416, which s3fs raises as EINVAL).
+            if error.errno == errno.EINVAL and self.fs.size(path) == 0:
+                return b""
+            raise
 
     def open(self, relative: str):
         """A binary file object to read `relative` as a stream (a JSONL feed of any size)."""
