@@ -85,8 +85,8 @@ INITIAL_STOPWORDS = {"of", "and", "for", "the", "on", "in", "&"}
 EDGE_JUNK = re.compile(r"^[\W_]+|[\W_]+$")
 LABEL_SOURCES = ("model", "document", "rule")
 # A word of a full name that is found again on its own must look like a name: capitalised, at
-# least three letters (not an initial), not a title.
-NAME_WORD = re.compile(r"^[A-Z][a-z'’-]+[a-z]$")
+# least three letters (not an initial), not a title; "McDonald", "O'Brien", "Kilroy-Silk" too.
+NAME_WORD = re.compile(r"^(?=.{3})[A-Z][a-z]*(?:[A-Z][a-z]+)?(?:['’-][A-Z]?[a-z]+)*$")
 POSSESSIVE = re.compile(r"['’]s?$")
 ACRONYM = re.compile(r"^[A-Z][A-Z&.]{1,9}$")
 

@@ -216,6 +216,11 @@ def _spans(text: str, *marked: tuple[str, str] | tuple[str, str, int]) -> list[S
     # Missed surnames after the full name are found ("rule"), possessive and after a title too.
     ("Tony Blair spoke. Mr Blair and Blair's aides left.", [("Tony Blair", "PERSON")],
      [("Tony Blair", "PERSON", "model"), ("Blair", "PERSON", "rule"), ("Blair", "PERSON", "rule")]),
+    # Hyphenated and Mc/O' surnames are names too; a part after a hyphen is not one on its own.
+    ("Robert Kilroy-Silk quit. Kilroy-Silk and Silk left; O'Brien met Sean O'Brien. O'Brien spoke.",
+     [("Robert Kilroy-Silk", "PERSON"), ("Sean O'Brien", "PERSON")],
+     [("Robert Kilroy-Silk", "PERSON", "model"), ("Kilroy-Silk", "PERSON", "rule"),
+      ("Sean O'Brien", "PERSON", "model"), ("O'Brien", "PERSON", "rule")]),
     # A full name the model missed later is one mention, not its surname alone.
     ("Xi Jinping spoke. Later Xi Jinping urged.", [("Xi Jinping", "PERSON")],
      [("Xi Jinping", "PERSON", "model"), ("Xi Jinping", "PERSON", "rule")]),
