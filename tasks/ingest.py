@@ -473,10 +473,11 @@ def ingest_task(
     documents, unchanged = split_unchanged(documents, published)
     unchanged_path = write_unchanged(unchanged, work)
     batches, n_new_batches = write_batches(documents, target_batch_size, work)
-    errors_path = write_arrow(errors_table(errors), work, ingest_errors_path(sources, cache_version), durable=True)
+    errors_relative = ingest_errors_path(sources, cache_version)
+    errors_path = write_arrow(errors_table(errors), work, errors_relative, durable=True)
     n_inputs = count_inputs_by_file(raw_dir, sources)
     sources_path = write_arrow(sources_table(sources, n_inputs, {}), work,
-                               ingest_errors_path(sources, cache_version).replace(".errors", ".sources"), durable=True)
+                               errors_relative.replace(".errors", ".sources"), durable=True)
     get_run_logger().info(
         "read %d files: %d documents to compute in %d batches (%d new), %d unchanged; %d rejected inputs or metadata",
         len(sources), len(documents), len(batches), n_new_batches, len(unchanged), len(errors),

@@ -48,6 +48,20 @@ def seed_text() -> str:
     return SEED.read_text(encoding="utf-8")
 
 
+def load_bench_script(name: str):
+    """A script of bench/ as a module (`name` without .py), imported as when it runs: beside
+    the modules of its folder."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    if str(REPO / "bench") not in sys.path:
+        sys.path.append(str(REPO / "bench"))
+    spec.loader.exec_module(module)
+    return module
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -6,9 +6,7 @@ as UTF-8 and written in each encoding here by bench/score_encodings.py, which sc
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,20 +19,12 @@ from tasks.listing import discover_sources
 from tasks.settings import Settings, parse_folder_encodings
 from tasks.stage_files import read_arrow
 from tasks.storage import Location
+from tests.conftest import load_bench_script
 
-REPO = Path(__file__).resolve().parent.parent
 ISSUE_LINE = "中国经济增长 2.4% 。 GDP rose 6 percent."
 
 
-def _load_scorer():
-    spec = importlib.util.spec_from_file_location("score_encodings", REPO / "bench" / "score_encodings.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-SCORER = _load_scorer()
+SCORER = load_bench_script("score_encodings")
 
 
 @pytest.fixture(scope="module")

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
-import sys
 from collections import Counter
 
 import pytest
 
 import tasks.ner
 from tasks.clean import clean_text
-from tests.conftest import REPO
+from tests.conftest import REPO, load_bench_script
 from tasks.ner import (
     EXCLUDED_COMPONENTS, MAX_CHUNK_CHARS, Span, canonical_names, consistent_people, extract_entities, is_noise, load_nlp,
     text_chunks,
@@ -171,16 +169,6 @@ def test_hand_checked_bbc_articles(case: dict):
         assert all(" " not in name for name in found.get(mention, set())), f"{mention!r} was guessed"
 
 
-def _score_entities_module():
-    spec = importlib.util.spec_from_file_location("score_entities", REPO / "bench" / "score_entities.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    if str(REPO / "bench") not in sys.path:  # as when it runs as a script: its folder's modules import
-        sys.path.append(str(REPO / "bench"))
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize(("gold", "predicted", "tp", "fp", "fn"), [
     ({(0, 4, "PERSON")}, {(0, 4, "PERSON")}, 1, 0, 0),
     ({(0, 4, "PERSON")}, {(0, 4, "ORG")}, 0, 1, 1),  # typed: the right span with another label is wrong twice
@@ -189,7 +177,7 @@ def _score_entities_module():
     ({(0, 4, "NORP")}, set(), 0, 0, 1),
 ])
 def test_the_entity_scorer_counts_typed_exact_spans(gold, predicted, tp, fp, fn):
-    score_entities = _score_entities_module()
+    score_entities = load_bench_script("score_entities")
     scores = {label: score_entities.Score() for label in (*score_entities.LABELS, "all")}
     score_entities.score_spans(gold, predicted, scores, "Jane Doe said", "a.txt")
     assert (scores["all"].tp, scores["all"].fp, scores["all"].fn) == (tp, fp, fn)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import time
 from datetime import date
 
@@ -14,7 +12,7 @@ from tasks.clean import clean_text
 from tasks.numbers import (
     NOT_QUANTITY, QUANTITY, extract_quantities, find_quantities, not_quantity_matches, quantity_matches, to_rows,
 )
-from tests.conftest import REPO
+from tests.conftest import REPO, load_bench_script
 
 # (text, [(surface, kind, value, currency)]) for money, percent and percentage points.
 CASES = [
@@ -201,17 +199,6 @@ def test_exchange_rates_are_not_amounts(text: str):
     assert [q.text for q in find_quantities(text) if q.kind == "money"] == []
 
 
-def _load_scorer():
-    path = REPO / "bench" / "score_numbers.py"
-    spec = importlib.util.spec_from_file_location("score_numbers", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    if str(REPO / "bench") not in sys.path:  # as when it runs as a script: its folder's modules import
-        sys.path.append(str(REPO / "bench"))
-    spec.loader.exec_module(module)
-    return module
-
-
 # Texts where a match starts at an unusual place: glued codes, symbols after letters, words that
 # IGNORECASE folds onto ASCII (long s, Kelvin sign, dotted capital I), months and times.
 EDGE_TEXTS = [
@@ -244,7 +231,7 @@ def test_fast_scans_find_what_finditer_finds(seed_text: str):
 @pytest.mark.parametrize("data", ["bbc_business_quantities.jsonl", "bbc_business_quantities_holdout.jsonl"])
 def test_hand_labelled_bbc_sentences(data: str):
     """F1 >= 0.97 on the hand-labelled BBC sets, sentence by sentence (no article context)."""
-    scorer = _load_scorer()
+    scorer = load_bench_script("score_numbers")
     scores = {"money": scorer.Score(), "percent": scorer.Score()}
     for line in (REPO / "tests" / "data" / data).read_text(encoding="utf-8").splitlines():
         scorer.score_sentence(json.loads(line), scores, corpus=None)
