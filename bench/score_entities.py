@@ -11,7 +11,13 @@ no longer hashes as it did when it was labelled is reported and left out. Then:
   on the same texts;
 - the share of partial person mentions (a surname, a first name: the mention is not the full
   name) that newsflow gives the article's full name as `canonical` (a span of another label or
-  none counts as a miss).
+  none counts as a miss);
+- country codes: of the place mentions (GPE, LOC, NORP) in tests/data/entity_country_codes.jsonl
+  that name or lie in one country, the share newsflow finds as a place with the right
+  `country_code` (and the share of those it finds at all), and the codes it gives places that
+  are in no single country;
+- ambiguous names (tests/data/ambiguous_places.jsonl: "Georgia", "Paris", ... with the country
+  each article means): the share whose first place mention of that name gets that country.
 
     cd /work/main && .venv/bin/python bench/score_entities.py [--verbose] [--json PATH]
 """
@@ -28,11 +34,14 @@ from figures import Score
 from tasks.clean import clean_text
 from tasks.ingest import ingest_sources
 from tasks.listing import discover_sources
-from tasks.ner import extract_entities, load_nlp
+from tasks.ner import Mention, extract_entities, load_nlp
+from tasks.places import PLACE_LABELS
 from tasks.settings import SPACY_MODEL, corpora_dir
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data" / "entity_mentions_dev.jsonl"
+COUNTRY_CODES = REPO / "tests" / "data" / "entity_country_codes.jsonl"
+AMBIGUOUS_PLACES = REPO / "tests" / "data" / "ambiguous_places.jsonl"
 LABELS = ("PERSON", "ORG", "GPE", "LOC", "NORP")
 CORPUS_FOLDERS = {"bbc": "bbc", "peoplesdaily": "peoplesdaily-dev"}
 
@@ -66,6 +75,60 @@ def clean_texts(rows: list[dict], corpora: Path) -> dict[tuple[str, str], str]:
     return texts
 
 
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def country_code_figures(labelled: list[dict], mentions: dict[tuple[str, str], list[Mention]]) -> dict:
+    """Country codes of the labelled place mentions against newsflow's mentions of the same
+    spans, per (corpus, file)."""
+    found_at = {(key, m.start_char, m.end_char): m for key, found in mentions.items() for m in found}
+    in_a_country = right = found_as_place = coded_outside = outside = 0
+    misses = []
+    for row in labelled:
+        mention = found_at.get(((row["corpus"], row["file"]), row["start"], row["end"]))
+        place = mention if mention is not None and mention.label in PLACE_LABELS else None
+        if row["country_code"] is None:
+            outside += 1
+            coded_outside += bool(place and place.country_code)
+            continue
+        in_a_country += 1
+        found_as_place += place is not None
+        right += bool(place and place.country_code == row["country_code"])
+        if place and place.country_code != row["country_code"]:
+            misses.append(f"{row['text']!r} {place.country_code} (want {row['country_code']}; {row['file']})")
+    return {"place_mentions_in_one_country": in_a_country, "found_as_place": found_as_place, "right": right,
+            "share_right_of_found": round(right / found_as_place, 4) if found_as_place else 0.0,
+            "share_right_of_all": round(right / in_a_country, 4) if in_a_country else 0.0,
+            "places_in_no_country": outside, "given_a_code_anyway": coded_outside, "misses": sorted(misses)}
+
+
+def ambiguous_place_figures(labelled: list[dict], mentions: dict[tuple[str, str], list[Mention]]) -> dict:
+    """For each (article, ambiguous name): is the first place mention of that name given the
+    country the article means?"""
+    found = right = 0
+    misses = []
+    for row in labelled:
+        places = [m for m in mentions.get((row["corpus"], row["file"]), [])
+                  if m.label in PLACE_LABELS and row["name"] in (m.text, m.canonical)]
+        found += bool(places)
+        right += bool(places) and places[0].country_code == row["country_code"]
+        if places and places[0].country_code != row["country_code"]:
+            misses.append(f"{row['name']!r} {places[0].country_code} (want {row['country_code']}; {row['file']})")
+    return {"names": len(labelled), "found_as_place": found, "right": right,
+            "share_right_of_found": round(right / found, 4) if found else 0.0, "misses": sorted(misses)}
+
+
+def newsflow_mentions(texts: dict[tuple[str, str], str]) -> dict[tuple[str, str], list[Mention]]:
+    """newsflow's mentions of each text."""
+    keys = list(texts)
+    documents = [{"doc_id": str(index), "source": key[1], "text": texts[key]} for index, key in enumerate(keys)]
+    found: dict[tuple[str, str], list[Mention]] = {key: [] for key in keys}
+    for mention in extract_entities(load_nlp(), documents)[0]:
+        found[keys[int(mention.doc_id)]].append(mention)
+    return found
+
+
 def bare_spacy_spans(texts: list[str]) -> list[set[Span]]:
     """Bare spaCy's entities of the scored labels, per text."""
     import spacy
@@ -82,7 +145,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA, help="labelled articles (default: %(default)s)")
     args = parser.parse_args()
 
-    rows = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = read_jsonl(args.data)
     texts = clean_texts(rows, corpora_dir())
     scored, drifted = [], []
     for row in rows:
@@ -115,6 +178,14 @@ def main() -> None:
     figures["partial_person_mentions"] = {"count": partial, "resolved_to_full_name": resolved,
                                           "share": round(resolved / partial, 4) if partial else 0.0}
     figures["articles"] = {"scored": len(scored), "clean_text_changed": drifted}
+    by_file = {(row["corpus"], row["file"]): [] for row, _ in scored}
+    for mention in mentions:
+        row = scored[int(mention.doc_id)][0]
+        by_file[(row["corpus"], row["file"])].append(mention)
+    figures["country_codes"] = country_code_figures(read_jsonl(COUNTRY_CODES), by_file)
+    ambiguous = read_jsonl(AMBIGUOUS_PLACES)
+    figures["ambiguous_places"] = ambiguous_place_figures(
+        ambiguous, newsflow_mentions(clean_texts(ambiguous, corpora_dir())))
     print(f"{len(scored)} articles scored ({args.data.name}); clean text changed since labelling: {drifted or 'none'}")
     print(f"{'label':<7} {'newsflow P/R/F1':>22} {'bare spaCy P/R/F1':>22}")
     for label in (*LABELS, "all"):
@@ -122,11 +193,20 @@ def main() -> None:
         print(f"{label:<7} " + " ".join(f"{c['precision']:>6.3f} {c['recall']:>6.3f} {c['f1']:>6.3f} " for c in cells))
     print(f"partial person mentions resolved to the full name: {resolved} of {partial} "
           f"({figures['partial_person_mentions']['share']:.2f})")
+    codes = figures["country_codes"]
+    print(f"country codes: right on {codes['right']} of the {codes['found_as_place']} place mentions in one country "
+          f"that newsflow finds as places ({codes['share_right_of_found']:.3f}; of all "
+          f"{codes['place_mentions_in_one_country']}: {codes['share_right_of_all']:.3f}); "
+          f"{codes['given_a_code_anyway']} of {codes['places_in_no_country']} places in no one country given a code")
+    places = figures["ambiguous_places"]
+    print(f"ambiguous place names: right in {places['right']} of the {places['found_as_place']} articles that "
+          f"mention them as places ({places['share_right_of_found']:.3f}; {places['names']} labelled)")
     if args.verbose:
         for label, score in systems["newsflow"].items():
             if label != "all":
                 print(f"\n== newsflow {label}: {len(score.errors)} errors")
                 print("\n".join(sorted(score.errors)))
+        print("\n== country codes\n" + "\n".join(codes["misses"] + places["misses"]))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
 

@@ -32,10 +32,12 @@ from __future__ import annotations
 import functools
 import re
 from bisect import bisect_right, insort
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tasks.errors import ErrorRecord
+from tasks.places import country_codes
 from tasks.settings import SPACY_MODEL
 
 STAGE = "entities"
@@ -103,6 +105,7 @@ class Mention:
     sentence: int
     canonical: str
     label_source: str = "model"  # model, document or rule: how the label was decided (LABEL_SOURCES)
+    country_code: str | None = None  # ISO 3166-1 alpha-2 of a place's country (tasks/places.py)
 
 
 @functools.cache
@@ -149,17 +152,33 @@ def is_noise(text: str, label: str) -> bool:
     return not re.search(r"\w", text) or (text.lower(), label) in MISLABELLED
 
 
+def named_most(counts: Counter[str]) -> str | None:
+    """The full name that `counts` (full names in order of first mention, with their numbers of
+    mentions) names first and strictly more often than any other, else None: the article's
+    main person of that name ("Tony Blair" twice, then "Cherie Blair" once: a bare "Blair" is
+    Tony Blair; Donna Clarkson once, then Lana Clarkson twice: undecided)."""
+    first, *others = counts
+    return first if all(counts[other] < counts[first] for other in others) else None
+
+
+def part_of_name(name: str, full: str) -> bool:
+    """True when `name` is the first or last words of the longer `full` name ("Blair" of
+    "Tony Blair", "Van Gogh" of "Theo van Gogh"; particles' case is ignored)."""
+    part, whole = name.casefold().split(), full.casefold().split()
+    return 0 < len(part) < len(whole) and part in (whole[:len(part)], whole[-len(part):])
+
+
 def canonical_names(mentions: list[tuple[str, str]]) -> list[str]:
     """Canonical names for a document's (text, label) mentions, in the same order."""
     names = [normalise_name(text) for text, _ in mentions]
     names = [strip_titles(name) if label == "PERSON" else name for name, (_, label) in zip(names, mentions)]
-    full_people = {name for name, (_, label) in zip(names, mentions) if label == "PERSON" and " " in name}
+    full_people = Counter(name for name, (_, label) in zip(names, mentions) if label == "PERSON" and " " in name)
     long_orgs = {name for name, (_, label) in zip(names, mentions) if label == "ORG" and " " in name}
     canonical = []
     for name, (_, label) in zip(names, mentions):
-        if label == "PERSON" and " " not in name:
-            matches = {full for full in full_people if name in (full.split()[0], full.split()[-1])}
-            name = matches.pop() if len(matches) == 1 else name
+        if label == "PERSON" and (matches := Counter({full: count for full, count in full_people.items()
+                                                      if part_of_name(name, full)})):
+            name = named_most(matches) or name
         elif label == "ORG" and ACRONYM.match(name):
             acronym = name.replace(".", "")
             spelled = {org for org in long_orgs if initials(org) == acronym}
@@ -195,19 +214,61 @@ class Span:
     label_source: str
 
 
-def _name_words(spans: list[Span], names: list[str]) -> dict[str, str]:
-    """The first and last words of the document's full person names (`names`: the spans'
-    names without titles), each with the one full name it belongs to (a word of two different
-    full names is left out)."""
-    owners: dict[str, set[str]] = {}
+LEADING_ARTICLE = re.compile(r"^(?:the|The|THE)\s+")
+TRAILING_POSSESSIVE = re.compile(r"(?<=\w)['’]s?$")
+# Punctuation that is never a name's own first or last character (a final "." may be: "U.S.").
+LEADING_JUNK = re.compile(r"^[\s\"“”'‘’(\[,;:/*•·–—-]+")
+TRAILING_JUNK = re.compile(r"[\s\"“”'‘’\[\],;:/*•·–—-]+$")
+# A player's minute or a score after a name in sports reports ("Cameron 87", "Grady 29").
+TRAILING_NUMBER = re.compile(r"\s+\d+$")
+
+
+def name_span(span: Span) -> Span | None:
+    """The span cut to the name it holds, as the hand-labelled set and OntoNotes mark names:
+    the first line only; no leading "the", possessive ("Van Gogh's" -> "Van Gogh"), edge
+    punctuation or space; for a PERSON, no leading titles ("Ms Lomax" -> "Lomax") and nothing
+    after a spaced dash or a trailing number ("Cameron 87"). None when nothing is left."""
+    text = span.text.split("\n")[0]
+    if span.label == "PERSON":
+        text = TRAILING_NUMBER.sub("", re.split(r"\s[-–—]\s", text)[0])
+    start = span.start
+    while True:
+        cut = LEADING_ARTICLE.match(text) or LEADING_JUNK.match(text)
+        words = text.split()
+        # A title, or a heading in capitals run into the text ("PUBLIC SPLIT Esper, 56, began").
+        if not cut and span.label == "PERSON" and len(words) > 1 and (
+                words[0].lower().rstrip(".") in TITLES or len(words[0]) > 3 and words[0].isupper() and not words[1].isupper()):
+            cut = re.match(re.escape(words[0]) + r"\s+", text)
+        if not cut or cut.end() == len(text):
+            break
+        text, start = text[cut.end():], start + cut.end()
+    text = TRAILING_JUNK.sub("", TRAILING_POSSESSIVE.sub("", TRAILING_JUNK.sub("", text)))
+    return Span(start, start + len(text), text, span.label, span.label_source) if re.search(r"\w", text) else None
+
+
+def _full_names(spans: list[Span], names: list[str]) -> dict[str, int]:
+    """The document's full person names (`names`: the spans' names without titles), each with
+    the start of its first mention."""
+    first: dict[str, int] = {}
     for span, name in zip(spans, names):
         words = name.split() if span.label == "PERSON" else []
         # (A "full name" holding a title is the model's mistake: "Tory Treasurer Lord".)
         if len(words) > 1 and not any(word.lower().rstrip(".") in TITLES for word in words):
-            for word in (words[0], words[-1]):
-                if NAME_WORD.match(word):
-                    owners.setdefault(word, set()).add(name)
-    return {word: next(iter(full)) for word, full in owners.items() if len(full) == 1}
+            first.setdefault(name, span.start)
+    return first
+
+
+def _name_words(full_names: dict[str, int]) -> dict[str, tuple[int, bool]]:
+    """The first and last words of the full names that look like names, each with the start of
+    the first full name holding it and whether it ends one (a surname)."""
+    words: dict[str, tuple[int, bool]] = {}
+    for full, start in full_names.items():
+        parts = full.split()
+        for word in (parts[0], parts[-1]):
+            if NAME_WORD.match(word):
+                earlier, surname = words.get(word, (start, False))
+                words[word] = (min(start, earlier), surname or word == parts[-1])
+    return words
 
 
 def _word_occurrences(text: str, name: str) -> Iterator[tuple[int, int]]:
@@ -227,28 +288,26 @@ def _word_occurrences(text: str, name: str) -> Iterator[tuple[int, int]]:
 def consistent_people(text: str, spans: list[Span]) -> list[Span]:
     """The document's mentions with its people labelled consistently (see the module's
     docstring), sorted by position."""
-    names = [strip_titles(normalise_name(span.text)) for span in spans]
-    words = _name_words(spans, names)
+    names = [TRAILING_NUMBER.sub("", strip_titles(normalise_name(span.text))) for span in spans]
+    full_names = _full_names(spans, names)
+    words = _name_words(full_names)
     if not words:
         return spans
-    full_names = set(words.values())
-    first_full: dict[str, int] = {}
-    for span, name in zip(spans, names):
-        if span.label == "PERSON" and name in full_names:
-            first_full.setdefault(name, span.start)
-    relabelled = [Span(span.start, span.end, span.text, "PERSON", "document") if span.label != "PERSON" and name in words
-                  else span for span, name in zip(spans, names)]
+    relabelled = [
+        Span(span.start, span.start + len(name), name, "PERSON", "document")
+        if span.label != "PERSON" and name in words and span.text.startswith(name) else span
+        for span, name in zip(spans, names)
+    ]
     taken = sorted((span.start, span.end) for span in relabelled)
     found = []
     # The full names the model missed, then the surnames (first names are too often common
     # words to be looked for), each after the name's first full mention.
-    wanted = [(full, full) for full in first_full] + [(word, full) for word, full in words.items()
-                                                      if full.split()[-1] == word]
-    for name, full in wanted:
+    wanted = list(full_names.items()) + [(word, start) for word, (start, surname) in words.items() if surname]
+    for name, first_full in wanted:
         for start, end in _word_occurrences(text, name):
             before = bisect_right(taken, (start, end))
             overlaps = (before > 0 and taken[before - 1][1] > start) or (before < len(taken) and taken[before][0] < end)
-            if start > first_full[full] and not overlaps:
+            if start > first_full and not overlaps:
                 found.append(Span(start, end, name, "PERSON", "rule"))
                 insort(taken, (start, end))
     return sorted(relabelled + found, key=lambda span: span.start)
@@ -265,12 +324,13 @@ def document_mentions(doc_id: str, text: str, pieces: list[tuple[int, object]]) 
                 label = corrected_label(ent.text, ent.label_)
                 spans.append(Span(offset + ent.start_char, offset + ent.end_char, ent.text, label,
                                   "model" if label == ent.label_ else "rule"))
-    spans = consistent_people(text, spans)
+    spans = consistent_people(text, [named for span in spans if (named := name_span(span))])
     names = canonical_names([(span.text, span.label) for span in spans])
+    codes = country_codes([(name, span.label) for span, name in zip(spans, names)])
     return [
         Mention(doc_id, span.text, span.label, span.start, span.end, bisect_right(sentence_starts, span.start) - 1,
-                name, span.label_source)
-        for span, name in zip(spans, names)
+                name, span.label_source, code)
+        for span, name, code in zip(spans, names, codes)
     ]
 
 

@@ -15,6 +15,7 @@ import time
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 
 from tasks.ner import load_nlp
+from tasks.places import place_index
 
 
 def exit_with_parent(parent: int) -> None:
@@ -36,9 +37,11 @@ def exit_with_parent(parent: int) -> None:
 
 
 def start_worker(parent: int) -> None:
-    """Initializer of a NER worker process started by `parent`: exit with it, load the pipeline."""
+    """Initializer of a NER worker process started by `parent`: exit with it, load the pipeline
+    and the index of place names (tasks/places.py), while the flow reads and cleans the batches."""
     exit_with_parent(parent)
     load_nlp()
+    place_index()
 
 
 def model_loaded() -> bool:

@@ -56,6 +56,8 @@ ENTITIES = _schema(
     _field("canonical", pa.string(), "Canonical name of the entity within its document.", False),
     _field("label_source", pa.string(), "How the label was decided: model (spaCy's), document (the person's "
            "full name elsewhere in the document) or rule (a personal title; a surname the model missed).", False),
+    _field("country_code", pa.string(), "ISO 3166-1 alpha-2 code of the country a GPE, LOC or NORP mention names, "
+           "lies in or is the people of (null for other labels and for places in no single country)."),
 )
 
 DOCUMENT_ENTITIES = _schema(
@@ -65,6 +67,7 @@ DOCUMENT_ENTITIES = _schema(
     _field("label", pa.string(), "spaCy label.", False),
     _field("mentions", pa.int32(), "Number of mentions of this entity in the document.", False),
     _field("first_start_char", pa.int32(), "Start offset of the first mention.", False),
+    _field("country_code", pa.string(), "The country of a place (entities.country_code)."),
 )
 
 QUANTITIES = _schema(

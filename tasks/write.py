@@ -184,10 +184,11 @@ def _run_totals(spilled: dict[str, dict[str, str]], documents: pa.Table, errors:
 
 def roll_up_entities(entities: pa.Table) -> pa.Table:
     """document_entities: one row per (doc_id, canonical, label) with its mention count."""
-    grouped = entities.group_by(["doc_id", "canonical", "label"], use_threads=False).aggregate(
+    # A document gives all mentions of one canonical name one country (tasks/places.py).
+    grouped = entities.group_by(["doc_id", "canonical", "label", "country_code"], use_threads=False).aggregate(
         [("start_char", "count"), ("start_char", "min")]
     )
-    table = grouped.rename_columns(["doc_id", "canonical", "label", "mentions", "first_start_char"])
+    table = grouped.rename_columns(["doc_id", "canonical", "label", "country_code", "mentions", "first_start_char"])
     return table.select(DOCUMENT_ENTITIES.names).cast(DOCUMENT_ENTITIES).sort_by(SORT_KEYS["document_entities"])
 
 

@@ -13,7 +13,7 @@ from tasks.clean import clean_text
 from tests.conftest import REPO, load_bench_script
 from tasks.ner import (
     EXCLUDED_COMPONENTS, MAX_CHUNK_CHARS, Span, canonical_names, consistent_people, extract_entities, is_noise, load_nlp,
-    text_chunks,
+    name_span, text_chunks,
 )
 from tasks.settings import SPACY_MODEL, corpora_dir
 
@@ -26,7 +26,17 @@ from tasks.settings import SPACY_MODEL, corpora_dir
         ([("Bernie Ebbers", "PERSON"), ("Mr Ebbers", "PERSON")], ["Bernie Ebbers", "Bernie Ebbers"]),
         ([("Liu Hua", "PERSON"), ("Liu", "PERSON")], ["Liu Hua", "Liu Hua"]),
         ([("Tony Blair", "PERSON"), ("Cherie Blair", "PERSON"), ("Blair", "PERSON")],
-         ["Tony Blair", "Cherie Blair", "Blair"]),  # ambiguous: left alone
+         ["Tony Blair", "Cherie Blair", "Blair"]),  # two full names, each once: left alone
+        ([("Jimi Hendrix", "PERSON"), ("Al Hendrix", "PERSON"), ("Jimi Hendrix", "PERSON"), ("Hendrix", "PERSON")],
+         ["Jimi Hendrix", "Al Hendrix", "Jimi Hendrix", "Jimi Hendrix"]),  # named first and most: his
+        ([("Donna Clarkson", "PERSON"), ("Lana Clarkson", "PERSON"), ("Lana Clarkson", "PERSON"),
+          ("Ms Clarkson", "PERSON")],
+         ["Donna Clarkson", "Lana Clarkson", "Lana Clarkson", "Clarkson"]),  # first is not most: left alone
+        ([("Theo van Gogh", "PERSON"), ("Van Gogh", "PERSON"), ("Symmons Roberts", "PERSON"),
+          ("Michael Symmons Roberts", "PERSON")],
+         ["Theo van Gogh", "Theo van Gogh", "Michael Symmons Roberts", "Michael Symmons Roberts"]),
+        ([("Gordon Brown", "PERSON"), ("Gordon", "PERSON"), ("Brownlow", "PERSON")],
+         ["Gordon Brown", "Gordon Brown", "Brownlow"]),
         ([("the World Intellectual Property Organization", "ORG"), ("WIPO", "ORG")],
          ["World Intellectual Property Organization"] * 2),
         ([("ASEAN", "ORG")], ["Association of Southeast Asian Nations"]),
@@ -183,6 +193,36 @@ def test_the_entity_scorer_counts_typed_exact_spans(gold, predicted, tp, fp, fn)
     assert (scores["all"].tp, scores["all"].fp, scores["all"].fn) == (tp, fp, fn)
 
 
+@pytest.mark.parametrize(("mention", "label", "name"), [
+    ("Ms Lomax", "PERSON", "Lomax"),
+    ("Prime Minister Tony Blair", "PERSON", "Tony Blair"),
+    ("Van Gogh's", "PERSON", "Van Gogh"),
+    ("Andrew Collins'", "PERSON", "Andrew Collins"),
+    ("Alan Milburn - the", "PERSON", "Alan Milburn"),
+    ("Cameron 87", "PERSON", "Cameron"),
+    ("SPLIT Esper", "PERSON", "Esper"),
+    ("Santini\n\n", "PERSON", "Santini"),
+    ("the Bank of England's", "ORG", "Bank of England"),
+    ("The Labor Department", "ORG", "Labor Department"),
+    ("BBC 6 Music\n\nThe Manic Street Preachers", "ORG", "BBC 6 Music"),
+    ("BBC Radio 4", "ORG", "BBC Radio 4"),  # a number in an ORG's name stays
+    ("PyeongChang 2018", "ORG", "PyeongChang 2018"),
+    ("the U.S.", "GPE", "U.S."),  # a final full stop may be the name's
+    ("“Xinhua", "ORG", "Xinhua"),
+    ("Mr", "PERSON", "Mr"),  # a title alone is left as it is
+    ("JK Rowling", "PERSON", "JK Rowling"),  # short capitals are initials, not a heading
+    ("President", "ORG", "President"),
+    ('" - "', "ORG", None),
+])
+def test_a_mention_is_cut_to_the_name_it_holds(mention: str, label: str, name: str | None):
+    text = "So " + mention + " then."
+    span = name_span(Span(3, 3 + len(mention), mention, label, "model"))
+    if name is None:
+        assert span is None
+    else:
+        assert (span.text, text[span.start:span.end]) == (name, name)
+
+
 def _spans(text: str, *marked: tuple[str, str] | tuple[str, str, int]) -> list[Span]:
     """Model spans: (mention, label) or (mention, label, occurrence) found in `text`."""
     spans = []
@@ -216,10 +256,13 @@ def _spans(text: str, *marked: tuple[str, str] | tuple[str, str, int]) -> list[S
     ("Blair lost. Tony Blair spoke. Blairite blair BLAIR. The Blair Foundation met.",
      [("Tony Blair", "PERSON"), ("Blair Foundation", "ORG")],
      [("Tony Blair", "PERSON", "model"), ("Blair Foundation", "ORG", "model")]),
-    # Two full names share the surname: it is left alone.
+    # Two full names share the surname: it is a person's all the same (which one: canonical_names).
     ("Tony Blair and Cherie Blair came. Blair spoke.", [("Tony Blair", "PERSON"), ("Cherie Blair", "PERSON"),
                                                        ("Blair", "ORG", 3)],
-     [("Tony Blair", "PERSON", "model"), ("Cherie Blair", "PERSON", "model"), ("Blair", "ORG", "model")]),
+     [("Tony Blair", "PERSON", "model"), ("Cherie Blair", "PERSON", "model"), ("Blair", "PERSON", "document")]),
+    # A player's minute after the name in a sports report is cut off.
+    ("James Grady scored. Scorers: Grady 29.", [("James Grady", "PERSON"), ("Grady 29", "ORG")],
+     [("James Grady", "PERSON", "model"), ("Grady", "PERSON", "document")]),
     # A "full name" holding a title is the model's mistake, not evidence.
     ("Tory Treasurer Lord Ashcroft gave. Tory MPs agreed.", [("Tory Treasurer Lord", "PERSON"), ("Tory", "NORP", 2)],
      [("Tory Treasurer Lord", "PERSON", "model"), ("Tory", "NORP", "model")]),

@@ -101,6 +101,11 @@ def test_seed_article_end_to_end(seed_raw: Path, tmp_path: Path):
     rollup = read(tmp_path, "document_entities").set_index(["canonical", "label"])
     assert rollup.loc[("Xi Jinping", "PERSON"), "mentions"] == (entities.canonical == "Xi Jinping").sum() >= 8
     assert rollup.index.is_unique
+    countries = {(name, label): code for (name, label), code in rollup.country_code.items() if isinstance(code, str)}
+    assert {("China", "GPE"): "CN", ("Chinese", "NORP"): "CN", ("Beijing", "GPE"): "CN", ("United States", "GPE"): "US",
+            ("United Kingdom", "GPE"): "GB", ("Switzerland", "GPE"): "CH"}.items() <= countries.items()
+    assert pd.isna(rollup.loc[("Middle East", "LOC"), "country_code"])
+    assert entities[entities.label == "PERSON"].country_code.isna().all()
     for row in entities.itertuples():
         assert document["text"][row.start_char:row.end_char] == row.text
 

@@ -101,18 +101,18 @@ def test_duplicate_documents_are_refused(tmp_path: Path):
 
 def test_roll_up_entities_counts_mentions_per_canonical_entity():
     rows = [("d1", "Xi Jinping", "PERSON", 50), ("d1", "Xi Jinping", "PERSON", 10), ("d1", "Xi Jinping", "ORG", 5),
-            ("d2", "Xi Jinping", "PERSON", 7), ("d1", "China", "GPE", 3)]
+            ("d2", "Xi Jinping", "PERSON", 7), ("d1", "China", "GPE", 3), ("d1", "China", "GPE", 60)]
     entities = pa.Table.from_pylist(
         [dict(doc_id=d, text=c, label=label, start_char=start, end_char=start + 2, sentence=0, canonical=c,
-              label_source="model")
+              label_source="model", country_code="CN" if label == "GPE" else None)
          for d, c, label, start in rows], schema=ENTITIES)
     rolled = roll_up_entities(entities)
     assert rolled.schema.equals(DOCUMENT_ENTITIES, check_metadata=False)
     assert rolled.to_pylist() == [
-        dict(doc_id="d1", canonical="China", label="GPE", mentions=1, first_start_char=3),
-        dict(doc_id="d1", canonical="Xi Jinping", label="ORG", mentions=1, first_start_char=5),
-        dict(doc_id="d1", canonical="Xi Jinping", label="PERSON", mentions=2, first_start_char=10),
-        dict(doc_id="d2", canonical="Xi Jinping", label="PERSON", mentions=1, first_start_char=7),
+        dict(doc_id="d1", canonical="China", label="GPE", mentions=2, first_start_char=3, country_code="CN"),
+        dict(doc_id="d1", canonical="Xi Jinping", label="ORG", mentions=1, first_start_char=5, country_code=None),
+        dict(doc_id="d1", canonical="Xi Jinping", label="PERSON", mentions=2, first_start_char=10, country_code=None),
+        dict(doc_id="d2", canonical="Xi Jinping", label="PERSON", mentions=1, first_start_char=7, country_code=None),
     ]
 
 
