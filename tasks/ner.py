@@ -1,15 +1,20 @@
 """NER for the entities stage: spaCy on the clean text, noise rules, canonical names in a document.
 
 This module imports no Prefect: the NER worker processes import it, spaCy, their pool's module
-(tasks/ner_pool.py, which also starts and stops them) and the command line's light main module
-(flows/__main__.py) only, so each is ready in about 1.5 s instead of 3 s.
+(tasks/ner_pool.py, which also starts and stops them), tasks/places.py and the command line's
+light main module (flows/__main__.py) only, so each is ready in about 1.5 s instead of 3 s.
+
+A mention is the name (`name_span`): the model's span is cut to its first line, without a
+leading "the", a possessive or edge punctuation, and for a PERSON without titles ("Ms Lomax"
+-> "Lomax"), a heading in capitals before it, or what follows a spaced dash or the name
+("Cameron 87").
 
 Canonical names (within one document; no cross-document linking to a knowledge base):
 - Every mention is normalised: leading "the", trailing possessive "'s", surrounding quotes and
   punctuation and personal titles ("President", "Mr") are removed.
-- PERSON: a one-word name ("Xi", "Liu", "Myers") resolves to the document's only multi-word
-  PERSON name that starts or ends with that word ("Xi Jinping", "Bob Myers"); when two full
-  names share it, it stays as it is rather than guessing.
+- PERSON: a name that is the first or last words of longer PERSON names in the document ("Xi",
+  "Van Gogh" of "Theo van Gogh") resolves to the one named first, when it is also named
+  strictly more often than each other (`named_most`); else it stays as it is.
 - ORG: an acronym resolves to a long form in the same document whose initials it spells
   ("WIPO" -> "World Intellectual Property Organization"), or through ORG_ALIASES for acronyms
   whose letters do not match the initials.
@@ -20,11 +25,13 @@ title ("Mr Ebbers" tagged ORG) is relabelled PERSON.
 
 One person, one label in a document (`consistent_people`): once a person is named in full
 ("Tony Blair"), the document's other mentions of that name's last or first word ("Blair",
-"Mr Blair", "Blair's") are PERSON too, where the model gave them another label, and the later
-occurrences of the last word that the model missed become PERSON mentions (case-sensitive, on
-word boundaries, never inside another mention). A word that ends or starts two full names is
-left alone. `label_source` says how each label was decided: `model` (spaCy's), `document` (the
-document's full name), `rule` (a personal title, or a missed surname found again).
+"Mr Blair", "Blair's") are PERSON too, where the model gave them another label (also when two
+full names share the word: it is a person's either way), and the later occurrences of the last
+word that the model missed become PERSON mentions (case-sensitive, on word boundaries, never
+inside another mention). `label_source` says how each label was decided: `model` (spaCy's),
+`document` (the document's full name), `rule` (a personal title, or a missed name found again).
+
+Places get their country's code (tasks/places.py).
 """
 
 from __future__ import annotations
