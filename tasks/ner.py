@@ -41,7 +41,7 @@ import re
 from bisect import bisect_right, insort
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tasks.errors import ErrorRecord
 from tasks.places import country_codes
@@ -98,6 +98,11 @@ LABEL_SOURCES = ("model", "document", "rule")
 NAME_WORD = re.compile(r"^(?=.{3})[A-Z][a-z]*(?:[A-Z][a-z]+)?(?:['’-][A-Z]?[a-z]+)*$")
 POSSESSIVE = re.compile(r"['’]s?$")
 ACRONYM = re.compile(r"^[A-Z][A-Z&.]{1,9}$")
+# Labels of names that a text may shorten to their initials ("the Office for National Statistics
+# (ONS)", "the China International Import Expo (CIIE)"); places have their aliases instead.
+SHORT_FORM_LABELS = frozenset({"ORG", "NORP", "FAC", "EVENT", "PRODUCT", "LAW", "WORK_OF_ART"})
+# A short form introduced in brackets right after the name.
+INTRODUCED_SHORT_FORM = re.compile(r"[ \t]*\(([A-Z][A-Z&.]{1,9})\)")
 
 
 @dataclass(frozen=True)
@@ -180,16 +185,16 @@ def canonical_names(mentions: list[tuple[str, str]]) -> list[str]:
     names = [normalise_name(text) for text, _ in mentions]
     names = [strip_titles(name) if label == "PERSON" else name for name, (_, label) in zip(names, mentions)]
     full_people = Counter(name for name, (_, label) in zip(names, mentions) if label == "PERSON" and " " in name)
-    long_orgs = {name for name, (_, label) in zip(names, mentions) if label == "ORG" and " " in name}
+    long_names = {(name, label) for name, (_, label) in zip(names, mentions) if label in SHORT_FORM_LABELS and " " in name}
     canonical = []
     for name, (_, label) in zip(names, mentions):
         if label == "PERSON" and (matches := Counter({full: count for full, count in full_people.items()
                                                       if part_of_name(name, full)})):
             name = named_most(matches) or name
-        elif label == "ORG" and ACRONYM.match(name):
+        elif label in SHORT_FORM_LABELS and ACRONYM.match(name):
             acronym = name.replace(".", "")
-            spelled = {org for org in long_orgs if initials(org) == acronym}
-            name = spelled.pop() if len(spelled) == 1 else ORG_ALIASES.get(acronym, name)
+            spelled = {long for long, long_label in long_names if long_label == label and initials(long) == acronym}
+            name = spelled.pop() if len(spelled) == 1 else ORG_ALIASES.get(acronym, name) if label == "ORG" else name
         elif label in ("GPE", "LOC"):
             name = GPE_ALIASES.get(name.lower(), name)
         canonical.append(name)
@@ -312,31 +317,142 @@ def consistent_people(text: str, spans: list[Span]) -> list[Span]:
     wanted = list(full_names.items()) + [(word, start) for word, (start, surname) in words.items() if surname]
     for name, first_full in wanted:
         for start, end in _word_occurrences(text, name):
-            before = bisect_right(taken, (start, end))
-            overlaps = (before > 0 and taken[before - 1][1] > start) or (before < len(taken) and taken[before][0] < end)
-            if start > first_full and not overlaps:
+            if start > first_full and not _overlaps_taken(taken, start, end):
                 found.append(Span(start, end, name, "PERSON", "rule"))
                 insort(taken, (start, end))
     return sorted(relabelled + found, key=lambda span: span.start)
 
 
-def document_mentions(doc_id: str, text: str, pieces: list[tuple[int, object]]) -> list[Mention]:
+def _overlaps_taken(taken: list[tuple[int, int]], start: int, end: int) -> bool:
+    """True when [start, end) overlaps one of the sorted, disjoint `taken` ranges."""
+    before = bisect_right(taken, (start, end))
+    return (before > 0 and taken[before - 1][1] > start) or (before < len(taken) and taken[before][0] < end)
+
+
+def consistent_short_forms(text: str, spans: list[Span]) -> list[Span]:
+    """The document's mentions with the short forms it introduces labelled as their names.
+
+    A short form in brackets right after a name, spelling the name's initials ("the Office for
+    National Statistics (ONS)", "the China International Import Expo (CIIE)"), takes the name's
+    label in the whole document: a mention of it with another label gets the name's (`document`),
+    and its occurrences from the brackets on that the model missed become mentions (`rule`;
+    case-sensitive, on word boundaries, never inside another mention). Sorted by position."""
+    introduced: dict[str, tuple[str, int]] = {}
+    for span in spans:
+        match = INTRODUCED_SHORT_FORM.match(text, span.end)
+        if (match and span.label in SHORT_FORM_LABELS
+                and initials(normalise_name(span.text)) == match.group(1).replace(".", "")):
+            introduced.setdefault(match.group(1), (span.label, match.start(1)))
+    if not introduced:
+        return spans
+    relabelled = [replace(span, label=introduced[span.text][0], label_source="document")
+                  if span.text in introduced and span.label != introduced[span.text][0] else span for span in spans]
+    taken = sorted((span.start, span.end) for span in relabelled)
+    found = []
+    for short, (label, first) in introduced.items():
+        for start, end in _word_occurrences(text, short):
+            if start >= first and not _overlaps_taken(taken, start, end):
+                found.append(Span(start, end, short, label, "rule"))
+                insort(taken, (start, end))
+    return sorted(relabelled + found, key=lambda span: span.start)
+
+
+# Words in capitals ("BERLIN, Nov. 8 (Xinhua)", "2. 杨依婷 YEONG YI TING"), which the small model
+# reads poorly: runs of words of two or more capitals, kept when a word has four letters or more
+# (or the run is one word of five or more), so that acronyms ("BBC", "US GDP", "UKIP") are left
+# to the model as they are.
+CAPITALS_RUN = re.compile(r"\b[A-Z][A-Z'’-]*[A-Z]\b(?: [A-Z][A-Z'’-]*[A-Z]\b)*")
+# Text around runs in capitals that goes through NER with them, for context.
+CAPITALS_CONTEXT_CHARS = 200
+
+Run = tuple[int, int]
+# A piece of a document through NER: its offset in the clean text, spaCy's Doc, and for a
+# case-restored copy (see restored_windows) the runs in capitals it stands for (else none).
+Piece = tuple[int, object, tuple[Run, ...]]
+
+
+def capitals_runs(text: str) -> list[Run]:
+    """Where `text` has runs of words in capitals that the model reads poorly (CAPITALS_RUN)."""
+    runs = []
+    for match in CAPITALS_RUN.finditer(text):
+        words = match.group().split()
+        if max(map(len, words)) >= (4 if len(words) > 1 else 5):
+            runs.append((match.start(), match.end()))
+    return runs
+
+
+def restored_case(text: str, runs: list[Run], guess: bool = True) -> str:
+    """`text` with its runs in capitals in the case the document writes those words elsewhere
+    ("AND" as "and", "XI" as "Xi"). With `guess`, the other words too: capitalised ("YEONG" ->
+    "Yeong"), except that in a headline (a run of four words or more) an unknown word after
+    the first is taken to be an ordinary one ("MEETS" -> "meets"). As long as `text`, so that
+    offsets hold."""
+    outside = text
+    for start, end in runs:
+        outside = outside[:start] + " " * (end - start) + outside[end:]
+    written: dict[str, str] = {}
+    for match in re.finditer(r"[^\W\d_]+", outside):
+        written.setdefault(match.group().lower(), match.group())
+    chars = list(text)
+    for start, end in runs:
+        words = list(re.finditer(r"[^\W\d_]+", text[start:end]))
+        headline = len(words) >= 4
+        for number, match in enumerate(words):
+            word = match.group()
+            capitalised = word[0] + word[1:].lower()
+            form = written.get(word.lower(), (word.lower() if headline and number else capitalised) if guess else word)
+            if len(form) == len(word):
+                chars[start + match.start():start + match.end()] = form
+    return "".join(chars)
+
+
+def restored_windows(text: str) -> list[tuple[int, str, tuple[Run, ...]]]:
+    """(offset, case-restored window, runs) for the runs in capitals of `text`: each window is
+    the runs with up to CAPITALS_CONTEXT_CHARS of their line on either side (nearby runs share a
+    window)."""
+    windows: list[tuple[int, int, list[Run]]] = []
+    for start, end in capitals_runs(text):
+        line_start = text.rfind("\n", 0, start) + 1
+        line_end = text.find("\n", end) % (len(text) + 1)
+        low, high = max(line_start, start - CAPITALS_CONTEXT_CHARS), min(line_end, end + CAPITALS_CONTEXT_CHARS)
+        if windows and low <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(windows[-1][1], high), windows[-1][2] + [(start, end)])
+        else:
+            windows.append((low, high, [(start, end)]))
+    return [(low, restored_case(text, runs)[low:high], tuple(runs)) for low, high, runs in windows]
+
+
+def _overlaps(start: int, end: int, runs: tuple[Run, ...] | list[Run]) -> bool:
+    return any(start < run_end and run_start < end for run_start, run_end in runs)
+
+
+def document_mentions(doc_id: str, text: str, pieces: list[Piece]) -> list[Mention]:
     """The kept mentions of one document (its clean `text`) from its spaCy Docs (one per
-    chunk, with offsets)."""
+    chunk, and one per case-restored window, with offsets): in runs in capitals, the entities
+    of the restored window, with their text from `text`."""
+    restored_runs = [run for _, _, runs in pieces for run in runs]
+    # Names are read in the case the body writes them ("BIDEN" as "Biden", so that it is the
+    # body's Joe Biden; "NHTSA" stays an acronym); the mentions' text is the clean text's.
+    named_text = restored_case(text, restored_runs, guess=False) if restored_runs else text
     spans, sentence_starts = [], []
-    for offset, doc in pieces:
-        sentence_starts += [offset + sentence.start_char for sentence in doc.sents]
+    for offset, doc, runs in pieces:
+        if not runs:
+            sentence_starts += [offset + sentence.start_char for sentence in doc.sents]
         for ent in doc.ents:
-            if not is_noise(normalise_name(ent.text), ent.label_):
-                label = corrected_label(ent.text, ent.label_)
-                spans.append(Span(offset + ent.start_char, offset + ent.end_char, ent.text, label,
-                                  "model" if label == ent.label_ else "rule"))
-    spans = consistent_people(text, [named for span in spans if (named := name_span(span))])
+            start, end = offset + ent.start_char, offset + ent.end_char
+            if _overlaps(start, end, runs) if runs else not _overlaps(start, end, restored_runs):
+                mention = text[start:end]
+                if not is_noise(normalise_name(mention), ent.label_):
+                    label = corrected_label(mention, ent.label_)
+                    spans.append(Span(start, end, mention, label, "model" if label == ent.label_ else "rule"))
+    spans = [replace(named, text=named_text[named.start:named.end])
+             for span in sorted(spans, key=lambda span: span.start) if (named := name_span(span))]
+    spans = consistent_short_forms(named_text, consistent_people(named_text, spans))
     names = canonical_names([(span.text, span.label) for span in spans])
     codes = country_codes([(name, span.label) for span, name in zip(spans, names)])
     return [
-        Mention(doc_id, span.text, span.label, span.start, span.end, bisect_right(sentence_starts, span.start) - 1,
-                name, span.label_source, code)
+        Mention(doc_id, text[span.start:span.end], span.label, span.start, span.end,
+                bisect_right(sentence_starts, span.start) - 1, name, span.label_source, code)
         for span, name, code in zip(spans, names, codes)
     ]
 
@@ -347,10 +463,12 @@ def extract_entities(nlp, documents: list[dict]) -> tuple[list[Mention], list[Er
     first_with_text: dict[str, int] = {}
     for index, row in enumerate(documents):
         first_with_text.setdefault(row["text"], index)
-    chunks = ((chunk, (index, offset)) for text, index in first_with_text.items() for offset, chunk in text_chunks(text))
-    pieces: dict[int, list[tuple[int, object]]] = {}
-    for doc, (index, offset) in nlp.pipe(chunks, as_tuples=True, batch_size=NLP_BATCH_SIZE):
-        pieces.setdefault(index, []).append((offset, doc))
+    chunks = ((piece, (index, offset, runs)) for text, index in first_with_text.items()
+              for offset, piece, runs in [*((offset, chunk, ()) for offset, chunk in text_chunks(text)),
+                                          *restored_windows(text)])
+    pieces: dict[int, list[Piece]] = {}
+    for doc, (index, offset, runs) in nlp.pipe(chunks, as_tuples=True, batch_size=NLP_BATCH_SIZE):
+        pieces.setdefault(index, []).append((offset, doc, runs))
     mentions: list[Mention] = []
     errors: list[ErrorRecord] = []
     for row in documents:

@@ -55,7 +55,8 @@ ENTITIES = _schema(
     _field("sentence", pa.int32(), "Index of the sentence holding the mention (0-based).", False),
     _field("canonical", pa.string(), "Canonical name of the entity within its document.", False),
     _field("label_source", pa.string(), "How the label was decided: model (spaCy's), document (the person's "
-           "full name elsewhere in the document) or rule (a personal title; a surname the model missed).", False),
+           "full name elsewhere in the document, or the name that a short form in brackets stands for) or rule "
+           "(a personal title; a surname or short form the model missed).", False),
     _field("country_code", pa.string(), "ISO 3166-1 alpha-2 code of the country a GPE, LOC or NORP mention names, "
            "lies in or is the people of (null for other labels and for places in no single country)."),
 )

@@ -13,7 +13,7 @@ from tasks.clean import clean_text
 from tests.conftest import REPO, load_bench_script
 from tasks.ner import (
     EXCLUDED_COMPONENTS, MAX_CHUNK_CHARS, Span, canonical_names, consistent_people, extract_entities, is_noise, load_nlp,
-    name_span, text_chunks,
+    capitals_runs, consistent_short_forms, name_span, restored_case, text_chunks,
 )
 from tasks.settings import SPACY_MODEL, corpora_dir
 
@@ -109,7 +109,10 @@ def test_a_text_that_documents_share_is_parsed_once(seed_text: str):
     rows = [{"doc_id": doc_id, "source": f"{doc_id}.txt", "text": text}
             for doc_id, text in (("a", seed_text), ("b", "Angela Merkel visited Paris."), ("c", seed_text))]
     mentions, errors = extract_entities(CountingNlp(), rows)
-    assert errors == [] and len(parsed) == 2
+    # The seed's pieces (its text, and a case-restored copy of its words in capitals) and the
+    # other text's: nothing of "c", which has the seed's text.
+    assert errors == [] and {document for _, (document, *_) in parsed} == {0, 1}
+    assert [piece for piece, (document, *_) in parsed if document == 1] == ["Angela Merkel visited Paris."]
     strip = lambda doc_id: [(m.text, m.label, m.start_char, m.sentence, m.canonical)  # noqa: E731
                             for m in mentions if m.doc_id == doc_id]
     assert strip("a") == strip("c") and len(strip("a")) > 50
@@ -274,3 +277,77 @@ def test_one_person_gets_one_label_in_a_document(text: str, model: list, expecte
     found = consistent_people(text, _spans(text, *model))
     assert [(span.text, span.label, span.label_source) for span in found] == expected
     assert all(text[span.start:span.end] == span.text for span in found)
+
+
+@pytest.mark.parametrize(("text", "runs"), [
+    ("BERLIN, Nov. 8 (Xinhua) -- In a study", ["BERLIN"]),
+    ("1. 骆恒 LORENC JAN 2. 杨依婷 YEONG YI TING", ["LORENC JAN", "YEONG YI TING"]),
+    ("XI MEETS BIDEN AS BEIJING SEEKS THAW", ["XI MEETS BIDEN AS BEIJING SEEKS THAW"]),
+    ("O'NEILL-SMITH WINS", ["O'NEILL-SMITH WINS"]),
+    # Acronyms are left to the model: short words, one short word, single letters.
+    ("The BBC and UKIP said US GDP grew; A B C.", []),
+    ("Mixed Case Words and lower ones", []),
+])
+def test_runs_in_capitals(text: str, runs: list[str]):
+    assert [text[start:end] for start, end in capitals_runs(text)] == runs
+
+
+@pytest.mark.parametrize(("text", "guess", "restored"), [
+    # Words the document writes elsewhere take that form; others are capitalised ...
+    ("BERLIN: Berlin is big.", True, "Berlin: Berlin is big."),
+    ("LORENC JAN of Poland.", True, "Lorenc Jan of Poland."),
+    # ... but in a headline an unknown word after the first is an ordinary word.
+    ("XI MEETS BIDEN AS BEIJING SEEKS THAW. Xi Jinping met Joe Biden as Beijing seeks calm.", True,
+     "Xi meets Biden as Beijing seeks thaw. Xi Jinping met Joe Biden as Beijing seeks calm."),
+    # Without guessing, only the forms the document writes elsewhere ("NHTSA" stays).
+    ("NHTSA and BIDEN. Joe Biden spoke.", False, "NHTSA and Biden. Joe Biden spoke."),
+    # Runs are of A-Z capitals only (lower() keeps their length, so offsets hold).
+    ("İSTANBUL SUMMIT OPENS TODAY", True, "İSTANBUL Summit Opens Today"),
+])
+def test_restored_case(text: str, guess: bool, restored: str):
+    result = restored_case(text, capitals_runs(text), guess=guess)
+    assert result == restored and len(result) == len(text)
+
+
+def test_a_headline_in_capitals_is_read_in_the_case_of_its_body():
+    text = ("XI MEETS BIDEN AS BEIJING AND WASHINGTON SEEK THAW\n\nChinese President Xi Jinping met US "
+            "President Joe Biden in Bali on Monday, as Beijing and Washington seek to ease tensions.")
+    mentions, _ = extract_entities(load_nlp(), [{"doc_id": "d", "source": "s", "text": text}])
+    headline = [(m.text, m.label, m.canonical) for m in mentions if m.end_char <= text.index("\n")]
+    assert headline == [("XI", "PERSON", "Xi Jinping"), ("BIDEN", "PERSON", "Joe Biden"), ("BEIJING", "GPE", "Beijing"),
+                        ("WASHINGTON", "GPE", "Washington")]
+    assert all(text[m.start_char:m.end_char] == m.text for m in mentions)
+    # Bare spaCy reads "XI MEETS BIDEN AS" as one person.
+    assert ("XI MEETS BIDEN AS", "PERSON") in {(ent.text, ent.label_) for ent in load_nlp()(text).ents}
+
+
+@pytest.mark.parametrize(("text", "model", "expected"), [
+    # The short form takes its name's label, where the model gave another or missed it.
+    ("The China International Import Expo (CIIE) opened. The CIIE ends; CIIE visitors left.",
+     [("China International Import Expo", "EVENT"), ("CIIE", "GPE", 2)],
+     [("China International Import Expo", "EVENT", "model"), ("CIIE", "EVENT", "rule"), ("CIIE", "EVENT", "document"),
+      ("CIIE", "EVENT", "rule")]),
+    ("Data from the Office for National Statistics (ONS) show it. The ONS said so.",
+     [("Office for National Statistics", "ORG"), ("ONS", "ORG", 2)],
+     [("Office for National Statistics", "ORG", "model"), ("ONS", "ORG", "rule"), ("ONS", "ORG", "model")]),
+    # Not before the brackets, not in other case or inside another word or mention.
+    ("ONS first. The Office for National Statistics (ONS) said. ons ONSET The ONS Index.",
+     [("Office for National Statistics", "ORG"), ("ONS Index", "ORG")],
+     [("Office for National Statistics", "ORG", "model"), ("ONS", "ORG", "rule"), ("ONS Index", "ORG", "model")]),
+    # Letters that are not the name's initials introduce nothing ("TCM" for a herbal medicine).
+    ("Traditional Chinese Herbal Medicine (TCM) helps. TCM is old.",
+     [("Traditional Chinese Herbal Medicine", "ORG"), ("TCM", "GPE", 2)],
+     [("Traditional Chinese Herbal Medicine", "ORG", "model"), ("TCM", "GPE", "model")]),
+    # Brackets after a date or a person introduce nothing.
+    ("BERLIN, Nov. 8 (Xinhua) -- Joe Bloggs (JB) said.", [("Nov. 8", "DATE"), ("Joe Bloggs", "PERSON")],
+     [("Nov. 8", "DATE", "model"), ("Joe Bloggs", "PERSON", "model")]),
+])
+def test_a_short_form_the_text_introduces_gets_its_names_label(text: str, model: list, expected: list):
+    found = consistent_short_forms(text, _spans(text, *model))
+    assert [(span.text, span.label, span.label_source) for span in found] == expected
+    assert all(text[span.start:span.end] == span.text for span in found)
+
+
+def test_a_short_form_is_named_as_the_long_form_of_its_label():
+    mentions = [("China International Import Expo", "EVENT"), ("CIIE", "EVENT"), ("CIIE", "ORG")]
+    assert canonical_names(mentions) == ["China International Import Expo"] * 2 + ["CIIE"]
