@@ -357,13 +357,14 @@ def consistent_short_forms(text: str, spans: list[Span]) -> list[Span]:
     return sorted(relabelled + found, key=lambda span: span.start)
 
 
-# Words in capitals ("BERLIN, Nov. 8 (Xinhua)", "2. 杨依婷 YEONG YI TING"), which the small model
-# reads poorly: runs of words of two or more capitals, kept when a word has four letters or more
-# (or the run is one word of five or more), so that acronyms ("BBC", "US GDP", "UKIP") are left
-# to the model as they are.
+# Words in capitals ("XI MEETS BIDEN AS BEIJING ...", "2. 杨依婷 YEONG YI TING"), which the small
+# model reads poorly: runs of words of two or more capitals, kept when a word has four letters
+# or more, so that acronyms ("US GDP") are left to the model as they are; a run of one word
+# ("BEIJING, Nov. 18 (Xinhua)") only when the document also writes it not in capitals
+# ("Beijing"), as acronyms ("COVID", "BRICS", "ASEAN") are written in capitals throughout.
 CAPITALS_RUN = re.compile(r"\b[A-Z][A-Z'’-]*[A-Z]\b(?: [A-Z][A-Z'’-]*[A-Z]\b)*")
 # Text around runs in capitals that goes through NER with them, for context.
-CAPITALS_CONTEXT_CHARS = 200
+CAPITALS_CONTEXT_CHARS = 80
 
 Run = tuple[int, int]
 # A piece of a document through NER: its offset in the clean text, spaCy's Doc, and for a
@@ -374,9 +375,15 @@ Piece = tuple[int, object, tuple[Run, ...]]
 def capitals_runs(text: str) -> list[Run]:
     """Where `text` has runs of words in capitals that the model reads poorly (CAPITALS_RUN)."""
     runs = []
+    written: set[str] | None = None  # words the document writes not in capitals, lower-cased
     for match in CAPITALS_RUN.finditer(text):
         words = match.group().split()
-        if max(map(len, words)) >= (4 if len(words) > 1 else 5):
+        if len(words) == 1 and len(words[0]) >= 4:
+            if written is None:
+                written = {word.lower() for word in re.findall(r"[^\W\d_]+", text) if not word.isupper()}
+            if words[0].lower() in written:
+                runs.append((match.start(), match.end()))
+        elif len(words) > 1 and max(map(len, words)) >= 4:
             runs.append((match.start(), match.end()))
     return runs
 
