@@ -397,9 +397,11 @@ def restored_case(text: str, runs: list[Run], guess: bool = True) -> str:
     outside = text
     for start, end in runs:
         outside = outside[:start] + " " * (end - start) + outside[end:]
-    written: dict[str, str] = {}
+    written: dict[str, str] = {}  # a word's form elsewhere: in lower case if ever so ("And" and "and": "and")
     for match in re.finditer(r"[^\W\d_]+", outside):
-        written.setdefault(match.group().lower(), match.group())
+        word = match.group()
+        if word.islower() or word.lower() not in written:
+            written[word.lower()] = word
     chars = list(text)
     for start, end in runs:
         words = list(re.finditer(r"[^\W\d_]+", text[start:end]))
@@ -408,6 +410,7 @@ def restored_case(text: str, runs: list[Run], guess: bool = True) -> str:
             word = match.group()
             capitalised = word[0] + word[1:].lower()
             form = written.get(word.lower(), (word.lower() if headline and number else capitalised) if guess else word)
+            form = capitalised if number == 0 and form.islower() else form  # a run starts a sentence or a name
             if len(form) == len(word):
                 chars[start + match.start():start + match.end()] = form
     return "".join(chars)
@@ -417,16 +420,20 @@ def restored_windows(text: str) -> list[tuple[int, str, tuple[Run, ...]]]:
     """(offset, case-restored window, runs) for the runs in capitals of `text`: each window is
     the runs with up to CAPITALS_CONTEXT_CHARS of their line on either side (nearby runs share a
     window)."""
+    runs = capitals_runs(text)
+    if not runs:
+        return []
     windows: list[tuple[int, int, list[Run]]] = []
-    for start, end in capitals_runs(text):
+    for start, end in runs:
         line_start = text.rfind("\n", 0, start) + 1
-        line_end = text.find("\n", end) % (len(text) + 1)
+        line_end = text.find("\n", end) if "\n" in text[end:] else len(text)
         low, high = max(line_start, start - CAPITALS_CONTEXT_CHARS), min(line_end, end + CAPITALS_CONTEXT_CHARS)
         if windows and low <= windows[-1][1]:
             windows[-1] = (windows[-1][0], max(windows[-1][1], high), windows[-1][2] + [(start, end)])
         else:
             windows.append((low, high, [(start, end)]))
-    return [(low, restored_case(text, runs)[low:high], tuple(runs)) for low, high, runs in windows]
+    restored = restored_case(text, runs)
+    return [(low, restored[low:high], tuple(window_runs)) for low, high, window_runs in windows]
 
 
 def _overlaps(start: int, end: int, runs: tuple[Run, ...] | list[Run]) -> bool:

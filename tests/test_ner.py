@@ -13,7 +13,7 @@ from tasks.clean import clean_text
 from tests.conftest import REPO, load_bench_script
 from tasks.ner import (
     EXCLUDED_COMPONENTS, MAX_CHUNK_CHARS, Span, canonical_names, consistent_people, extract_entities, is_noise, load_nlp,
-    capitals_runs, consistent_short_forms, name_span, restored_case, text_chunks,
+    capitals_runs, consistent_short_forms, name_span, restored_case, restored_windows, text_chunks,
 )
 from tasks.settings import SPACY_MODEL, corpora_dir
 
@@ -302,6 +302,10 @@ def test_runs_in_capitals(text: str, runs: list[str]):
     # ... but in a headline an unknown word after the first is an ordinary word.
     ("XI MEETS BIDEN AS BEIJING SEEKS THAW. Xi Jinping met Joe Biden as Beijing seeks calm.", True,
      "Xi meets Biden as Beijing seeks thaw. Xi Jinping met Joe Biden as Beijing seeks calm."),
+    # A word the document ever writes in lower case is an ordinary word, but a run's first
+    # word is capitalised.
+    ("OIL AND GAS PRICES RISE. And then oil and gas prices rose.", True,
+     "Oil and gas prices rise. And then oil and gas prices rose."),
     # Without guessing, only the forms the document writes elsewhere ("NHTSA" stays).
     ("NHTSA and BIDEN. Joe Biden spoke.", False, "NHTSA and Biden. Joe Biden spoke."),
     # Runs are of A-Z capitals only (lower() keeps their length, so offsets hold).
@@ -354,3 +358,11 @@ def test_a_short_form_the_text_introduces_gets_its_names_label(text: str, model:
 def test_a_short_form_is_named_as_the_long_form_of_its_label():
     mentions = [("China International Import Expo", "EVENT"), ("CIIE", "EVENT"), ("CIIE", "ORG")]
     assert canonical_names(mentions) == ["China International Import Expo"] * 2 + ["CIIE"]
+
+
+def test_each_window_of_a_document_is_restored_alike():
+    text = "BEIJING, Nov. 1 -- " + "Talks went on. " * 20 + "\nBEIJING, Nov. 2 -- Beijing said so."
+    windows = restored_windows(text)
+    assert len(windows) == 2
+    assert [window[:7] for _, window, _ in windows] == ["Beijing", "Beijing"]
+    assert all(text[offset:offset + len(window)].lower() == window.lower() for offset, window, _ in windows)
