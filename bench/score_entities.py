@@ -154,12 +154,11 @@ def main() -> None:
             drifted.append(row["file"])
         else:
             scored.append((row, text))
-    documents = [{"doc_id": str(index), "source": row["file"], "text": text} for index, (row, text) in enumerate(scored)]
-    mentions, _ = extract_entities(load_nlp(), documents)
-    newsflow: list[dict[Span, str]] = [{} for _ in scored]
-    for mention in mentions:
-        if mention.label in LABELS:
-            newsflow[int(mention.doc_id)][(mention.start_char, mention.end_char, mention.label)] = mention.canonical
+    by_file = newsflow_mentions({(row["corpus"], row["file"]): text for row, text in scored})
+    newsflow: list[dict[Span, str]] = [
+        {(m.start_char, m.end_char, m.label): m.canonical
+         for m in by_file[(row["corpus"], row["file"])] if m.label in LABELS}
+        for row, _ in scored]
     bare = bare_spacy_spans([text for _, text in scored])
 
     systems = {"newsflow": {label: Score() for label in (*LABELS, "all")},
@@ -178,10 +177,6 @@ def main() -> None:
     figures["partial_person_mentions"] = {"count": partial, "resolved_to_full_name": resolved,
                                           "share": round(resolved / partial, 4) if partial else 0.0}
     figures["articles"] = {"scored": len(scored), "clean_text_changed": drifted}
-    by_file = {(row["corpus"], row["file"]): [] for row, _ in scored}
-    for mention in mentions:
-        row = scored[int(mention.doc_id)][0]
-        by_file[(row["corpus"], row["file"])].append(mention)
     figures["country_codes"] = country_code_figures(read_jsonl(COUNTRY_CODES), by_file)
     ambiguous = read_jsonl(AMBIGUOUS_PLACES)
     figures["ambiguous_places"] = ambiguous_place_figures(

@@ -97,6 +97,7 @@ LABEL_SOURCES = ("model", "document", "rule")
 # least three letters (not an initial), not a title; "McDonald", "O'Brien", "Kilroy-Silk" too.
 NAME_WORD = re.compile(r"^(?=.{3})[A-Z][a-z]*(?:[A-Z][a-z]+)?(?:['’-][A-Z]?[a-z]+)*$")
 POSSESSIVE = re.compile(r"['’]s?$")
+LEADING_ARTICLE = re.compile(r"^(?:the|The|THE)\s+")
 ACRONYM = re.compile(r"^[A-Z][A-Z&.]{1,9}$")
 # Labels of names that a text may shorten to their initials ("the Office for National Statistics
 # (ONS)", "the China International Import Expo (CIIE)"); places have their aliases instead.
@@ -133,15 +134,20 @@ def load_nlp():
 def normalise_name(text: str) -> str:
     """A mention without leading "the", possessive, edge punctuation or quotes."""
     name = " ".join(text.split())
-    name = re.sub(r"^(?:the|The|THE)\s+", "", name)
+    name = LEADING_ARTICLE.sub("", name)
     name = POSSESSIVE.sub("", name) if re.search(r"\w['’]s?$", name) else name
     return EDGE_JUNK.sub("", name)
+
+
+def is_title(word: str) -> bool:
+    """True for a title ("President", "Mr.", "Secretary-General"), in any case."""
+    return word.lower().rstrip(".") in TITLES
 
 
 def strip_titles(name: str) -> str:
     """A person's name without leading titles ("President", "Mr") or trailing suffixes ("QC")."""
     words = name.split()
-    while len(words) > 1 and words[0].lower().rstrip(".") in TITLES:
+    while len(words) > 1 and is_title(words[0]):
         words = words[1:]
     while len(words) > 1 and words[-1].lower().rstrip(".,") in NAME_SUFFIXES:
         words = words[:-1]
@@ -185,7 +191,8 @@ def canonical_names(mentions: list[tuple[str, str]]) -> list[str]:
     names = [normalise_name(text) for text, _ in mentions]
     names = [strip_titles(name) if label == "PERSON" else name for name, (_, label) in zip(names, mentions)]
     full_people = Counter(name for name, (_, label) in zip(names, mentions) if label == "PERSON" and " " in name)
-    long_names = {(name, label) for name, (_, label) in zip(names, mentions) if label in SHORT_FORM_LABELS and " " in name}
+    long_names = {(name, label) for name, (_, label) in zip(names, mentions)
+                  if label in SHORT_FORM_LABELS and " " in name}
     canonical = []
     for name, (_, label) in zip(names, mentions):
         if label == "PERSON" and (matches := Counter({full: count for full, count in full_people.items()
@@ -226,7 +233,6 @@ class Span:
     label_source: str
 
 
-LEADING_ARTICLE = re.compile(r"^(?:the|The|THE)\s+")
 TRAILING_POSSESSIVE = re.compile(r"(?<=\w)['’]s?$")
 # Punctuation that is never a name's own first or last character (a final "." may be: "U.S.").
 LEADING_JUNK = re.compile(r"^[\s\"“”'‘’(\[,;:/*•·–—-]+")
@@ -249,7 +255,7 @@ def name_span(span: Span) -> Span | None:
         words = text.split()
         # A title, or a heading in capitals run into the text ("PUBLIC SPLIT Esper, 56, began").
         if not cut and span.label == "PERSON" and len(words) > 1 and (
-                words[0].lower().rstrip(".") in TITLES or len(words[0]) > 3 and words[0].isupper() and not words[1].isupper()):
+                is_title(words[0]) or len(words[0]) > 3 and words[0].isupper() and not words[1].isupper()):
             cut = re.match(re.escape(words[0]) + r"\s+", text)
         if not cut or cut.end() == len(text):
             break
@@ -265,7 +271,7 @@ def _full_names(spans: list[Span], names: list[str]) -> dict[str, int]:
     for span, name in zip(spans, names):
         words = name.split() if span.label == "PERSON" else []
         # (A "full name" holding a title is the model's mistake: "Tory Treasurer Lord".)
-        if len(words) > 1 and not any(word.lower().rstrip(".") in TITLES for word in words):
+        if len(words) > 1 and not any(map(is_title, words)):
             first.setdefault(name, span.start)
     return first
 
@@ -394,9 +400,10 @@ def restored_case(text: str, runs: list[Run], guess: bool = True) -> str:
     "Yeong"), except that in a headline (a run of four words or more) an unknown word after
     the first is taken to be an ordinary one ("MEETS" -> "meets"). As long as `text`, so that
     offsets hold."""
-    outside = text
+    masked = list(text)
     for start, end in runs:
-        outside = outside[:start] + " " * (end - start) + outside[end:]
+        masked[start:end] = " " * (end - start)
+    outside = "".join(masked)
     written: dict[str, str] = {}  # a word's form elsewhere: in lower case if ever so ("And" and "and": "and")
     for match in re.finditer(r"[^\W\d_]+", outside):
         word = match.group()

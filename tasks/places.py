@@ -164,18 +164,18 @@ def country_codes(mentions: list[tuple[str, str]]) -> list[str | None]:
     Islands district in a story about London."""
     known = {mention: candidates(*mention) for mention in set(mentions)}
     decisive = {name: (_default(found), found) for (name, _), found in known.items() if found and _decisive(found)}
-    codes: list[str | None] = []
-    for mention in mentions:
-        found, name = known[mention], mention[0]
-        if not found:
-            codes.append(None)
-            continue
-        named = Counter(code for other, (code, _) in decisive.items() if other != name)
-        inside = Counter(code for other, (code, where) in decisive.items() if other != name and where[code].rank != COUNTRY)
-        default = _default(found)
-        support = inside if found[default].rank == COUNTRY else named
-        contenders = [code for code in found
-                      if support[code] > support[default] and _may_replace(found[code], found[default])]
-        choice = max(contenders, key=lambda code: (support[code], -found[code].minus_people)) if contenders else default
-        codes.append(choice if named[choice] or _prominent(found[choice]) else None)
-    return codes
+    country = {mention: _country(mention[0], found, decisive) if found else None for mention, found in known.items()}
+    return [country[mention] for mention in mentions]
+
+
+def _country(name: str, found: Candidates, decisive: dict[str, tuple[str, Candidates]]) -> str | None:
+    """The country of the place `name` with candidates `found`, given the document's decisive
+    names and their countries (see country_codes)."""
+    named = Counter(code for other, (code, _) in decisive.items() if other != name)
+    inside = Counter(code for other, (code, where) in decisive.items() if other != name and where[code].rank != COUNTRY)
+    default = _default(found)
+    support = inside if found[default].rank == COUNTRY else named
+    contenders = [code for code in found
+                  if support[code] > support[default] and _may_replace(found[code], found[default])]
+    choice = max(contenders, key=lambda code: (support[code], -found[code].minus_people)) if contenders else default
+    return choice if named[choice] or _prominent(found[choice]) else None
