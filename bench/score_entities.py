@@ -124,7 +124,7 @@ def newsflow_mentions(texts: dict[tuple[str, str], str]) -> dict[tuple[str, str]
     keys = list(texts)
     documents = [{"doc_id": str(index), "source": key[1], "text": texts[key]} for index, key in enumerate(keys)]
     found: dict[tuple[str, str], list[Mention]] = {key: [] for key in keys}
-    for mention in extract_entities(load_nlp(), documents)[0]:
+    for mention in extract_entities(load_nlp(), documents).mentions:
         found[keys[int(mention.doc_id)]].append(mention)
     return found
 

@@ -33,7 +33,7 @@ from tasks.entities import entities_task
 from tasks.ingest import ingest_task
 from tasks.listing import discover_sources
 from tasks.ner_pool import exit_with_parent, release_ner_workers, start_ner_workers
-from tasks.numbers import numbers_task
+from tasks.quantities import numbers_task
 from tasks.plan import Plan, plan_run, published_accounting
 from tasks.progress import DocumentProgress
 from tasks.schemas import PUBLISHED_TABLES
@@ -218,8 +218,8 @@ def _run_stages(settings: Settings, plan: Plan, base: Snapshot | None, summary: 
         for batch in ingested.batches:
             cleaned = clean.submit(batch=batch, work_dir=work_dir, cache_version=version)
             entity = entities.submit(documents=cleaned, work_dir=work_dir, cache_version=version)
-            numeric = numbers.submit(documents=cleaned, work_dir=work_dir, default_fx_date=settings.default_fx_date,
-                                     cache_version=version)
+            numeric = numbers.submit(documents=cleaned, entities=entity, work_dir=work_dir,
+                                     default_fx_date=settings.default_fx_date, cache_version=version)
             submitted.append((batch, cleaned, entity, numeric))
         for number, (batch, cleaned, entity, numeric) in enumerate(submitted, start=1):
             documents.append(_intact_result(cleaned, clean, summary, "clean", result_dir,
@@ -228,7 +228,7 @@ def _run_stages(settings: Settings, plan: Plan, base: Snapshot | None, summary: 
                                                documents=documents[-1], work_dir=work_dir, cache_version=version))
             progress.finish(documents[-1].label, documents[-1].n_rows)
             quantities.append(_intact_result(numeric, numbers, summary, "numbers", result_dir,
-                                             documents=documents[-1], work_dir=work_dir,
+                                             documents=documents[-1], entities=entity_parts[-1], work_dir=work_dir,
                                              default_fx_date=settings.default_fx_date, cache_version=version))
             logger.info("batch %d of %d done: %s", number, len(ingested.batches), batch.label)
 

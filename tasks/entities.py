@@ -10,11 +10,11 @@ from collections.abc import Iterator
 
 from prefect import get_run_logger, task
 
-from tasks.errors import ErrorRecord, errors_table
-from tasks.ner import NLP_BATCH_SIZE, STAGE, Mention, extract_entities, extract_in_worker, load_nlp
+from tasks.errors import errors_table
+from tasks.ner import NLP_BATCH_SIZE, STAGE, EntitiesResult, extract_entities, extract_in_worker, load_nlp
 from tasks.ner_pool import ner_pool, pool_running, wait_for_started_workers
 from tasks.progress import documents_done
-from tasks.schemas import ENTITIES, records_table
+from tasks.schemas import ENTITIES, QUANTITY_CONTEXTS, QUOTATIONS, records_table
 from tasks.settings import ner_processes
 from tasks.stage_files import StageOutput, read_arrow, write_stage_output
 from tasks.storage import Location
@@ -30,15 +30,12 @@ IN_PROCESS_NER_DOCUMENTS = 32
 # documents still makes eight jobs to share between the workers.
 NER_JOB_DOCUMENTS = 2 * NLP_BATCH_SIZE
 
-JobResult = tuple[list[Mention], list[ErrorRecord]]
-
-
 def ner_jobs(documents: list[dict], size: int = NER_JOB_DOCUMENTS) -> list[list[dict]]:
     """The documents in consecutive jobs of `size` (the last may be smaller)."""
     return [documents[start:start + size] for start in range(0, len(documents), size)]
 
 
-def extract_entities_by_job(jobs: list[list[dict]], processes: int) -> Iterator[JobResult]:
+def extract_entities_by_job(jobs: list[list[dict]], processes: int) -> Iterator[EntitiesResult]:
     """extract_entities of each job, in order: on the pool's `processes` cores, unless there is
     one process or the work is small and no pool is running (see IN_PROCESS_NER_DOCUMENTS)."""
     small = sum(len(job) for job in jobs) <= IN_PROCESS_NER_DOCUMENTS
@@ -52,24 +49,27 @@ def extract_entities_by_job(jobs: list[list[dict]], processes: int) -> Iterator[
     return ner_pool(processes).map(extract_in_worker, jobs)
 
 
-def batch_entities(documents: list[dict], batch: str = "") -> JobResult:
-    """The mentions and error rows of a batch of clean documents; each job's documents count as
-    done in the run's progress of `batch` (tasks/progress.py) as NER returns them."""
+def batch_entities(documents: list[dict], batch: str = "") -> EntitiesResult:
+    """The mentions, quantity contexts, quotes and error rows of a batch of clean documents;
+    each job's documents count as done in the run's progress of `batch` (tasks/progress.py) as
+    NER returns them."""
     jobs = ner_jobs(documents)
-    mentions: list[Mention] = []
-    errors: list[ErrorRecord] = []
-    for job, (job_mentions, job_errors) in zip(jobs, extract_entities_by_job(jobs, ner_processes())):
+    result = EntitiesResult()
+    for job, job_result in zip(jobs, extract_entities_by_job(jobs, ner_processes())):
         documents_done(batch, len(job))
-        mentions += job_mentions
-        errors += job_errors
-    return mentions, errors
+        result.extend(job_result)
+    return result
 
 
 @task(name="entities", task_run_name="entities {documents.label}", **STAGE_TASK_OPTIONS)
 def entities_task(documents: StageOutput, work_dir: str, cache_version: str) -> StageOutput:
-    """Named entities of one batch of clean documents."""
-    mentions, errors = batch_entities(read_arrow(documents.path, ["doc_id", "source", "text"]).to_pylist(),
-                                      documents.label)
-    get_run_logger().info("found %d entity mentions in %d documents", len(mentions), documents.n_rows)
-    return write_stage_output(records_table(mentions, ENTITIES), errors_table(errors), Location(work_dir), STAGE,
-                              documents.label)
+    """Named entities, the quantities' sentences, subjects and speakers, and the quotes of one
+    batch of clean documents. The rows are the entities; `more` holds `quantity_contexts` (for
+    the numbers stage) and `quotations`."""
+    found = batch_entities(read_arrow(documents.path, ["doc_id", "source", "text"]).to_pylist(), documents.label)
+    get_run_logger().info("found %d entity mentions and %d quotes in %d documents", len(found.mentions),
+                          len(found.quotations), documents.n_rows)
+    more = {"quantity_contexts": records_table(found.quantity_contexts, QUANTITY_CONTEXTS),
+            "quotations": records_table(found.quotations, QUOTATIONS)}
+    return write_stage_output(records_table(found.mentions, ENTITIES), errors_table(found.errors), Location(work_dir),
+                              STAGE, documents.label, more)

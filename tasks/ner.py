@@ -41,22 +41,27 @@ import re
 from bisect import bisect_right, insort
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
+from tasks.attribution import QuantityContext, Quotation, TextReading
 from tasks.errors import ErrorRecord
 from tasks.places import country_codes
 from tasks.settings import SPACY_MODEL
 
 STAGE = "entities"
 
-# The model's ner component has its own tok2vec, so the shared tok2vec and everything that
-# listens to it can go: about 2x faster with identical entities. senter gives sentence indexes.
-EXCLUDED_COMPONENTS = ["tok2vec", "parser", "tagger", "lemmatizer", "attribute_ruler"]
+# The model's ner component has its own tok2vec, so the shared tok2vec and what listens to it
+# are not run on every text: about 2x faster with identical entities. senter gives sentences.
+# The parser (with the tok2vec and tagger it reads) is loaded but disabled: `parse_sentences`
+# runs it on the few sentences that attribution needs (tasks/attribution.py).
+EXCLUDED_COMPONENTS = ["lemmatizer", "attribute_ruler"]
+PARSER_COMPONENTS = ["tok2vec", "tagger", "parser"]
 # The tokenizer spaCy builds from its English language data is byte for byte the one the model
 # saved (tests/test_ner.py checks it), so it is not loaded again from disk: 0.08 s less in the
 # start of every NER process.
 NOT_LOADED_FROM_DISK = ["tokenizer"]
 NLP_BATCH_SIZE = 32
+PARSE_BATCH_SIZE = 128  # sentences
 # Longer texts go through NER in pieces (cut at whitespace): spaCy refuses texts over
 # nlp.max_length (1,000,000 characters) and its memory grows with the length of one text.
 MAX_CHUNK_CHARS = 100_000
@@ -123,12 +128,20 @@ class Mention:
 
 @functools.cache
 def load_nlp():
-    """The lean spaCy pipeline (senter + ner), loaded once per process."""
+    """The lean spaCy pipeline (senter + ner; the parser loaded, disabled), once per process."""
     import spacy
 
-    nlp = spacy.load(SPACY_MODEL, exclude=EXCLUDED_COMPONENTS + NOT_LOADED_FROM_DISK)
+    nlp = spacy.load(SPACY_MODEL, exclude=EXCLUDED_COMPONENTS + NOT_LOADED_FROM_DISK, disable=PARSER_COMPONENTS)
     nlp.enable_pipe("senter")
     return nlp
+
+
+def parse_sentences(nlp, texts: list[str]) -> list:
+    """The texts tokenised, tagged and parsed by the pipeline's disabled parser components."""
+    docs = (nlp.make_doc(text) for text in texts)
+    for name in PARSER_COMPONENTS:
+        docs = nlp.get_pipe(name).pipe(docs, batch_size=PARSE_BATCH_SIZE)
+    return list(docs)
 
 
 def normalise_name(text: str) -> str:
@@ -447,6 +460,12 @@ def _overlaps(start: int, end: int, runs: tuple[Run, ...] | list[Run]) -> bool:
     return any(start < run_end and run_start < end for run_start, run_end in runs)
 
 
+def sentence_bounds(pieces: list[Piece]) -> list[tuple[int, int]]:
+    """The (start, end) offsets of a document's sentences, from its chunks' Docs."""
+    return [(offset + sentence.start_char, offset + sentence.end_char)
+            for offset, doc, runs in pieces if not runs for sentence in doc.sents]
+
+
 def document_mentions(doc_id: str, text: str, pieces: list[Piece]) -> list[Mention]:
     """The kept mentions of one document (its clean `text`) from its spaCy Docs (one per
     chunk, and one per case-restored window, with offsets): in runs in capitals, the entities
@@ -455,10 +474,9 @@ def document_mentions(doc_id: str, text: str, pieces: list[Piece]) -> list[Menti
     # Names are read in the case the body writes them ("BIDEN" as "Biden", so that it is the
     # body's Joe Biden; "NHTSA" stays an acronym); the mentions' text is the clean text's.
     named_text = restored_case(text, restored_runs, guess=False) if restored_runs else text
-    spans, sentence_starts = [], []
+    spans = []
+    sentence_starts = [start for start, _ in sentence_bounds(pieces)]
     for offset, doc, runs in pieces:
-        if not runs:
-            sentence_starts += [offset + sentence.start_char for sentence in doc.sents]
         for ent in doc.ents:
             start, end = offset + ent.start_char, offset + ent.end_char
             if _overlaps(start, end, runs) if runs else not _overlaps(start, end, restored_runs):
@@ -478,9 +496,28 @@ def document_mentions(doc_id: str, text: str, pieces: list[Piece]) -> list[Menti
     ]
 
 
-def extract_entities(nlp, documents: list[dict]) -> tuple[list[Mention], list[ErrorRecord]]:
-    """Mentions of every document (rows with doc_id, source, text), processed with nlp.pipe.
-    A text that several documents share is parsed once (NER is a function of the text)."""
+@dataclass
+class EntitiesResult:
+    """What the entities stage finds in a job's documents: mentions, the quantities' sentences,
+    subjects and speakers, the quotes, and error rows."""
+
+    mentions: list[Mention] = field(default_factory=list)
+    quantity_contexts: list[QuantityContext] = field(default_factory=list)
+    quotations: list[Quotation] = field(default_factory=list)
+    errors: list[ErrorRecord] = field(default_factory=list)
+
+    def extend(self, other: EntitiesResult) -> None:
+        self.mentions += other.mentions
+        self.quantity_contexts += other.quantity_contexts
+        self.quotations += other.quotations
+        self.errors += other.errors
+
+
+def extract_entities(nlp, documents: list[dict]) -> EntitiesResult:
+    """Mentions, quantity contexts and quotes of every document (rows with doc_id, source,
+    text), processed with nlp.pipe. A text that several documents share is read once (NER and
+    the parse are functions of the text); the sentences that hold a quantity are parsed
+    together, in one pass of the parser over the job."""
     first_with_text: dict[str, int] = {}
     for index, row in enumerate(documents):
         first_with_text.setdefault(row["text"], index)
@@ -490,16 +527,26 @@ def extract_entities(nlp, documents: list[dict]) -> tuple[list[Mention], list[Er
     pieces: dict[int, list[Piece]] = {}
     for doc, (index, offset, runs) in nlp.pipe(chunks, as_tuples=True, batch_size=NLP_BATCH_SIZE):
         pieces.setdefault(index, []).append((offset, doc, runs))
-    mentions: list[Mention] = []
-    errors: list[ErrorRecord] = []
+    readings = {index: TextReading(text, sentence_bounds(pieces.get(index, []))) for text, index in first_with_text.items()}
+    wanted = [(reading, sentence) for reading in readings.values() for sentence in reading.sentences_to_parse()]
+    parsed = parse_sentences(nlp, [reading.text[start:end] for reading, (start, end) in
+                                   ((reading, reading.sentences[i]) for reading, i in wanted)])
+    for (reading, sentence), doc in zip(wanted, parsed):
+        reading.parsed[sentence] = doc
+    result = EntitiesResult()
     for row in documents:
+        index = first_with_text[row["text"]]
         try:
-            mentions.extend(document_mentions(row["doc_id"], row["text"], pieces.get(first_with_text[row["text"]], [])))
+            mentions = document_mentions(row["doc_id"], row["text"], pieces.get(index, []))
+            contexts, quotations = readings[index].attribution(row["doc_id"], mentions)
         except (ValueError, KeyError, IndexError) as error:
-            errors.append(ErrorRecord(row["source"], STAGE, "entity_error", f"{type(error).__name__}: {error}", row["doc_id"]))
-    return mentions, errors
+            result.errors.append(ErrorRecord(row["source"], STAGE, "entity_error", f"{type(error).__name__}: {error}",
+                                             row["doc_id"]))
+            continue
+        result.extend(EntitiesResult(mentions, contexts, quotations))
+    return result
 
 
-def extract_in_worker(documents: list[dict]) -> tuple[list[Mention], list[ErrorRecord]]:
+def extract_in_worker(documents: list[dict]) -> EntitiesResult:
     """extract_entities with this process's pipeline (the pool's workers call it)."""
     return extract_entities(load_nlp(), documents)

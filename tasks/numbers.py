@@ -28,14 +28,8 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date
 
-from prefect import get_run_logger, task
-
-from tasks.errors import ErrorRecord, errors_table
-from tasks.fx import keep_parsed_history_in, usd_rate
-from tasks.schemas import QUANTITIES, records_table
-from tasks.stage_files import StageOutput, read_arrow, write_stage_output
-from tasks.storage import Location
-from tasks.tasking import STAGE_TASK_OPTIONS
+from tasks.errors import ErrorRecord
+from tasks.fx import usd_rate
 
 STAGE = "numbers"
 
@@ -265,6 +259,10 @@ class QuantityRow:
     amount_id: int
     stated_usd: float | None
     usd_mismatch: bool | None
+    sentence_start: int | None = None
+    sentence_end: int | None = None
+    subject: str | None = None
+    speaker: str | None = None
 
 
 def _form(match: re.Match) -> str:
@@ -452,9 +450,11 @@ def _last_linked(quantities: list[Quantity], first: int, text: str) -> int:
 
 
 def to_rows(doc_id: str, quantities: list[Quantity], published_date: date | None,
-            default_fx_date: date | None) -> list[QuantityRow]:
+            default_fx_date: date | None, contexts: dict[tuple[int, int], dict] | None = None) -> list[QuantityRow]:
     """Quantities-table rows: percent as a fraction, money in USD, the article's own USD figure
-    beside ours on linked amounts, flagged when the two differ by more than 2%."""
+    beside ours on linked amounts, flagged when the two differ by more than 2%, and each
+    quantity's sentence, subject and speaker from `contexts` ((start, end) -> columns)."""
+    contexts = contexts or {}
     stated = {q.amount_id: q.value for q in quantities if q.currency == "USD"}
     group_sizes = Counter(q.amount_id for q in quantities)
     rows = []
@@ -475,33 +475,31 @@ def to_rows(doc_id: str, quantities: list[Quantity], published_date: date | None
             fx_rate=rate.usd_per_unit if rate else None, fx_rate_date=rate.rate_date if rate else None,
             fx_rate_source=rate.source if rate else None, approximate=quantity.approximate, bound=quantity.bound,
             amount_id=quantity.amount_id, stated_usd=stated_usd, usd_mismatch=mismatch,
+            **contexts.get((quantity.start_char, quantity.end_char), {}),
         ))
     return rows
 
 
-def extract_quantities(documents: list[dict], default_fx_date: date | None) -> tuple[list[QuantityRow], list[ErrorRecord]]:
-    """Quantity rows of every document (rows with doc_id, source, text, published_date).
+def extract_quantities(documents: list[dict], default_fx_date: date | None, contexts: list[dict] | None = None
+                       ) -> tuple[list[QuantityRow], list[ErrorRecord]]:
+    """Quantity rows of every document (rows with doc_id, source, text, published_date), with
+    the sentence, subject and speaker of each quantity from `contexts` (rows of the entities
+    stage's quantity_contexts table).
 
     A document the parser fails on becomes an error row; the others go on.
     """
+    by_document: dict[str, dict[tuple[int, int], dict]] = {}
+    for context in contexts or []:
+        columns = {name: context[name] for name in ("sentence_start", "sentence_end", "subject", "speaker")}
+        by_document.setdefault(context["doc_id"], {})[(context["start_char"], context["end_char"])] = columns
     rows: list[QuantityRow] = []
     errors: list[ErrorRecord] = []
     for document in documents:
         try:
             quantities = find_quantities(document["text"])
-            rows += to_rows(document["doc_id"], quantities, document["published_date"], default_fx_date)
+            rows += to_rows(document["doc_id"], quantities, document["published_date"], default_fx_date,
+                            by_document.get(document["doc_id"]))
         except (ValueError, ArithmeticError, KeyError, IndexError) as error:
             errors.append(ErrorRecord(document["source"], STAGE, "numbers_error",
                                       f"{type(error).__name__}: {error}", document["doc_id"]))
     return rows, errors
-
-
-@task(name="numbers", task_run_name="numbers {documents.label}", **STAGE_TASK_OPTIONS)
-def numbers_task(documents: StageOutput, work_dir: str, default_fx_date: date | None, cache_version: str) -> StageOutput:
-    """Money, percentages and counts of one batch of clean documents."""
-    work = Location(work_dir)
-    keep_parsed_history_in(work, f"{STAGE}/fx")
-    rows, errors = extract_quantities(
-        read_arrow(documents.path, ["doc_id", "source", "text", "published_date"]).to_pylist(), default_fx_date)
-    get_run_logger().info("found %d quantities in %d documents", len(rows), documents.n_rows)
-    return write_stage_output(records_table(rows, QUANTITIES), errors_table(errors), work, STAGE, documents.label)

@@ -90,6 +90,29 @@ QUANTITIES = _schema(
     _field("amount_id", pa.int32(), "Number of the amount within the document; rows that state one amount in several currencies (\"481.42m yuan ($58.16m; £30.7m)\") share it.", False),
     _field("stated_usd", pa.float64(), "The article's own USD figure for this amount (non-USD rows of a linked amount)."),
     _field("usd_mismatch", pa.bool_(), "value_usd and stated_usd differ by more than 2% (a typo or a different rate date)."),
+    _field("sentence_start", pa.int32(), "Start offset of the sentence that holds the quantity (null when the entities stage failed on the document)."),
+    _field("sentence_end", pa.int32(), "End offset (exclusive) of that sentence."),
+    _field("subject", pa.string(), "The noun phrase the quantity measures, as written (\"China's total R&D spending\"); null when the sentence does not say."),
+    _field("speaker", pa.string(), "Canonical name (entities.canonical) of the person or organisation the sentence or its quote attributes the quantity to (\"Hu Zucai ... said\", \"according to the IMF\"); null when nobody is named."),
+)
+
+QUOTATIONS = _schema(
+    "One row per direct quote (the text between double quotes).",
+    _field("doc_id", pa.string(), "The document (documents.doc_id).", False),
+    _field("text", pa.string(), "The quoted words, without the quote marks.", False),
+    _field("start_char", pa.int32(), "Start offset in documents.text (after the opening mark).", False),
+    _field("end_char", pa.int32(), "End offset (exclusive): the closing mark, or the paragraph's end for a quote that runs on.", False),
+    _field("speaker", pa.string(), "Canonical name (entities.canonical) of who said it, from the attribution around the quote (\"...,\" said Liu Hua); a quote with none that continues the previous quote takes its speaker. Null when nobody is named."),
+    _field("verb", pa.string(), "The attribution's verb as written (said, told, added, according to, ...); null when there is none."),
+    _field("partial", pa.bool_(), "True when the author's sentence runs into the quote (called it \"a big step\"), false for a quote that stands as its own sentence or clause.", False),
+)
+
+# The entities stage's hand-off to the numbers stage (not a published table): each quantity's
+# sentence, subject and speaker (tasks/attribution.py), found by (doc_id, start_char, end_char).
+QUANTITY_CONTEXTS = _schema(
+    "The context of each quantity, from the entities stage.",
+    *(QUANTITIES.field(name) for name in ("doc_id", "start_char", "end_char", "sentence_start", "sentence_end",
+                                          "subject", "speaker")),
 )
 
 ERRORS = _schema(
@@ -135,6 +158,7 @@ PUBLISHED_TABLES: dict[str, pa.Schema] = {
     "entities": ENTITIES,
     "document_entities": DOCUMENT_ENTITIES,
     "quantities": QUANTITIES,
+    "quotations": QUOTATIONS,
     "errors": ERRORS,
 }
 # The order of each table's rows within a file, and of read_tables' rows within a month.
@@ -143,6 +167,7 @@ SORT_KEYS = {
     "entities": [("doc_id", "ascending"), ("start_char", "ascending")],
     "document_entities": [("doc_id", "ascending"), ("first_start_char", "ascending"), ("label", "ascending")],
     "quantities": [("doc_id", "ascending"), ("start_char", "ascending")],
+    "quotations": [("doc_id", "ascending"), ("start_char", "ascending")],
     "errors": [("source", "ascending"), ("stage", "ascending"), ("error_type", "ascending")],
 }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
@@ -36,23 +36,23 @@ class StageOutput:
     n_rows: int
     n_errors: int
     label: str
+    more: dict[str, str] = field(default_factory=dict)  # the stage's further tables: name -> URL
 
     def files(self) -> list[str]:
-        """The two files of this output."""
-        return [self.path, self.errors_path]
+        """The files of this output: rows, errors and further tables."""
+        return [self.path, self.errors_path, *self.more.values()]
 
     def is_intact(self) -> bool:
-        """True when both files exist and still hold the content this output was made with."""
+        """True when its files exist and still hold the content this output was made with."""
         try:
-            actual = _output_sha256(_read_url(self.path), _read_url(self.errors_path))
+            actual = _output_sha256([_read_url(url) for url in self.files()])
         except FileNotFoundError:
             return False
         return actual == self.content_sha256
 
 
-def _output_sha256(rows: bytes, errors: bytes) -> str:
-    return hashlib.sha256((hashlib.sha256(rows).hexdigest() + hashlib.sha256(errors).hexdigest()).encode()
-                          ).hexdigest()
+def _output_sha256(contents: list[bytes]) -> str:
+    return hashlib.sha256("".join(hashlib.sha256(content).hexdigest() for content in contents).encode()).hexdigest()
 
 
 def arrow_bytes(table: pa.Table) -> bytes:
@@ -91,13 +91,17 @@ def read_arrow(url: str, columns: list[str] | None = None) -> pa.Table:
     return table.select(columns) if columns is not None else table
 
 
-def write_stage_output(rows: pa.Table, errors: pa.Table, work: Location, stage: str, label: str) -> StageOutput:
-    """Write a stage's rows and errors in the `stage` folder of the work location, named by the
-    hash of their content. Not durable: a cached output whose files a power cut damaged fails
-    is_intact and is recomputed."""
-    rows_bytes, errors_bytes = arrow_bytes(rows), arrow_bytes(errors)
-    digest = _output_sha256(rows_bytes, errors_bytes)
-    path, errors_path = f"{stage}/{digest}{ARROW_SUFFIX}", f"{stage}/{digest}.errors{ARROW_SUFFIX}"
-    for relative, data in ((path, rows_bytes), (errors_path, errors_bytes)):
+def write_stage_output(rows: pa.Table, errors: pa.Table, work: Location, stage: str, label: str,
+                       more: dict[str, pa.Table] | None = None) -> StageOutput:
+    """Write a stage's rows, errors and further tables (`more`, by name) in the `stage` folder of
+    the work location, named by the hash of their content. Not durable: a cached output whose
+    files a power cut damaged fails is_intact and is recomputed."""
+    more = more or {}
+    contents = [arrow_bytes(table) for table in (rows, errors, *more.values())]
+    digest = _output_sha256(contents)
+    names = [f"{stage}/{digest}{ARROW_SUFFIX}", f"{stage}/{digest}.errors{ARROW_SUFFIX}",
+             *(f"{stage}/{digest}.{name}{ARROW_SUFFIX}" for name in more)]
+    for relative, data in zip(names, contents):
         work.write_bytes(relative, data, durable=False)
-    return StageOutput(work.url_of(path), work.url_of(errors_path), digest, rows.num_rows, errors.num_rows, label)
+    urls = [work.url_of(relative) for relative in names]
+    return StageOutput(urls[0], urls[1], digest, rows.num_rows, errors.num_rows, label, dict(zip(more, urls[2:])))

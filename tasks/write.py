@@ -41,7 +41,8 @@ from tasks.fingerprints import (
 from tasks.ingest import read_unchanged
 from tasks.plan import SOURCES
 from tasks.schemas import (
-    CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, ENTITIES, PUBLISHED_TABLES, QUANTITIES, SORT_KEYS, one_array,
+    CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, ENTITIES, PUBLISHED_TABLES, QUANTITIES, QUOTATIONS, SORT_KEYS,
+    one_array,
 )
 from tasks.snapshots import (
     MONTH, UNDATED, MonthFiles, Publication, Snapshot, SnapshotConflict, latest_snapshot, load_snapshot,
@@ -105,6 +106,7 @@ class TableParts:
             "documents": [output.path for output in self.documents],
             "entities": [output.path for output in self.entities],
             "quantities": [output.path for output in self.quantities],
+            "quotations": [output.more["quotations"] for output in self.entities],
             "errors": [self.ingest_errors_path] + [output.errors_path for output in stage_outputs],
         }
 
@@ -137,6 +139,7 @@ def _new_rows(outputs: dict[str, list[str]], errors: pa.Table, duplicate_of: dic
         # A batch's entities are all its documents' mentions: rolled up batch by batch.
         "document_entities": (roll_up_entities(read_arrow(path).cast(ENTITIES)) for path in outputs["entities"]),
         "quantities": (read_arrow(path).cast(QUANTITIES) for path in outputs["quantities"]),
+        "quotations": (read_arrow(path).cast(QUOTATIONS) for path in outputs["quotations"]),
         "errors": iter([errors]),
     }
 

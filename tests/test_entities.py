@@ -25,13 +25,16 @@ def test_pool_of_two_finds_what_one_process_finds(seed_text: str):
     jobs = [documents[:1], documents[1:]]
     start_ner_workers(2, 2)  # with no pool running, work this small would run in this process
     assert 2 in _pools
-    (seed, seed_errors), (rest, rest_errors) = extract_entities_by_job(jobs, processes=2)
-    in_process, errors = extract_entities(load_nlp(), documents)
-    in_parallel = seed + rest
+    seed, rest = extract_entities_by_job(jobs, processes=2)
+    in_process = extract_entities(load_nlp(), documents)
     key = attrgetter("doc_id", "start_char")
-    assert sorted(in_parallel, key=key) == sorted(in_process, key=key) and seed_errors == rest_errors == errors == []
-    assert {mention.doc_id for mention in seed} == {"seed"}  # results come back in the jobs' order
-    assert {mention.doc_id for mention in in_parallel} == {"seed", "short"}
+    for table in ("mentions", "quantity_contexts", "quotations"):
+        in_parallel = getattr(seed, table) + getattr(rest, table)
+        assert sorted(in_parallel, key=key) == sorted(getattr(in_process, table), key=key)
+    assert seed.errors == rest.errors == in_process.errors == []
+    assert {mention.doc_id for mention in seed.mentions} == {"seed"}  # results come back in the jobs' order
+    assert {mention.doc_id for mention in seed.mentions + rest.mentions} == {"seed", "short"}
+    assert seed.quantity_contexts and seed.quotations
 
 
 def test_small_work_waits_for_the_worker_started_early_and_none_starts_twice():
@@ -40,8 +43,9 @@ def test_small_work_waits_for_the_worker_started_early_and_none_starts_twice():
     start_ner_workers(processes, 1)  # as the flow does after ingest: one wanted, one started already
     try:
         jobs = [[{"doc_id": "short", "source": "short.txt", "text": "Tony Blair met Gordon Brown in London."}]]
-        [(mentions, errors)] = list(extract_entities_by_job(jobs, processes))
-        assert {mention.text for mention in mentions} >= {"Tony Blair", "Gordon Brown", "London"} and errors == []
+        [found] = list(extract_entities_by_job(jobs, processes))
+        assert {mention.text for mention in found.mentions} >= {"Tony Blair", "Gordon Brown", "London"}
+        assert found.errors == []
         assert len(_pools[processes]._processes) == 1  # the busy pool would otherwise start a second
     finally:
         _pools.pop(processes).shutdown()

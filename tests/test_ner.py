@@ -12,7 +12,7 @@ import tasks.ner
 from tasks.clean import clean_text
 from tests.conftest import REPO, load_bench_script
 from tasks.ner import (
-    EXCLUDED_COMPONENTS, MAX_CHUNK_CHARS, Span, canonical_names, consistent_people, extract_entities, is_noise, load_nlp,
+    EXCLUDED_COMPONENTS, MAX_CHUNK_CHARS, PARSER_COMPONENTS, Span, canonical_names, consistent_people, extract_entities, is_noise, load_nlp,
     capitals_runs, consistent_short_forms, name_span, restored_case, restored_windows, text_chunks,
 )
 from tasks.settings import SPACY_MODEL, corpora_dir
@@ -59,8 +59,9 @@ def test_is_noise(text: str, label: str, noise: bool):
 
 def test_lean_pipeline_components():
     nlp = load_nlp()
-    assert nlp.pipe_names == ["senter", "ner"]
+    assert nlp.pipe_names == ["senter", "ner"]  # what nlp.pipe runs on every text
     assert not set(EXCLUDED_COMPONENTS) & set(nlp.component_names)
+    assert nlp.disabled == PARSER_COMPONENTS  # loaded for the sentences attribution parses
 
 
 def test_the_tokenizer_not_loaded_from_disk_is_the_one_the_model_saved():
@@ -73,7 +74,8 @@ def test_the_tokenizer_not_loaded_from_disk_is_the_one_the_model_saved():
 
 def test_seed_entities(seed_text: str):
     text = clean_text(seed_text)
-    mentions, errors = extract_entities(load_nlp(), [{"doc_id": "seed", "source": "seed.txt", "text": text}])
+    found = extract_entities(load_nlp(), [{"doc_id": "seed", "source": "seed.txt", "text": text}])
+    mentions, errors = found.mentions, found.errors
     assert errors == []
     for mention in mentions:
         assert text[mention.start_char:mention.end_char] == mention.text
@@ -106,9 +108,13 @@ def test_a_text_that_documents_share_is_parsed_once(seed_text: str):
             parsed.extend(texts)
             return nlp.pipe(texts, **kwargs)
 
+        def __getattr__(self, name):  # the parser's components and tokenizer
+            return getattr(nlp, name)
+
     rows = [{"doc_id": doc_id, "source": f"{doc_id}.txt", "text": text}
             for doc_id, text in (("a", seed_text), ("b", "Angela Merkel visited Paris."), ("c", seed_text))]
-    mentions, errors = extract_entities(CountingNlp(), rows)
+    found = extract_entities(CountingNlp(), rows)
+    mentions, errors = found.mentions, found.errors
     # The seed's pieces (its text, and a case-restored copy of its words in capitals) and the
     # other text's: nothing of "c", which has the seed's text.
     assert errors == [] and {document for _, (document, *_) in parsed} == {0, 1}
@@ -118,7 +124,7 @@ def test_a_text_that_documents_share_is_parsed_once(seed_text: str):
     assert strip("a") == strip("c") and len(strip("a")) > 50
     assert [m.doc_id for m in mentions if m.doc_id != "b"] == ["a"] * len(strip("a")) + ["c"] * len(strip("c"))
     assert strip("a") == [(m.text, m.label, m.start_char, m.sentence, m.canonical)
-                          for m in extract_entities(nlp, rows[:1])[0]]
+                          for m in extract_entities(nlp, rows[:1]).mentions]
 
 
 LONG_SENTENCE = ("Angela Merkel met Emmanuel Macron in Paris on Monday. "
@@ -136,7 +142,8 @@ def test_a_long_document_goes_through_ner_in_chunks(monkeypatch):
     text = LONG_SENTENCE * 500  # 53,500 characters: over the lowered max_length
     with pytest.raises(ValueError, match="E088"):  # as spaCy refuses a text over the real limit
         nlp(text)
-    mentions, errors = extract_entities(nlp, [{"doc_id": "long", "source": "long.txt", "text": text}])
+    found = extract_entities(nlp, [{"doc_id": "long", "source": "long.txt", "text": text}])
+    mentions, errors = found.mentions, found.errors
     assert errors == []
     people = [m for m in mentions if m.label == "PERSON"]
     assert len(people) > 2 * 500  # as over 20,000 in 10,000 sentences at the real scale
@@ -171,7 +178,7 @@ def test_hand_checked_bbc_articles(case: dict):
     canonicaliser, decides which spans exist.
     """
     text = clean_text((BBC / case["file"]).read_text(encoding="utf-8"))
-    mentions, _ = extract_entities(load_nlp(), [{"doc_id": "d", "source": case["file"], "text": text}])
+    mentions = extract_entities(load_nlp(), [{"doc_id": "d", "source": case["file"], "text": text}]).mentions
     found: dict[str, set[str]] = {}
     for mention in mentions:
         found.setdefault(mention.text, set()).add(mention.canonical)
@@ -319,7 +326,7 @@ def test_restored_case(text: str, guess: bool, restored: str):
 def test_a_headline_in_capitals_is_read_in_the_case_of_its_body():
     text = ("XI MEETS BIDEN AS BEIJING AND WASHINGTON SEEK THAW\n\nChinese President Xi Jinping met US "
             "President Joe Biden in Bali on Monday, as Beijing and Washington seek to ease tensions.")
-    mentions, _ = extract_entities(load_nlp(), [{"doc_id": "d", "source": "s", "text": text}])
+    mentions = extract_entities(load_nlp(), [{"doc_id": "d", "source": "s", "text": text}]).mentions
     headline = [(m.text, m.label, m.canonical) for m in mentions if m.end_char <= text.index("\n")]
     assert headline == [("XI", "PERSON", "Xi Jinping"), ("BIDEN", "PERSON", "Joe Biden"), ("BEIJING", "GPE", "Beijing"),
                         ("WASHINGTON", "GPE", "Washington")]

@@ -28,7 +28,7 @@ DATES = {"a": datetime.date(2021, 12, 3), "b": datetime.date(2021, 12, 30), "c":
 
 
 def make_tables(version: int, dates: dict[str, datetime.date | None] = DATES) -> dict[str, pa.Table]:
-    """The five tables for documents `dates`, every row tagged with `version` (in a text column),
+    """The six tables for documents `dates`, every row tagged with `version` (in a text column),
     and one error row about a rejected file (no document)."""
     tag = f"v{version}"
     docs = sorted(dates)
@@ -43,6 +43,7 @@ def make_tables(version: int, dates: dict[str, datetime.date | None] = DATES) ->
         "document_entities": [dict(doc_id=d, canonical=tag, label="ORG", mentions=2, first_start_char=0) for d in docs],
         "quantities": [dict(doc_id=d, text=tag, start_char=0, end_char=1, kind="count", value=1.0,
                             approximate=False, amount_id=0) for d in docs],
+        "quotations": [dict(doc_id=d, text=tag, start_char=0, end_char=1, partial=False) for d in docs],
         "errors": [dict(source="bad.pdf", stage="ingest", error_type="unsupported_file_type", message=tag,
                         recorded_at=UTC_ZERO)]
                   + [dict(source=f"{d}.txt", doc_id=d, stage="numbers", error_type="x", message=tag,
@@ -52,7 +53,7 @@ def make_tables(version: int, dates: dict[str, datetime.date | None] = DATES) ->
 
 
 TAG_COLUMNS = {"documents": "title", "entities": "text", "document_entities": "canonical", "quantities": "text",
-               "errors": "message"}
+               "quotations": "text", "errors": "message"}
 
 
 def versions_seen(tables: dict[str, pa.Table]) -> set[str]:
@@ -75,6 +76,7 @@ def test_rows_are_split_by_their_documents_month():
         "entities": {"2021-12": 4, "2022-01": 2, "undated": 2},
         "document_entities": {"2021-12": 2, "2022-01": 1, "undated": 1},
         "quantities": {"2021-12": 2, "2022-01": 1, "undated": 1},
+        "quotations": {"2021-12": 2, "2022-01": 1, "undated": 1},
         "errors": {"2021-12": 2, "2022-01": 1, "undated": 2},  # the rejected file has no month
     }
     assert partitions["documents"]["2021-12"]["doc_id"].to_pylist() == ["a", "b"]  # order kept

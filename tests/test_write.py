@@ -12,7 +12,9 @@ from tasks.errors import ErrorRecord, errors_table
 from tasks.duplicates import text_minhash, words_sha256
 from tasks.listing import SourceFile
 from tasks.plan import sources_table
-from tasks.schemas import CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, ENTITIES, PUBLISHED_TABLES, QUANTITIES
+from tasks.schemas import (
+    CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, ENTITIES, PUBLISHED_TABLES, QUANTITIES, QUANTITY_CONTEXTS, QUOTATIONS,
+)
 from tasks.snapshots import MONTH, Snapshot, read_table
 from tasks.stage_files import read_arrow, write_arrow, write_stage_output
 from tasks.storage import Location
@@ -39,7 +41,9 @@ def _parts(tmp_path: Path, doc_ids: list[str], texts: dict[str, str] | None = No
     # as the clean stage writes them
     rows = [row | {"words_sha256": words_sha256(row["text"]), "text_minhash": text_minhash(row["text"])} for row in rows]
     documents = write_stage_output(pa.Table.from_pylist(rows, schema=CLEAN_DOCUMENTS), errors_table([]), Location(work), "stage", "docs")
-    entities = write_stage_output(ENTITIES.empty_table(), errors_table([]), Location(work), "stage", "ents")
+    quotes = [dict(doc_id=doc_ids[-1], text="of", start_char=5, end_char=7, speaker=None, verb=None, partial=True)]
+    entities = write_stage_output(ENTITIES.empty_table(), errors_table([]), Location(work), "stage", "ents",
+                                  _entities_more(quotes))
     quantities = write_stage_output(QUANTITIES.empty_table(),
                                     errors_table([ErrorRecord("x.txt", "numbers", "boom", "m")]), Location(work), "stage", "qty")
     ingest_errors = write_arrow(errors_table([ErrorRecord("bad.pdf", "ingest", "unsupported_file_type", "m")]),
@@ -51,6 +55,12 @@ def _parts(tmp_path: Path, doc_ids: list[str], texts: dict[str, str] | None = No
                       sources_path=sources)
 
 
+def _entities_more(quotations: list[dict]) -> dict[str, pa.Table]:
+    """The entities stage's further tables, as it writes them."""
+    return {"quantity_contexts": QUANTITY_CONTEXTS.empty_table(),
+            "quotations": pa.Table.from_pylist(quotations, schema=QUOTATIONS)}
+
+
 def _publish(parts: TableParts, processed: Path) -> PublishedTables:
     return publish_tables(parts, str(processed), keep_snapshots=3, max_rows_per_file=1000)
 
@@ -58,7 +68,8 @@ def _publish(parts: TableParts, processed: Path) -> PublishedTables:
 def test_publish_tables_publishes_every_table_with_its_schema(tmp_path: Path):
     processed = tmp_path / "processed"
     published = _publish(_parts(tmp_path, ["b", "a"]), processed)
-    assert published.rows == {"documents": 2, "entities": 0, "document_entities": 0, "quantities": 0, "errors": 2}
+    assert published.rows == {"documents": 2, "entities": 0, "document_entities": 0, "quantities": 0,
+                              "quotations": 1, "errors": 2}
     assert published.is_intact() and published.snapshot_id == 1
     for name, schema in PUBLISHED_TABLES.items():
         table = read_table(processed, name)
@@ -234,7 +245,7 @@ def _added_parts(work: Path, doc_ids: list[str], removed: tuple[str, ...], base:
     entities = write_stage_output(pa.Table.from_pylist(
         [dict(doc_id=d, start_char=0, end_char=4, sentence=0, text="Acme", label="ORG", canonical="Acme",
               label_source="model") for d in doc_ids],
-        schema=ENTITIES), errors_table([]), Location(work), "stage", "ents")
+        schema=ENTITIES), errors_table([]), Location(work), "stage", "ents", _entities_more([]))
     quantities = write_stage_output(QUANTITIES.empty_table(), errors_table([]), Location(work), "stage", "qty")
     ingest_errors = write_arrow(errors_table([]), Location(work), "ingest.errors.arrow")
     files = [SourceFile(f"{d}.txt", 1, "0") for d in doc_ids]

@@ -1,0 +1,157 @@
+"""Score what each quantity measures and who said it, and the quotations, against hand labels.
+
+- tests/data/quantity_attribution.jsonl: quantities of BBC business articles and People's Daily
+  pages with the phrase each measures (`subject`) and who the text attributes it to
+  (`speaker`), labelled by reading. A subject is right when newsflow's phrase holds the
+  labelled one, or the labelled one holds newsflow's and both share the labelled phrase's
+  head word (its root in spaCy's parse); null is right only for null. A speaker is right when
+  the names match (case and a leading "the" aside), or one name's words are all in the other's
+  ("Nationwide" and "Nationwide building society").
+- tests/data/quotations.jsonl: every direct quote of the labelled articles, with its speaker.
+  A quote is found when newsflow has a quote with the same text (edge punctuation and
+  whitespace aside); precision, recall and F1 over the labelled articles, and the share of the
+  found quotes whose speaker is right (as above).
+
+    cd /work/main && .venv/bin/python bench/score_attribution.py [--verbose] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import spacy
+from figures import Score
+from score_entities import clean_texts
+
+from tasks.ner import extract_entities, load_nlp
+from tasks.settings import SPACY_MODEL, corpora_dir
+
+REPO = Path(__file__).resolve().parent.parent
+QUANTITIES = REPO / "tests" / "data" / "quantity_attribution.jsonl"
+QUOTATIONS = REPO / "tests" / "data" / "quotations.jsonl"
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"\w+(?:['’&.-]\w+)*", text.lower())
+
+
+def same_name(predicted: str | None, expected: str | None) -> bool:
+    """Equal names, or one name's words all in the other's."""
+    if predicted is None or expected is None:
+        return predicted is expected
+    got, want = set(words(predicted)) - {"the"}, set(words(expected)) - {"the"}
+    return bool(got and want) and (got <= want or want <= got)
+
+
+def squeeze(text: str) -> str:
+    return " ".join(words(text))
+
+
+def subject_right(predicted: str | None, expected: str | None, head: str | None) -> bool:
+    """newsflow's phrase holds the labelled one, or the labelled one holds newsflow's and both
+    have the labelled phrase's head word."""
+    if predicted is None or expected is None:
+        return predicted is expected
+    got, want = squeeze(predicted), squeeze(expected)
+    if f" {want} " in f" {got} ":
+        return True
+    return f" {got} " in f" {want} " and head is not None and head.lower() in words(predicted)
+
+
+def locate(text: str, sentence: str, quantity: str) -> tuple[int, int] | None:
+    """The quantity's offsets in the clean text, found through its sentence (whitespace aside)."""
+    pattern = r"\s+".join(re.escape(part) for part in sentence.split())
+    found = re.search(pattern, text)
+    if not found:
+        return None
+    where = text.find(quantity, found.start(), found.end())
+    return (where, where + len(quantity)) if where >= 0 else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--verbose", action="store_true", help="print every miss")
+    parser.add_argument("--json", help="write the figures to this file")
+    args = parser.parse_args()
+    quantity_rows = [json.loads(line) for line in QUANTITIES.read_text().splitlines() if line.strip()]
+    quote_rows = [json.loads(line) for line in QUOTATIONS.read_text().splitlines() if line.strip()]
+    texts = clean_texts(quantity_rows + quote_rows, corpora_dir())
+    keys = sorted(texts)
+    documents = [{"doc_id": str(index), "source": key[1], "text": texts[key]} for index, key in enumerate(keys)]
+    found = extract_entities(load_nlp(), documents)
+    contexts, quotations = defaultdict(dict), defaultdict(list)
+    for context in found.quantity_contexts:
+        contexts[keys[int(context.doc_id)]][context.start_char] = context
+    for quotation in found.quotations:
+        quotations[keys[int(quotation.doc_id)]].append(quotation)
+
+    full = spacy.load(SPACY_MODEL)
+    heads = {row["subject"]: next(token.text for token in doc if token.dep_ == "ROOT")
+             for row, doc in zip((r for r in quantity_rows if r["subject"]),
+                                 full.pipe(r["subject"] for r in quantity_rows if r["subject"]))}
+    subject_hits = speaker_hits = both = scored = unlocated = 0
+    misses = []
+    for row in quantity_rows:
+        key = (row["corpus"], row["file"])
+        span = locate(texts.get(key, ""), row["sentence"], row["quantity"])
+        context = contexts[key].get(span[0]) if span else None
+        if context is None:
+            unlocated += 1
+            misses.append(f"NOT FOUND {row['quantity']!r} ({row['file']})")
+            continue
+        scored += 1
+        subject_ok = subject_right(context.subject, row["subject"], heads.get(row["subject"]))
+        speaker_ok = same_name(context.speaker, row["speaker"])
+        subject_hits += subject_ok
+        speaker_hits += speaker_ok
+        both += subject_ok and speaker_ok
+        if not (subject_ok and speaker_ok):
+            misses.append(f"{row['quantity']!r}: subject {context.subject!r} (want {row['subject']!r}){'' if subject_ok else ' X'}; "
+                          f"speaker {context.speaker!r} (want {row['speaker']!r}){'' if speaker_ok else ' X'} "
+                          f"({row['file']}) || {row['sentence'][:160]}")
+
+    quotes = Score()
+    quote_speakers = quote_found = 0
+    quote_misses = []
+    for key in sorted({(row["corpus"], row["file"]) for row in quote_rows}):
+        want = [row for row in quote_rows if (row["corpus"], row["file"]) == key]
+        got = {squeeze(q.text): q for q in quotations[key]}
+        matched = set()
+        for row in want:
+            quotation = got.get(squeeze(row["quote"]))
+            if quotation is None:
+                quotes.fn += 1
+                quote_misses.append(f"FN {row['quote'][:90]!r} ({key[1]})")
+                continue
+            quotes.tp += 1
+            matched.add(squeeze(row["quote"]))
+            quote_found += 1
+            if same_name(quotation.speaker, row["speaker"]):
+                quote_speakers += 1
+            else:
+                quote_misses.append(f"SPEAKER {quotation.speaker!r} (want {row['speaker']!r}) {row['quote'][:70]!r} ({key[1]})")
+        for text, quotation in got.items():
+            if text not in matched:
+                quotes.fp += 1
+                quote_misses.append(f"FP {quotation.text[:90]!r} ({key[1]})")
+
+    figures = {
+        "quantities": {"labelled": len(quantity_rows), "scored": scored, "not_found": unlocated,
+                       "subject_right": round(subject_hits / scored, 4), "speaker_right": round(speaker_hits / scored, 4),
+                       "both_right": round(both / scored, 4)},
+        "quotations": {"labelled": len(quote_rows), **quotes.figures(),
+                       "speaker_right_of_found": round(quote_speakers / quote_found, 4) if quote_found else 0.0},
+    }
+    if args.verbose:
+        print("\n".join(misses + quote_misses))
+    print(json.dumps(figures, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures | {"misses": misses, "quote_misses": quote_misses}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

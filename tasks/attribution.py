@@ -1,0 +1,472 @@
+"""Attribution: what each quantity measures and who said it, and the direct quotes and their speakers.
+
+Runs in the entities stage, beside NER (tasks/ner.py), because it needs the document's mentions
+and spaCy's parser; it imports no Prefect for the same reason as tasks/ner.py.
+
+- Every quantity gets its sentence (`sentence_start`, `sentence_end`, from the pipeline's
+  sentence boundaries).
+- Only the sentences that hold a quantity are parsed (`sentences_to_parse`): the parser costs
+  about half as much as NER per word, and a third of BBC sentences hold one.
+- `subject`: the noun phrase the quantity measures, read from the parse (`measured_phrase`):
+  "a $900m loan" -> "loan", "debts of 14bn euros" -> "debts", "revenues slipped 11%" ->
+  "revenues", "cut its forecast from 1.8% to 0.8%" -> "its forecast", "a 52% rise in profits"
+  -> "profits".
+- `speaker`: the canonical PERSON or ORG (else GPE) that the sentence attributes the figure to:
+  the quote that holds it, "according to X", or the subject of a reporting verb ("said",
+  "forecast", "reported", "posted", ...) that governs it. "he"/"she" is the last person named
+  before; "it", "the company", "the firm", ... the last organisation.
+- Quotes (`find_quotes`) are read without the parser: a pair of double quotes within a
+  paragraph (or an unclosed one, which runs to the paragraph's end). The speaker is named
+  around it (`"...," said X`, `X told the BBC: "..."`); a quote with no attribution that
+  continues the previous quote of the same or the previous paragraph takes its speaker.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tasks.numbers import find_quantities
+
+if TYPE_CHECKING:
+    from tasks.ner import Mention
+
+# Verbs that attribute a quote ("...," said X): the speech acts of news writing.
+QUOTING_VERBS = frozenset("""
+say says said saying tell tells told telling add adds added adding note notes noted noting warn warns warned
+warning explain explains explained stress stresses stressed stressing reveal reveals revealed agree agrees
+agreed forecast forecasts predicted predicts reply replies replied call calls called confess confesses
+confessed brand brands branded argue argues argued insist insists insisted claim claims claimed ask asks asked
+admit admits admitted write writes wrote continue continues continued comment comments commented suggest
+suggests suggested believe believes believed announce announces announced report reports reported quoted
+acknowledge acknowledged declare declares declared observe observed stated insisting urged urges describe
+described describes
+""".split())
+# Verbs that attribute a figure: saying it, and the ways a source publishes one ("the company
+# posted a loss", "figures show", "the IMF forecast").
+REPORTING_VERBS = (QUOTING_VERBS - {"ask", "asks", "asked", "agree", "agrees", "agreed", "call", "calls", "called",
+                                    "continue", "continues", "continued", "reply", "replies", "replied", "urged",
+                                    "urges", "describe", "described", "describes"}) | frozenset("""
+forecasted forecasting predict predicting estimate estimates estimated announcing reporting post posts posted
+posting show shows showed shown project projects projected expects expected state states blame blames blamed
+reiterate reiterates reiterated reiterating revealing indicate indicates indicated disclose discloses disclosed
+confirm confirms confirmed
+""".split())
+PERSON_PRONOUNS = frozenset({"he", "she", "him", "her"})
+ORG_PRONOUNS = frozenset({"it", "its"})
+ORG_NOUNS = frozenset({"company", "firm", "group", "bank", "newspaper", "carrier", "airline", "retailer",
+                       "insurer", "government", "ministry", "agency", "office", "department", "operator",
+                       "maker", "giant", "chain", "society", "paper", "fund", "organisation", "organization"})
+# Nouns of change: what a change of X% measures is their "in"/"of" phrase ("a 52% rise in
+# profits") or what they belong to; and nouns that are the quantity itself ("a total of $5bn").
+CHANGE_NOUNS = frozenset({"rise", "rises", "fall", "falls", "increase", "increases", "decrease", "drop", "decline",
+                          "jump", "gain", "gains", "growth", "cut", "cuts", "reduction", "surge", "slump", "climb",
+                          "boost", "hike", "slide", "dip", "improvement", "total", "sum", "amount", "level", "figure"})
+SPEAKER_LABELS = ("PERSON", "ORG", "GPE")
+# Children left out of a subject phrase: clauses and asides that say more than what is measured.
+PHRASE_CUT_DEPS = frozenset({"relcl", "appos", "advcl", "acl", "cc", "conj", "parataxis", "ccomp"})
+ACCORDING_TO = re.compile(r"\baccording to\b", re.IGNORECASE)
+MAX_SUBJECT_WORDS = 12
+MAX_ATTRIBUTION_CHARS = 200
+
+# Opening and closing double quotes: curly pairs, or straight quotes paired in order.
+QUOTE_MARK = re.compile(r"[\"“”]")
+WORD = re.compile(r"[A-Za-z]+")
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A direct quote: the characters between its marks, who said it and how."""
+
+    start: int
+    end: int
+    speaker: str | None = None
+    verb: str | None = None
+    partial: bool = False
+
+
+@dataclass(frozen=True)
+class QuantityContext:
+    """A quantity's sentence, what it measures and who said it; the numbers stage adds these
+    columns to the quantity's row, which it finds by (doc_id, start_char, end_char)."""
+
+    doc_id: str
+    start_char: int
+    end_char: int
+    sentence_start: int
+    sentence_end: int
+    subject: str | None
+    speaker: str | None
+
+
+@dataclass(frozen=True)
+class Quotation:
+    """One row of the `quotations` table."""
+
+    doc_id: str
+    text: str
+    start_char: int
+    end_char: int
+    speaker: str | None
+    verb: str | None
+    partial: bool
+
+
+def sentence_of(sentences: Sequence[tuple[int, int]], offset: int) -> int:
+    """Index of the sentence (sorted (start, end) pairs) holding `offset`; the last one before
+    it when `offset` falls between sentences."""
+    return max(0, bisect_right([start for start, _ in sentences], offset) - 1)
+
+
+def _paragraphs(text: str) -> list[tuple[int, int]]:
+    return [line.span() for line in re.finditer(r"[^\n]+", text)]
+
+
+def _opens(text: str, at: int) -> bool | None:
+    """Whether the straight quote at `at` opens (True), closes (False) or cannot tell (None):
+    an opening mark follows a space or bracket and precedes a word; a closing one the reverse."""
+    before = text[at - 1] if at > 0 else " "
+    after = text[at + 1] if at + 1 < len(text) else " "
+    space_before, space_after = before.isspace() or before in "([{—–-", after.isspace() or after in ".,;:!?)]}"
+    if space_before and not space_after:
+        return True
+    if space_after and not space_before:
+        return False
+    return None
+
+
+def find_quotes(text: str) -> list[tuple[int, int]]:
+    """The spans inside double quotes, per paragraph. Curly quotes pair by direction; a straight
+    quote that opens after the open quote's sentence ended (a quote left unclosed before the
+    next, as wire copy does: `"One. "Two," she said.`) ends the open one. A quote left open runs to the paragraph's end: a quote that
+    goes on in the next paragraph opens again there."""
+    spans = []
+    for start, end in _paragraphs(text):
+        opened = None
+        for mark in QUOTE_MARK.finditer(text, start, end):
+            char, at = mark.group(), mark.start()
+            opens = True if char == "“" else False if char == "”" else _opens(text, at)
+            if opened is None:
+                if opens is not False:
+                    opened = at + 1
+            elif opens is True and text[opened:at].rstrip().endswith((".", "!", "?")):
+                spans.append((opened, len(text[:at].rstrip())))
+                opened = at + 1
+            else:
+                if at > opened:
+                    spans.append((opened, at))
+                opened = None
+        if opened is not None and text[opened:end].strip():
+            spans.append((opened, end))
+    return spans
+
+
+def _last_before(names: Sequence[Mention], offset: int, label: str) -> str | None:
+    for name in reversed(names):
+        if name.end_char <= offset and name.label == label:
+            return name.canonical
+    return None
+
+
+def _named_in(names: Sequence[Mention], start: int, end: int) -> str | None:
+    """The first PERSON named in [start, end) by a full name (else by one word: "Yukos chief
+    executive Steven Theede"), else the first ORG, else the first GPE."""
+    inside = [name for name in names if start <= name.start_char and name.end_char <= end]
+    people = [name for name in inside if name.label == "PERSON"]
+    if people:
+        return next((name for name in people if " " in name.text.strip()), people[0]).canonical
+    for label in SPEAKER_LABELS[1:]:
+        for name in inside:
+            if name.label == label:
+                return name.canonical
+    return None
+
+
+def _referent(words: list[str], names: Sequence[Mention], offset: int) -> str | None:
+    """Who a pronoun or "the company" before `offset` stands for: the last person or
+    organisation named before it."""
+    lowered = [word.lower() for word in words]
+    if any(word in PERSON_PRONOUNS for word in lowered):
+        return _last_before(names, offset, "PERSON")
+    if lowered and (lowered[0] in ORG_PRONOUNS or (len(lowered) <= 3 and lowered[-1] in ORG_NOUNS)):
+        return _last_before(names, offset, "ORG")
+    return None
+
+
+def _speaker_between(text: str, names: Sequence[Mention], start: int, end: int) -> str | None:
+    """The speaker named in text[start:end], or the one its pronoun stands for."""
+    return _named_in(names, start, end) or _referent(WORD.findall(text[start:end]), names, start)
+
+
+def _speaker_at(text: str, names: Sequence[Mention], low: int, verb: re.Match, high: int) -> str | None:
+    """The speaker of a verb of attribution in text[low:high]: named before the verb ("Ms
+    Hewitt told the seminar:", ", the group said"), else after it (", said Mr Smith of Acme")."""
+    return _speaker_between(text, names, low, verb.start()) or _speaker_between(text, names, verb.end(), high)
+
+
+def _sentence_bounds_around(text: str, start: int, end: int) -> tuple[int, int]:
+    """The author's text around a quote: back to the previous sentence end, quote or paragraph
+    start, on to the next one, at most MAX_ATTRIBUTION_CHARS each way."""
+    low = max(text.rfind("\n", 0, start) + 1, start - MAX_ATTRIBUTION_CHARS)
+    before = list(re.finditer(r"[.!?][\"”’]?\s|[\"”]", text[low:max(low, start - 1)]))
+    if before:
+        low += before[-1].end()
+    high_limit = min(len(text), end + MAX_ATTRIBUTION_CHARS)
+    newline = text.find("\n", end)
+    high_limit = high_limit if newline < 0 else min(high_limit, newline)
+    after = re.compile(r"[.!?](?=\s|$)|[\"“]").search(text, end + 1, high_limit)
+    return low, after.start() if after else high_limit
+
+
+ATTRIBUTION_VERB = re.compile(r"\b(?:according to|[A-Za-z]+(?:-[A-Za-z]+)*)\b", re.IGNORECASE)  # not "so-called"
+
+
+def _verb_in(text: str, start: int, end: int) -> re.Match | None:
+    """The first verb of attribution in text[start:end] ("said", "told", "according to")."""
+    for word in ATTRIBUTION_VERB.finditer(text, start, end):
+        if word.group().lower() in QUOTING_VERBS or word.group().lower() == "according to":
+            return word
+    return None
+
+
+MIN_UNATTRIBUTED_QUOTE_WORDS = 5
+
+
+def attribute_quotes(text: str, spans: list[tuple[int, int]], names: Sequence[Mention]) -> list[Quote]:
+    """Each quote's speaker, verb and partiality.
+
+    The attribution is the author's text after the quote up to the sentence's end (`"...,"
+    said X`), else before it from the sentence's start (`X told the BBC: "..."`). A quote with
+    neither takes the speaker of the quote it continues (the same paragraph's or the previous
+    one's, or the next quote when only space separates them). Quoted words with no verb of
+    attribution that continue no quote and are shorter than MIN_UNATTRIBUTED_QUOTE_WORDS words
+    are a term or a title ("scare quotes"), not a quotation.
+    A quote is partial when the author's words run into it ("called the deal "a big step"").
+    """
+    quotes: list[Quote] = []
+    for start, end in spans:
+        low, high = _sentence_bounds_around(text, start, end)
+        lead = text[low:max(low, start - 1)].rstrip()
+        partial = bool(lead) and not lead.endswith((":", ","))
+        speaker, verb = None, _verb_in(text, min(end + 1, len(text)), high)
+        if verb is not None:
+            speaker = _speaker_at(text, names, min(end + 1, len(text)), verb, high)
+        else:
+            verb = _verb_in(text, low, max(low, start - 1))
+            if verb is not None:
+                speaker = _speaker_at(text, names, low, verb, max(low, start - 1))
+        quote = Quote(start, end, speaker, verb.group() if verb else None, partial)
+        if verb is None:
+            if quotes and _continues(text, quotes[-1], start):
+                quote = Quote(start, end, quotes[-1].speaker, None, partial)
+            elif len(text[start:end].split()) < MIN_UNATTRIBUTED_QUOTE_WORDS:
+                continue
+        quotes.append(quote)
+    # A quote with no speaker that runs straight into the next, attributed one is its start.
+    for index in range(len(quotes) - 2, -1, -1):
+        current, following = quotes[index], quotes[index + 1]
+        if current.speaker is None and following.speaker and not text[current.end:following.start].strip("\"“” \n"):
+            quotes[index] = Quote(current.start, current.end, following.speaker, current.verb, current.partial)
+    return quotes
+
+
+def _continues(text: str, previous: Quote, start: int) -> bool:
+    """True when the quote at `start` goes on from `previous`: in the same paragraph, or the
+    next one, with only author's text shorter than a sentence between them."""
+    between = text[previous.end:max(previous.end, start - 1)]
+    return between.count("\n") <= 2 and len(between.strip().strip("\"”“")) < 120
+
+
+def _subject_token(verb):
+    """The verb's subject, or that of the verb it hangs from ("posting" in "Reuters beat
+    forecasts, posting a 52% rise")."""
+    for _ in range(3):
+        for child in verb.children:
+            if child.dep_ in ("nsubj", "nsubjpass"):
+                return child
+        if verb.dep_ in ("advcl", "xcomp", "conj", "acl") and verb.head is not verb:
+            verb = verb.head
+        else:
+            return None
+    return None
+
+
+def quantity_speaker(sentence, offset: int, start: int, end: int, text: str, names: Sequence[Mention]) -> str | None:
+    """Who the parsed `sentence` (a Doc; its characters start at `offset` in `text`) attributes
+    the quantity at text[start:end] to: "according to X", else the subject of the nearest
+    reporting verb above it in the parse (or at the sentence's root)."""
+    sentence_end = offset + len(sentence.text)
+    according = ACCORDING_TO.search(text, offset, sentence_end)
+    if according:
+        named = _named_in(names, according.end(), min(sentence_end, according.end() + MAX_ATTRIBUTION_CHARS))
+        if named:
+            return named
+    token = _top_token(sentence, start - offset, end - offset)
+    if token is None:
+        return None
+    verbs = [ancestor for ancestor in token.ancestors if ancestor.lower_ in REPORTING_VERBS]
+    verbs += [t for t in sentence if t.lower_ in REPORTING_VERBS and t not in verbs
+              and (t.dep_ == "ROOT" or t.head.dep_ == "ROOT")]
+    for verb in verbs:
+        subject = _subject_token(verb)
+        if subject is None:
+            continue
+        low, high = offset + subject.left_edge.idx, offset + subject.right_edge.idx + len(subject.right_edge)
+        speaker = _speaker_between(text, names, low, high)
+        if speaker:
+            return speaker
+    return None
+
+
+def _top_token(sentence, start: int, end: int):
+    """The quantity's token whose head lies outside it (its link to the sentence)."""
+    inside = [token for token in sentence if token.idx < end and start < token.idx + len(token)]
+    for token in inside:
+        if not start <= token.head.idx < end or token.head is token:
+            return token
+    return inside[0] if inside else None
+
+
+def measured_phrase(sentence, start: int, end: int) -> str | None:
+    """The noun phrase that the quantity at sentence.text[start:end] measures, or None."""
+    token = _top_token(sentence, start, end)
+    for _ in range(6):
+        if token is None:
+            return None
+        head, dep = token.head, token.dep_
+        if head is token:
+            return None
+        if dep in ("conj", "appos") and head.like_num or dep in ("conj", "appos") and head.tag_ == "$":
+            token = head
+            continue
+        if dep == "pobj":
+            preposition, owner = head, head.head
+            if owner.tag_.startswith("NN"):
+                if owner.lower_ in CHANGE_NOUNS or preposition.lower_ in ("to", "from", "by"):
+                    token = owner
+                    continue
+                return _phrase(owner, start, end)
+            if owner.tag_.startswith("VB"):
+                return _verb_phrase(owner, token)
+            return None
+        if head.tag_.startswith("NN") and dep in ("nummod", "compound", "amod", "nmod", "quantmod", "npadvmod"):
+            if head.lower_ in CHANGE_NOUNS:
+                measured = _of_phrase(head, start, end)
+                if measured:
+                    return measured
+                token = head
+                continue
+            return _phrase(head, start, end)
+        measured = _of_phrase(token, start, end)
+        if measured:
+            return measured
+        if head.tag_.startswith("VB") or head.dep_ == "ROOT":
+            return _verb_phrase(head, token)
+        token = head
+    return None
+
+
+def _of_phrase(token, start: int, end: int) -> str | None:
+    """The object of the token's "of" or "in" ("80% of its sales", "a rise in profits")."""
+    for child in token.children:
+        if child.dep_ == "prep" and child.lower_ in ("of", "in"):
+            for grandchild in child.children:
+                if grandchild.dep_ == "pobj" and not start <= grandchild.idx < end:
+                    return _phrase(grandchild, start, end)
+    return None
+
+
+def _verb_phrase(verb, quantity) -> str | None:
+    """What a verb's quantity measures: its object when the quantity is where the object goes
+    ("cut its forecast from 1.8% to 0.8%", "bought the unit for $9.3bn"), else its subject
+    ("revenues slipped 11%", "growth was 1.6%")."""
+    if quantity.dep_ == "pobj":
+        for child in verb.children:
+            if child.dep_ == "dobj" and not child.like_num:
+                return _phrase(child, -1, -1)
+    subject = _subject_token(verb)
+    return _phrase(subject, -1, -1) if subject is not None else None
+
+
+def _phrase(head, start: int, end: int) -> str | None:
+    """The text of `head`'s phrase without clauses, asides or the quantity itself."""
+    kept = _kept_tokens(head, start, end)
+    if not kept or all(token.tag_ in ("PRP", "DT", "EX", "WDT") for token in kept):
+        return None
+    kept = kept[:MAX_SUBJECT_WORDS] if kept[0] is head or kept.index(head) < MAX_SUBJECT_WORDS else kept
+    words = []
+    for index, token in enumerate(kept):
+        words.append(token.text)
+        if index + 1 < len(kept) and token.whitespace_:
+            words.append(" ")
+    phrase = "".join(words).strip(" ,;:-")
+    return phrase or None
+
+
+def _kept_tokens(head, start: int, end: int) -> list:
+    kept = [head]
+    for child in head.children:
+        if child.dep_ in PHRASE_CUT_DEPS or start <= child.idx < end:
+            continue
+        if child.dep_ == "prep" and any(start <= t.idx < end for t in child.subtree):
+            continue
+        kept += _kept_tokens(child, start, end)
+    kept.sort(key=lambda token: token.i)
+    # A contiguous run around the head: a left-out child in the middle cuts the phrase there.
+    position = kept.index(head)
+    low = position
+    while low > 0 and kept[low - 1].i == kept[low].i - 1:
+        low -= 1
+    high = position
+    while high + 1 < len(kept) and kept[high + 1].i == kept[high].i + 1:
+        high += 1
+    return kept[low:high + 1]
+
+
+@dataclass
+class TextReading:
+    """A document's text as attribution reads it: its sentences ((start, end) offsets), its
+    quantities ((start, end, amount id)), and the sentences parsed so far (index -> Doc)."""
+
+    text: str
+    sentences: list[tuple[int, int]]
+    quantities: list[tuple[int, int, int]] = field(init=False)
+    parsed: dict[int, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.quantities = [(q.start_char, q.end_char, q.amount_id) for q in find_quantities(self.text)]
+        if not self.sentences:
+            self.sentences = [(0, len(self.text))]
+
+    def sentences_to_parse(self) -> list[int]:
+        """The indexes of the sentences that hold a quantity, in order, each once."""
+        return sorted({sentence_of(self.sentences, start) for start, _, _ in self.quantities})
+
+    def attribution(self, doc_id: str, names: Sequence[Mention]) -> tuple[list[QuantityContext], list[Quotation]]:
+        """The quantities' contexts and the quotes of the document `doc_id`, whose mentions
+        are `names`. The amounts of one linked group ("$900m (£479m)") share the first one's
+        subject; a quantity inside a quote has the quote's speaker."""
+        text = self.text
+        quotes = attribute_quotes(text, find_quotes(text), names)
+        contexts: list[QuantityContext] = []
+        group_subjects: dict[int, str | None] = {}
+        for start, end, amount_id in self.quantities:
+            index = sentence_of(self.sentences, start)
+            low, high = self.sentences[index]
+            doc = self.parsed.get(index)
+            quote = next((q for q in quotes if q.start <= start and end <= q.end), None)
+            speaker = quote.speaker if quote else None
+            subject = None
+            if doc is not None:
+                if amount_id not in group_subjects:
+                    group_subjects[amount_id] = measured_phrase(doc, start - low, end - low)
+                subject = group_subjects[amount_id]
+                if quote is None:
+                    speaker = quantity_speaker(doc, low, start, end, text, names)
+            contexts.append(QuantityContext(doc_id, start, end, low, high, subject, speaker))
+        quotations = [Quotation(doc_id, text[q.start:q.end], q.start, q.end, q.speaker, q.verb, q.partial)
+                      for q in quotes]
+        return contexts, quotations

@@ -1,0 +1,120 @@
+"""Tests for tasks/attribution.py: quotes, their speakers, and what each quantity measures and who said it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tasks.attribution import attribute_quotes, find_quotes
+from tasks.clean import clean_text
+from tasks.ner import Mention, extract_entities, load_nlp
+
+# (text, the quoted texts found)
+QUOTE_CASES = [
+    ('"We will fight," said Tim Osborne.', ["We will fight,"]),
+    ("“Curly quotes,” she said.", ["Curly quotes,"]),
+    # a quote left open before the next opens (wire copy): the open one ends there
+    ('"Career sexism limits them. "It is simply wrong," she said.', ["Career sexism limits them.", "It is simply wrong,"]),
+    # a quote that runs on to the paragraph's end, and opens again in the next paragraph
+    ('He said: "First part.\n\n"Second part," he added.', ["First part.", "Second part,"]),
+    ("No quotes at all.", []),
+    ('A 5" screen and nothing else.', []),  # an inch mark closes nothing and opens nothing
+]
+
+
+@pytest.mark.parametrize("text, quoted", QUOTE_CASES)
+def test_find_quotes(text: str, quoted: list[str]):
+    assert [text[start:end] for start, end in find_quotes(text)] == quoted
+
+
+def _mentions(text: str, names: list[tuple[str, str, str]]) -> list[Mention]:
+    """Mentions of (text, label, canonical), at their first occurrence in `text`."""
+    return sorted((Mention("d", name, label, text.find(name), text.find(name) + len(name), 0, canonical)
+                   for name, label, canonical in names), key=lambda mention: mention.start_char)
+
+
+# (text, mentions, [(quote, speaker, verb, partial)])
+ATTRIBUTION_CASES = [
+    ('"We will fight," said Tim Osborne of Menatep.',
+     [("Tim Osborne", "PERSON", "Tim Osborne"), ("Menatep", "ORG", "Menatep")],
+     [("We will fight,", "Tim Osborne", "said", False)]),
+    ('Ms Hewitt told the seminar: "We need to act now."',
+     [("Ms Hewitt", "PERSON", "Patricia Hewitt")],
+     [("We need to act now.", "Patricia Hewitt", "told", False)]),
+    # a pronoun: the last person named before
+    ('Jose Lopez spoke. "We are hostages," he said.',
+     [("Jose Lopez", "PERSON", "Jose Lopez")],
+     [("We are hostages,", "Jose Lopez", "said", False)]),
+    # the company speaks: the last organisation named before
+    ('Vodafone replied. "The market is competitive," the company said.',
+     [("Vodafone", "ORG", "Vodafone")],
+     [("The market is competitive,", "Vodafone", "said", False)]),
+    # a partial quote: the author's words run into it
+    ('Anshuman Magazine said the move was "a big positive step".',
+     [("Anshuman Magazine", "PERSON", "Anshuman Magazine")],
+     [("a big positive step", "Anshuman Magazine", "said", True)]),
+    # a quote that continues the previous one takes its speaker
+    ('"Prices will rise," said Ann Lee.\n\n"And they will keep rising for a long time."',
+     [("Ann Lee", "PERSON", "Ann Lee")],
+     [("Prices will rise,", "Ann Lee", "said", False), ("And they will keep rising for a long time.", "Ann Lee", None, False)]),
+    # the full name beats a one-word name that the model also called a person
+    ('"It gives us a chance," said Yukos chief executive Steven Theede.',
+     [("Yukos", "PERSON", "Yukos"), ("Steven Theede", "PERSON", "Steven Theede")],
+     [("It gives us a chance,", "Steven Theede", "said", False)]),
+    # scare quotes: a short term with no verb of attribution is no quotation
+    ('The so-called "Blair Babes" entered Parliament in 1997.', [], []),
+    # nobody named: a quote with no speaker
+    ('"It looks grim," an analyst said.', [], [("It looks grim,", None, "said", False)]),
+]
+
+
+@pytest.mark.parametrize("text, names, expected", ATTRIBUTION_CASES)
+def test_attribute_quotes(text: str, names: list[tuple[str, str, str]], expected: list[tuple]):
+    quotes = attribute_quotes(text, find_quotes(text), _mentions(text, names))
+    assert [(text[q.start:q.end], q.speaker, q.verb, q.partial) for q in quotes] == expected
+
+
+def _contexts(text: str) -> dict[str, tuple[str | None, str | None]]:
+    found = extract_entities(load_nlp(), [{"doc_id": "d", "source": "s", "text": text}])
+    assert found.errors == []
+    return {text[c.start_char:c.end_char]: (c.subject, c.speaker) for c in found.quantity_contexts}
+
+
+# (text, quantity, subject, speaker): through the real model and parser.
+QUANTITY_CASES = [
+    ("The owners of Yukos want the buyer to pay back a $900m loan.", "$900m", "loan", None),
+    ("The firm gained protection in 2003 after revealing debts of 14bn euros.", "14bn euros", "debts", None),
+    ("Revenues at media group Reuters slipped 11% during 2004, the group said.", "11%",
+     "Revenues at media group Reuters", "Reuters"),
+    ("The IMF is to cut its growth forecast for Germany from 1.8% to 0.8%, the Financial Times reported.", "0.8%",
+     "its growth forecast for Germany", "Financial Times"),
+    ("Marsh posted a $676m loss for the last three months of 2004.", "$676m",
+     "loss for the last three months of 2004", "Marsh"),
+    ("Women in full-time work earn 19% less than men, according to the Equal Opportunities Commission.", "19%",
+     "Women in full-time work", "Equal Opportunities Commission"),
+    # no verb of attribution: nobody said it
+    ("In the year to March 2004, the Indian economy grew by 8.5%.", "8.5%", "the Indian economy", None),
+]
+
+
+@pytest.mark.parametrize("text, quantity, subject, speaker", QUANTITY_CASES)
+def test_quantity_subject_and_speaker(text: str, quantity: str, subject: str | None, speaker: str | None):
+    assert _contexts(text)[quantity] == (subject, speaker)
+
+
+def test_every_quantity_gets_its_sentence():
+    text = "Sales rose 5%. Profits fell 3% in 2004, the bank said."
+    found = extract_entities(load_nlp(), [{"doc_id": "d", "source": "s", "text": text}])
+    sentences = {text[c.start_char:c.end_char]: text[c.sentence_start:c.sentence_end] for c in found.quantity_contexts}
+    assert sentences == {"5%": "Sales rose 5%.", "3%": "Profits fell 3% in 2004, the bank said."}
+
+
+def test_seed_subjects_speakers_and_quotes(seed_text: str):
+    text = clean_text(seed_text)
+    found = extract_entities(load_nlp(), [{"doc_id": "seed", "source": "seed.txt", "text": text}])
+    contexts = {text[c.start_char:c.end_char]: c for c in found.quantity_contexts}
+    assert "China's total R&D spending" in contexts["2.44 trillion yuan"].subject
+    assert contexts["2.44 trillion yuan"].speaker == contexts["2.4%"].speaker == "Hu Zucai"
+    speakers = {q.speaker for q in found.quotations}
+    assert {"Liu Hua", "Zuo Xiaodong"} <= speakers
+    liu = next(q for q in found.quotations if q.text.startswith("In terms of innovation"))
+    assert liu.speaker == "Liu Hua" and not liu.partial
