@@ -225,7 +225,7 @@ publish), then updates the table folders, then deletes snapshots beyond the newe
   `pl.read_parquet("data/processed/documents")`) gives the latest snapshot whenever no run is
   publishing. While one publishes, or after a run was killed while publishing (until the next
   run), a folder may hold some files of two snapshots.
-- Reading through a manifest gives all five tables of one snapshot, never a mix, even while a
+- Reading through a manifest gives all six tables of one snapshot, never a mix, even while a
   run publishes. The helper does it (and retries if the snapshot expires while it reads):
 
   ```python

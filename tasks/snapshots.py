@@ -53,7 +53,7 @@ class SnapshotConflict(RuntimeError):
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One published state of the five tables: a manifest in `_snapshots/`."""
+    """One published state of the six tables: a manifest in `_snapshots/`."""
 
     id: int
     created_at: str  # UTC, ISO 8601

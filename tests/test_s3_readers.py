@@ -46,16 +46,17 @@ from tasks.storage import Location
 UTC_ZERO = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
 DATES = {"a": datetime.date(2021, 12, 3), "b": datetime.date(2021, 12, 30), "c": datetime.date(2022, 1, 2), "d": None}
 TAG_COLUMNS = {"documents": "title", "entities": "text", "document_entities": "canonical", "quantities": "text",
-               "errors": "message"}
+               "quotations": "text", "errors": "message"}
 # Columns that identify a row (with the version tag and the month, what the readers must agree on).
 KEYS = {"documents": ["doc_id", "source"], "entities": ["doc_id", "start_char", "label", "canonical"],
         "document_entities": ["doc_id", "canonical", "label", "mentions"],
-        "quantities": ["doc_id", "start_char", "kind", "value"], "errors": ["source", "stage", "error_type"]}
+        "quantities": ["doc_id", "start_char", "kind", "value"], "quotations": ["doc_id", "start_char"],
+        "errors": ["source", "stage", "error_type"]}
 DOCS_PROCESSED = "s3://my-bucket/newsflow/processed"  # the location the docs' snippets name
 
 
 def make_tables(tag: str) -> dict[str, pa.Table]:
-    """The five tables for four documents over three months (one undated), every row tagged with
+    """The six tables for four documents over three months (one undated), every row tagged with
     `tag`; a copy of tests/test_snapshots.py's builder, with PERSON and ORG mentions and money
     amounts so that the docs' queries (PERSON mentions, money amounts) select some rows."""
     docs = sorted(DATES)
@@ -76,6 +77,7 @@ def make_tables(tag: str) -> dict[str, pa.Table]:
         "quantities": [dict(doc_id=d, text=tag, start_char=start, end_char=start + 1, kind=kind, value=float(i),
                             approximate=False, amount_id=start)
                        for i, d in enumerate(docs) for start, kind in [(0, "money"), (2, "count")]],
+        "quotations": [dict(doc_id=d, text=tag, start_char=0, end_char=1, partial=False) for d in docs],
         "errors": [dict(source="bad.pdf", stage="ingest", error_type="unsupported_file_type", message=tag,
                         recorded_at=UTC_ZERO)]
                   + [dict(source=f"{d}.txt", doc_id=d, stage="numbers", error_type="x", message=tag,
