@@ -99,20 +99,24 @@ def _english_names(code: str) -> set[str]:
 
 
 def _build_names() -> tuple[dict[str, str], dict[str, set[str]], dict[str, list[str]]]:
-    """(full name -> code, bare name -> candidate codes, code -> country words)."""
+    """(full name -> code, bare name -> candidate codes, code -> country words). Full names are
+    CLDR's ("Cypriot pounds") and its country names before the bare name ("Cyprus pounds")."""
     full: dict[str, set[str]] = defaultdict(set)
     bare: dict[str, set[str]] = defaultdict(set)
     places: dict[str, list[str]] = {}
     for code in sorted(CODES):
         names = _english_names(code)
+        territories = [ENGLISH.territories[t] for t, _ in _USED[code] if t in ENGLISH.territories]
         for name in names:
             *adjective, noun = name.split()
             if adjective:
                 full[name].add(code)
+                for place in territories:
+                    if "(" not in place:
+                        full[_folded(f"{place} {noun}".lower())].add(code)
             if code in _BARE_CANDIDATES:
                 bare[noun].add(code)
         adjective = " ".join(ENGLISH.currencies[code].split()[:-1])
-        territories = [ENGLISH.territories[t] for t, _ in _USED[code] if t in ENGLISH.territories]
         places[code] = sorted({_folded(word) for word in [adjective, *territories, *EXTRA_PLACES.get(code, [])] if word})
     # A full name of two currencies ("Bulgarian lev" of 1962 and of 1999) means the current one.
     full_names = {}

@@ -103,11 +103,12 @@ def _trie(words: Iterable[str]) -> str:
 
 
 def _symbol_forms(symbol: str) -> list[str]:
-    """A symbol as written, and tokenised with a space between its letters and its sign."""
+    """A symbol as written; a dollar sign after letters also tokenised with a space ("HK $",
+    "c $", as wire text writes them; "the UK £1bn" is the country before the pound sign)."""
     letters = _leading_letters(symbol)
-    if not letters or letters == symbol or letters in SPACED_SYMBOL_EXCEPTIONS:
-        return [symbol.lower()]
-    return [letters + OPTIONAL_SPACE + symbol[len(letters):].lower()]
+    if not letters or symbol != letters + "$" or letters in SPACED_SYMBOL_EXCEPTIONS:
+        return [symbol]
+    return [letters + OPTIONAL_SPACE + "$"]
 
 
 _DIGITS = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?!,\d{3})|\.\d+"
