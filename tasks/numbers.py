@@ -5,9 +5,11 @@ The grammar (regular expressions, linear in the text's length; see docs/numbers.
   negative only with an explicit minus sign, "minus" or "negative".
 - scale: thousand/k, million/m/mn/mln, billion/bn/bln/b, trillion/tn/trn/trln, lakh, crore;
   one-letter scales ("$5m") must be glued to the number.
-- money: a currency before ("$", "US$", "HK$", "£", "€", "¥", "RMB ", "CNY1.2bn") or after
-  ("yuan", "U.S. dollars", "euros", "pence", "12,000-yuan", "418bn-rand") the amount.
-  A bare "$" or "dollars" is USD; "¥" is CNY when the document mentions China, else JPY.
+- money: a currency before ("$", "US$", "HK$", "hk $", "£", "₺", "RMB ", "CNY1.2bn", "Australian
+  dollar 29.4bn") or after ("yuan", "Danish kroner", "pesetas", "pence", "12,000-yuan",
+  "418bn-rand") the amount; the vocabulary is CLDR's (tasks/currencies.py). ISO codes only in
+  capitals. A bare "$" or "dollars" is USD; "¥" is CNY when the document mentions China, else
+  JPY; other shared names ("francs", "pesos") go by the countries the document names.
 - percent: "%", "percent", "per cent", "pct", "3.3-percent"; "percentage point(s)" is its own kind.
 - count: a plain number that is not money, percent, a year, a date, a time, an ordinal or part
   of a name or identifier ("COVID-19", "G20", "5G", "A380", "Boeing 737").
