@@ -7,6 +7,10 @@ Rules:
   (value_usd null, fx_rate_source says why) instead of a rate from another date.
 - Fixed pegs fill documented gaps: CNY at 8.277 per USD from 1994-01-01 to 2005-03-31 (the peg
   in force since 1994; the ECB's CNY quotes start on 2005-04-01). Before 1994: no rate.
+- The euro's legacy currencies (pesetas, marks, francs, ..., and the later joiners' tolar, kuna,
+  ...) convert, once the ECB quotes them no more, at their irrevocable euro conversion rate times
+  the ECB's EUR/USD at the date (`euro_legacy_fixed`), from the day their country adopted the
+  euro (CLDR's territory currency history, through babel). Before 1999 there is no EUR/USD.
 - A document without a date uses the configured default date (Settings.default_fx_date, else
   the latest ECB date), labelled `ecb_default_date`.
 """
@@ -23,6 +27,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import currency_converter
+from babel.core import get_global
 from currency_converter import CurrencyConverter, RateNotFoundError
 
 from tasks.storage import Location
@@ -31,6 +36,39 @@ from tasks.storage import Location
 # from 2005-04-01 (the rate moved from about 8.7 in 1994 to 8.28 by 1997 and stayed there).
 FIXED_PEGS_USD_PER_UNIT = {"CNY": (date(1994, 1, 1), date(2005, 4, 1), 1 / 8.277)}
 MAX_DAYS_BACK = 10
+# Units of the legacy currency per euro, irrevocably fixed by Council Regulation (EC) No 2866/98
+# (OJ L 359, 31.12.1998) and the amendments that added each later member (EUR-Lex; the ECB lists
+# them as "euro conversion rates"). CLDR lacks these rates, so they are written here.
+EURO_CONVERSION_RATES = {
+    # 1999-01-01
+    "ATS": 13.7603, "BEF": 40.3399, "DEM": 1.95583, "ESP": 166.386, "FIM": 5.94573, "FRF": 6.55957,
+    "IEP": 0.787564, "ITL": 1936.27, "LUF": 40.3399, "NLG": 2.20371, "PTE": 200.482,
+    "GRD": 340.750,  # 2001-01-01, Regulation (EC) No 1478/2000
+    "SIT": 239.640,  # 2007-01-01, Regulation (EC) No 1086/2006
+    "CYP": 0.585274, "MTL": 0.429300,  # 2008-01-01, Regulations (EC) No 1135/2007 and 1134/2007
+    "SKK": 30.1260,  # 2009-01-01, Regulation (EC) No 694/2008
+    "EEK": 15.6466,  # 2011-01-01, Regulation (EU) No 671/2010
+    "LVL": 0.702804,  # 2014-01-01, Regulation (EU) No 870/2013
+    "LTL": 3.45280,  # 2015-01-01, Regulation (EU) No 851/2014
+    "HRK": 7.53450,  # 2023-01-01, Regulation (EU) 2022/1208
+    "BGN": 1.95583,  # 2026-01-01, the lev's currency-board rate, fixed on joining
+}
+
+
+def _euro_adoption_dates() -> dict[str, date]:
+    """The day each legacy currency's country adopted the euro, from CLDR's territory currency
+    history: the earliest start of the euro in a territory that had the currency (the mark's
+    Kosovo and Montenegro came later than Germany)."""
+    adopted: dict[str, date] = {}
+    for history in get_global("territory_currencies").values():
+        euro_from = next((date(*start) for code, start, _, tender in history if code == "EUR" and tender), None)
+        for code, *_ in history:
+            if euro_from and code in EURO_CONVERSION_RATES:
+                adopted[code] = min(adopted.get(code, euro_from), euro_from)
+    return adopted
+
+
+EURO_ADOPTION_DATES = _euro_adoption_dates()
 
 
 @dataclass(frozen=True)
@@ -123,9 +161,19 @@ def usd_rate(currency: str, on: date | None, default_date: date | None = None) -
     if peg is not None and peg[0] <= on < peg[1]:
         return FxRate(peg[2], on, "fixed_peg")
     converter = _converter()
-    if currency not in converter.currencies:
-        return FxRate(None, None, "unsupported_currency")
-    rate_date = _ecb_business_day(currency, on)
+    quoted = currency in converter.currencies
+    rate_date = _ecb_business_day(currency, on) if quoted else None
+    if rate_date is not None:
+        return FxRate(float(converter.convert(1, currency, "USD", date=rate_date)), rate_date, source)
+    if currency in EURO_CONVERSION_RATES:
+        return _euro_legacy_rate(currency, on)
+    return FxRate(None, None, "no_rate_for_date" if quoted else "unsupported_currency")
+
+
+def _euro_legacy_rate(currency: str, on: date) -> FxRate:
+    """A legacy currency on or after its euro adoption: the fixed rate times the ECB's EUR/USD."""
+    rate_date = _ecb_business_day("EUR", on) if on >= EURO_ADOPTION_DATES[currency] else None
     if rate_date is None:
         return FxRate(None, None, "no_rate_for_date")
-    return FxRate(float(converter.convert(1, currency, "USD", date=rate_date)), rate_date, source)
+    euro_in_usd = float(_converter().convert(1, "EUR", "USD", date=rate_date))
+    return FxRate(euro_in_usd / EURO_CONVERSION_RATES[currency], rate_date, "euro_legacy_fixed")

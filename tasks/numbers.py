@@ -5,9 +5,11 @@ The grammar (regular expressions, linear in the text's length; see docs/numbers.
   negative only with an explicit minus sign, "minus" or "negative".
 - scale: thousand/k, million/m/mn/mln, billion/bn/bln/b, trillion/tn/trn/trln, lakh, crore;
   one-letter scales ("$5m") must be glued to the number.
-- money: a currency before ("$", "US$", "HK$", "£", "€", "¥", "RMB ", "CNY1.2bn") or after
-  ("yuan", "U.S. dollars", "euros", "pence", "12,000-yuan", "418bn-rand") the amount.
-  A bare "$" or "dollars" is USD; "¥" is CNY when the document mentions China, else JPY.
+- money: a currency before ("$", "US$", "HK$", "hk $", "£", "₺", "RMB ", "CNY1.2bn", "Australian
+  dollar 29.4bn") or after ("yuan", "Danish kroner", "pesetas", "pence", "12,000-yuan",
+  "418bn-rand") the amount; the vocabulary is CLDR's (tasks/currencies.py). ISO codes only in
+  capitals. A bare "$" or "dollars" is USD; "¥" is CNY when the document mentions China, else
+  JPY; other shared names ("francs", "pesos") go by the countries the document names.
 - percent: "%", "percent", "per cent", "pct", "3.3-percent"; "percentage point(s)" is its own kind.
 - count: a plain number that is not money, percent, a year, a date, a time, an ordinal or part
   of a name or identifier ("COVID-19", "G20", "5G", "A380", "Boeing 737").
@@ -22,12 +24,15 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from bisect import bisect_right
 import re
 from dataclasses import dataclass, replace
 from datetime import date
 
+from tasks.currencies import (
+    BARE_NAMES, CODES, CONTEXT_RULES, EXTRA_NAMES, FULL_NAMES, MINOR_UNITS, SPACED_SYMBOL_EXCEPTIONS, SYMBOLS,
+)
 from tasks.errors import ErrorRecord
 from tasks.fx import usd_rate
 
@@ -47,48 +52,13 @@ SCALES = {
     "trn": 1e12, "trln": 1e12, "lakh": 1e5, "lakhs": 1e5, "crore": 1e7, "crores": 1e7,
 }
 
-# Currency written before the amount. Longest first so "US$" wins over "$".
-PREFIX_CURRENCIES = {
-    "US$": "USD", "U.S.$": "USD", "HK$": "HKD", "A$": "AUD", "AU$": "AUD", "C$": "CAD", "CA$": "CAD",
-    "S$": "SGD", "NZ$": "NZD", "NT$": "TWD", "R$": "BRL", "$": "USD", "£": "GBP", "€": "EUR",
-    "₹": "INR", "₩": "KRW", "Rs.": "INR", "Rs": "INR", "RMB": "CNY", "Rmb": "CNY",
-}
-ISO_CODES = ["USD", "CNY", "EUR", "GBP", "JPY", "HKD", "AUD", "CAD", "CHF", "SGD", "INR", "KRW",
-             "RUB", "ZAR", "BRL", "MXN", "SEK", "NOK", "DKK", "NZD", "TRY", "TWD", "THB", "IDR",
-             "MYR", "PHP", "PLN", "CZK", "HUF", "ILS", "AED", "SAR"]
-# Currency written after the amount (lower-cased, spaces normalised); minor units carry a factor.
-SUFFIX_CURRENCIES = {
-    "yuan": ("CNY", 1), "renminbi": ("CNY", 1), "rmb": ("CNY", 1), "元": ("CNY", 1),
-    "u.s. dollars": ("USD", 1), "u.s. dollar": ("USD", 1), "us dollars": ("USD", 1), "us dollar": ("USD", 1),
-    "american dollars": ("USD", 1), "dollars": ("USD", 1), "dollar": ("USD", 1),
-    "hong kong dollars": ("HKD", 1), "australian dollars": ("AUD", 1), "canadian dollars": ("CAD", 1),
-    "singapore dollars": ("SGD", 1), "new zealand dollars": ("NZD", 1),
-    "euros": ("EUR", 1), "euro": ("EUR", 1), "euro cents": ("EUR", 0.01),
-    "pounds sterling": ("GBP", 1), "pounds": ("GBP", 1), "pound": ("GBP", 1), "sterling": ("GBP", 1),
-    "pence": ("GBP", 0.01), "p": ("GBP", 0.01), "cents": ("USD", 0.01), "cent": ("USD", 0.01),
-    "canadian cents": ("CAD", 0.01), "australian cents": ("AUD", 0.01), "us cents": ("USD", 0.01),
-    "yen": ("JPY", 1), "indian rupees": ("INR", 1), "won": ("KRW", 1), "swiss francs": ("CHF", 1),
-    "roubles": ("RUB", 1), "rubles": ("RUB", 1), "rouble": ("RUB", 1), "ruble": ("RUB", 1), "rand": ("ZAR", 1),
-    "francs": ("CHF", 1), "cfa francs": ("XAF", 1), "ringgit": ("MYR", 1), "baht": ("THB", 1),
-    "rupiah": ("IDR", 1), "naira": ("NGN", 1), "reais": ("BRL", 1), "kronor": ("SEK", 1), "krona": ("SEK", 1),
-    "zloty": ("PLN", 1), "shekels": ("ILS", 1), "lira": ("TRY", 1),
-    # Names shared by several currencies: resolved by the country the document mentions most.
-    "rupees": ("rupees", 1), "rupee": ("rupees", 1), "pesos": ("pesos", 1), "peso": ("pesos", 1),
-    "dinars": ("dinars", 1), "dinar": ("dinars", 1),
-} | {code.lower(): (code, 1) for code in ISO_CODES}
-# Currency names written before the amount ("Australian dollars 648m").
-PREFIX_NAMES = {"us dollars": "USD", "u.s. dollars": "USD", "australian dollars": "AUD",
-                "canadian dollars": "CAD", "hong kong dollars": "HKD", "new zealand dollars": "NZD",
-                "singapore dollars": "SGD"}
-# Ambiguous names and symbols: {name: ([(country pattern, ISO code), ...], default or None)}.
-CONTEXT_CURRENCIES = {
-    "¥": ([(r"China|Chinese|Beijing|Shanghai|yuan|renminbi|RMB", "CNY"), (r"Japan", "JPY")], "JPY"),
-    "rupees": ([(r"Sri Lanka", "LKR"), (r"Pakistan", "PKR"), (r"Nepal", "NPR"), (r"India", "INR")], "INR"),
-    "pesos": ([(r"Argentin", "ARS"), (r"Colombia", "COP"), (r"Chile", "CLP"), (r"Philippine", "PHP"),
-               (r"Mexic", "MXN")], None),
-    "dinars": ([(r"Algeria", "DZD"), (r"Iraq", "IQD"), (r"Kuwait", "KWD"), (r"Jordan", "JOD"),
-                (r"Tunisia", "TND"), (r"Serbia", "RSD"), (r"Libya", "LYD")], None),
-}
+# The currency vocabulary (tasks/currencies.py, from CLDR): symbols and codes before the amount,
+# names on either side, minor units after it. Keys are lower-cased, spaces single; symbol keys
+# have no spaces ("hk $" is "hk$").
+PREFIX_SYMBOLS = {symbol.lower(): code for symbol, code in SYMBOLS.items()}
+PREFIX_NAMES = FULL_NAMES | {name: code for name, code in EXTRA_NAMES.items() if " " in name}
+SUFFIX_CURRENCIES = {name: (code, 1.0) for name, code in (BARE_NAMES | FULL_NAMES | EXTRA_NAMES).items()} | MINOR_UNITS
+CONTEXT_CURRENCIES = CONTEXT_RULES
 PERCENT_UNITS = {"%": "percent", "percent": "percent", "per cent": "percent", "pct": "percent",
                  "percentage point": "percentage_points", "percentage points": "percentage_points",
                  "percentage-point": "percentage_points", "pp": "percentage_points"}
@@ -102,11 +72,48 @@ def _alternation(words) -> str:
     return "|".join(re.escape(word).replace(r"\ ", r"\s+") for word in sorted(words, key=len, reverse=True))
 
 
+def _leading_letters(form: str) -> str:
+    return re.match(r"[^\W\d_]*", form).group().lower()
+
+
+OPTIONAL_SPACE = "\0"  # in a word given to _trie: an optional space ("HK $")
+
+
+def _trie(words: Iterable[str]) -> str:
+    """An alternation of `words` as a trie, longest match first like _alternation: with hundreds
+    of currency names, the engine then tries one branch per character instead of every name."""
+    tree: dict = {}
+    for word in words:
+        node = tree
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def pattern(node: dict) -> str:
+        special = {" ": r"\s+", OPTIONAL_SPACE: r"\s?"}
+        branches = [special.get(char, re.escape(char)) + pattern(child) for char, child in sorted(node.items()) if char]
+        branches += [""] if "" in node else []  # the word ending here, after the longer ones
+        return branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+
+    return pattern(tree)
+
+
+def _symbol_forms(symbol: str) -> list[str]:
+    """A symbol as written; a dollar sign after letters also tokenised with a space ("HK $",
+    "c $", as wire text writes them; "the UK £1bn" is the country before the pound sign)."""
+    letters = _leading_letters(symbol)
+    if not letters or symbol != letters + "$" or letters in SPACED_SYMBOL_EXCEPTIONS:
+        return [symbol]
+    return [letters + OPTIONAL_SPACE + "$"]
+
+
 _DIGITS = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?!,\d{3})|\.\d+"
 _FRACTIONS = r"(?:a\s+)?quarter(?:\s+of\s+a)?|three[\s-]quarters\s+of\s+a|a\s+half|half(?:\s+of)?\s+a"
 _WORDS = rf"(?:(?:{'|'.join(TENS)})(?:-(?:{'|'.join(UNITS[1:10])}))?|{_FRACTIONS}|{'|'.join(UNITS)})\b"
 # Not inside another number, word or identifier ("COVID-19", "A380"); "10-15%" is allowed.
-_NUMBER_START = r"(?<![\w.,$£€¥/])(?<![^\W\d_]-)"
+# Currency signs a symbol can start with ("$", "₺"); "HK$" starts with a word.
+_SIGNS = "".join(sorted({symbol[0] for symbol in SYMBOLS if not symbol[0].isalpha()}))
+_NUMBER_START = rf"(?<![\w.,/{re.escape(_SIGNS)}])(?<![^\W\d_]-)"
 
 
 def _number(form: str) -> str:
@@ -121,9 +128,12 @@ def _scale(form: str) -> str:
 
 
 _A_SCALE = rf"(?P<a_word>an?)\s+(?P<a_scale>{_alternation(['thousand', 'million', 'billion', 'trillion'])})\b"
-_PREFIX = (rf"(?P<prefix>{_alternation(PREFIX_CURRENCIES)}|¥|(?:{'|'.join(ISO_CODES)})(?=\s?\d)"
-           rf"|(?:{_alternation(PREFIX_NAMES)})(?=\s\d))")
-_SUFFIX = rf"[\s-]?(?P<suffix>{_alternation(SUFFIX_CURRENCIES)})(?![\w$])"
+# ISO codes count only in capitals next to a number: "ALL5", "DKK 300", "300 DKK" but not
+# "all 5 companies".
+_CODES = rf"(?-i:{_trie(CODES)})"
+_PREFIX = (rf"(?P<prefix>{_trie(form for symbol in PREFIX_SYMBOLS for form in _symbol_forms(symbol))}"
+           rf"|{_CODES}(?=\s?\d)|{_trie(PREFIX_NAMES)}(?=\s\d))")
+_SUFFIX = rf"[\s-]?(?P<suffix>{_trie(SUFFIX_CURRENCIES)}|{_CODES})(?![\w$])"
 _PERCENT = rf"[\s-]?(?P<percent>%|{_alternation(w for w in PERCENT_UNITS if w != '%')})(?!\w)"
 
 # Forms, tried in this order at each position: money with the currency before, money with the
@@ -131,8 +141,8 @@ _PERCENT = rf"[\s-]?(?P<percent>%|{_alternation(w for w in PERCENT_UNITS if w !=
 QUANTITY = re.compile(
     # Every form starts at a digit, a sign or currency symbol, or the start of a word: failing
     # fast everywhere else makes the scan about twice as fast.
-    r"(?:(?=[\d.$£€¥₹₩\-−])|\b(?=[A-Za-z]))"
-    rf"(?:(?P<before>(?<![\w$]){_PREFIX}\s?{_number('before')}(?:{_scale('before')})?)"
+    rf"(?:(?=[\d.{re.escape(_SIGNS)}\-−])|\b(?=[A-Za-z]))"
+    rf"(?:(?P<before>(?<![\w$])(?:(?<!['’])|(?=[^A-Za-z])){_PREFIX}\s?{_number('before')}(?:{_scale('before')})?)"
     rf"|(?P<after>{_NUMBER_START}(?:{_A_SCALE}|{_number('after')}(?:{_scale('after')})?){_SUFFIX})"
     rf"|(?P<pct>{_NUMBER_START}{_number('pct')}{_PERCENT})"
     rf"|(?P<count>{_NUMBER_START}(?P<neg_count>-)?(?P<digits_count>{_DIGITS})(?:{_scale('count')})?(?![\w%]|[.,:/]\d)))",
@@ -152,31 +162,26 @@ NOT_QUANTITY = re.compile(
 )
 
 
-def _leading_letters(form: str) -> str:
-    return re.match(r"[^\W\d_]*", form).group().lower()
-
-
 # Where a match of QUANTITY or NOT_QUANTITY can start: a run of digits, a sign, symbol or
 # bracket, or a word. `finditer` would try their long alternations at every word; `_matches`
 # tries them only at the words their forms start with, which finds the same matches about three
 # times faster. A word with a non-ASCII letter is always tried (IGNORECASE folds a few, such as
 # the Kelvin sign, onto ASCII letters).
-_CANDIDATE_START = re.compile(r"\d+|[.$£€¥₹₩\-−+(]|\b[^\W\d_]+")
+_CANDIDATE_START = re.compile(rf"\d+|[.{re.escape(_SIGNS)}\-−+(]|\b[^\W\d_]+")
 QUANTITY_FIRST_WORDS = frozenset(
-    _leading_letters(form)
-    for form in [*PREFIX_CURRENCIES, *ISO_CODES, *PREFIX_NAMES, *WORD_VALUES, "minus", "negative"]
+    _leading_letters(form) for form in [*PREFIX_SYMBOLS, *PREFIX_NAMES, *WORD_VALUES, "minus", "negative"]
 ) - {""}
 _MONTH_FIRST_LETTERS = frozenset(month[:3].lower() for month in MONTH_ABBREVIATIONS)
 
 
 def _matches(pattern: re.Pattern, text: str, starts_a_match: Callable[[str], bool]) -> Iterator[re.Match]:
     """`pattern.finditer(text)`, tried only at candidate starts, and at a word only when
-    `starts_a_match(lower-cased word)`. Positions skipped can never start a match, so the
+    `starts_a_match(word)`. Positions skipped can never start a match, so the
     matches are finditer's."""
     end = 0
     for candidate in _CANDIDATE_START.finditer(text):
         start, word = candidate.start(), candidate.group()
-        if start < end or (word[0].isalpha() and word.isascii() and not starts_a_match(word.lower())):
+        if start < end or (word[0].isalpha() and word.isascii() and not starts_a_match(word)):
             continue
         match = pattern.match(text, start)
         if match:
@@ -186,12 +191,12 @@ def _matches(pattern: re.Pattern, text: str, starts_a_match: Callable[[str], boo
 
 def quantity_matches(text: str) -> Iterator[re.Match]:
     """QUANTITY.finditer(text), faster (see _matches)."""
-    return _matches(QUANTITY, text, QUANTITY_FIRST_WORDS.__contains__)
+    return _matches(QUANTITY, text, lambda word: word.lower() in QUANTITY_FIRST_WORDS or word in CODES)
 
 
 def not_quantity_matches(text: str) -> Iterator[re.Match]:
     """NOT_QUANTITY.finditer(text), faster: of words, only month names start a match."""
-    return _matches(NOT_QUANTITY, text, lambda word: word[:3] in _MONTH_FIRST_LETTERS)
+    return _matches(NOT_QUANTITY, text, lambda word: word[:3].lower() in _MONTH_FIRST_LETTERS)
 
 
 # Exchange-rate statements: "8.28 yuan to the dollar", "1.31 euros per US dollar",
@@ -297,33 +302,43 @@ def _qualifiers(text: str, start: int) -> tuple[bool, str | None]:
     return qualifier in APPROXIMATE, bound
 
 
+# {ambiguous name: ([(country pattern, ISO code), ...], default)}, compiled once.
+_CONTEXT_PATTERNS = {name: ([(re.compile(rf"\b(?:{pattern})"), code) for pattern, code in countries], default)
+                     for name, (countries, default) in CONTEXT_CURRENCIES.items()}
+
+
 class CurrencyContext:
     """Resolves ambiguous currency names ("rupees", "¥") for one document: the currency of the
-    country the text mentions most often among the candidates, else the name's default.
-    Computed on first use, since most documents have no ambiguous name."""
+    country the text mentions most often among the candidates (the name's default on a tie),
+    else the default. Computed on first use, since most documents have no ambiguous name."""
 
     def __init__(self, text: str):
         self.text = text
         self.resolved: dict[str, str | None] = {}
 
     def resolve(self, name: str) -> str | None:
+        """The ISO code `name` stands for in this document, or None when it stays ambiguous."""
         if name not in self.resolved:
-            countries, default = CONTEXT_CURRENCIES[name]
-            counts = [(len(re.findall(rf"\b(?:{pattern})", self.text)), code) for pattern, code in countries]
-            best_count, best_code = max(counts)
-            self.resolved[name] = best_code if best_count else default
+            countries, default = _CONTEXT_PATTERNS[name]
+            counts = {code: len(pattern.findall(self.text)) for pattern, code in countries}
+            best_count, best_code = max((count, code) for code, count in counts.items())
+            if best_count == 0 or counts.get(default) == best_count:
+                best_code = default
+            self.resolved[name] = best_code
         return self.resolved[name]
 
 
 def _currency(match: re.Match, context: CurrencyContext) -> tuple[str | None, float]:
     """(ISO code, factor to the major unit) of a money match; None when it stays ambiguous."""
-    prefix = match["prefix"]
-    if prefix in CONTEXT_CURRENCIES:
-        return context.resolve(prefix), 1.0
+    prefix, suffix = match["prefix"], match["suffix"]
     if prefix:
-        name = " ".join(prefix.lower().split())
-        return PREFIX_CURRENCIES.get(prefix) or PREFIX_NAMES.get(name) or prefix.upper(), 1.0
-    code, factor = SUFFIX_CURRENCIES[" ".join(match["suffix"].lower().split())]
+        symbol = "".join(prefix.lower().split())
+        if symbol in CONTEXT_CURRENCIES:
+            return context.resolve(symbol), 1.0
+        return PREFIX_SYMBOLS.get(symbol) or PREFIX_NAMES.get(" ".join(prefix.lower().split())) or prefix, 1.0
+    if suffix in CODES:
+        return suffix, 1.0
+    code, factor = SUFFIX_CURRENCIES[" ".join(suffix.lower().split())]
     return (context.resolve(code) if code in CONTEXT_CURRENCIES else code), factor
 
 

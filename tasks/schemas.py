@@ -84,7 +84,7 @@ QUANTITIES = _schema(
     _field("value_usd", pa.float64(), "value * fx_rate (money only; null when no rate applies)."),
     _field("fx_rate", pa.float64(), "US dollars per unit of currency."),
     _field("fx_rate_date", pa.date32(), "Date of the rate used (the ECB business day on or before the wanted date)."),
-    _field("fx_rate_source", pa.string(), "ecb, ecb_default_date (document has no date), fixed_peg, identity (USD), or a reason there is no rate."),
+    _field("fx_rate_source", pa.string(), "ecb, ecb_default_date (document has no date), fixed_peg, euro_legacy_fixed (a euro legacy currency such as DEM or ESP after its euro adoption: the irrevocable conversion rate times the ECB's EUR/USD), identity (USD), or a reason there is no rate."),
     _field("approximate", pa.bool_(), "A qualifier such as about, around, nearly, some.", False),
     _field("bound", pa.string(), "lower (more than, at least, over), upper (up to, less than) or null."),
     _field("amount_id", pa.int32(), "Number of the amount within the document; rows that state one amount in several currencies (\"481.42m yuan ($58.16m; £30.7m)\") share it.", False),

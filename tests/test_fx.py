@@ -11,6 +11,7 @@ import pytest
 
 from tasks import fx
 from tasks.fx import latest_ecb_date, usd_rate
+from tasks.numbers import find_quantities, to_rows
 from tasks.storage import Location
 
 
@@ -103,3 +104,64 @@ def test_the_parsed_history_kept_in_a_folder_is_loaded_without_parsing_and_gives
     kept.write_bytes(kept.read_bytes()[:100])  # cut short: parsed again and kept again
     assert rates_of_a_new_process() == parsed_rates and len(parsed) == 2
     assert rates_of_a_new_process() == parsed_rates and len(parsed) == 2
+
+
+def _eur_usd(on: date) -> float:
+    return usd_rate("EUR", on).usd_per_unit
+
+
+@pytest.mark.parametrize(
+    "currency, on, source, units_per_euro",
+    [
+        ("ESP", date(2005, 3, 1), "euro_legacy_fixed", 166.386),
+        ("DEM", date(2005, 3, 1), "euro_legacy_fixed", 1.95583),
+        ("FRF", date(2005, 3, 1), "euro_legacy_fixed", 6.55957),
+        ("ITL", date(2005, 3, 1), "euro_legacy_fixed", 1936.27),
+        ("GRD", date(2005, 3, 1), "euro_legacy_fixed", 340.750),
+        ("SIT", date(2010, 3, 1), "euro_legacy_fixed", 239.640),  # the euro from 2007
+        ("CYP", date(2010, 3, 1), "euro_legacy_fixed", 0.585274),
+        ("LTL", date(2016, 3, 1), "euro_legacy_fixed", 3.45280),
+        ("HRK", date(2023, 3, 1), "euro_legacy_fixed", 7.53450),
+    ],
+)
+def test_euro_legacy_currencies_convert_at_the_fixed_rate_times_eur_usd(
+    currency: str, on: date, source: str, units_per_euro: float
+):
+    rate = usd_rate(currency, on)
+    assert (rate.source, rate.rate_date) == (source, usd_rate("EUR", on).rate_date)
+    assert rate.usd_per_unit == pytest.approx(_eur_usd(on) / units_per_euro)
+
+
+def test_pesetas_in_2005_are_euros_at_the_fixed_rate():
+    rows = to_rows("d", find_quantities("It paid 6.65 billion pesetas."), date(2005, 3, 1), None)
+    [row] = rows
+    assert (row.currency, row.fx_rate_source) == ("ESP", "euro_legacy_fixed")
+    assert row.value_usd == pytest.approx(6.65e9 / 166.386 * _eur_usd(date(2005, 3, 1)))
+
+
+@pytest.mark.parametrize(
+    "currency, on, source",
+    [
+        ("SIT", date(2005, 3, 1), "ecb"),  # quoted by the ECB until Slovenia joined
+        ("CYP", date(2007, 6, 1), "ecb"),
+        ("LTL", date(2014, 6, 2), "ecb"),
+        ("HRK", date(2022, 6, 1), "ecb"),
+        ("DEM", date(1998, 6, 1), "no_rate_for_date"),  # before 1999: no EUR/USD
+        ("DEM", date(1999, 1, 1), "no_rate_for_date"),  # the ECB's first EUR/USD is of 4 January
+        ("GRD", date(2000, 6, 1), "no_rate_for_date"),  # Greece joined in 2001
+        ("SIT", date(2006, 12, 31), "no_rate_for_date"),  # after the last quote, before the euro
+        ("XAU", date(2005, 3, 1), "unsupported_currency"),  # gold is no euro legacy currency
+    ],
+)
+def test_euro_legacy_rules(currency: str, on: date, source: str):
+    rate = usd_rate(currency, on)
+    assert rate.source == source
+    assert (rate.usd_per_unit is not None) == (source == "ecb")
+
+
+def test_euro_adoption_dates_come_from_cldr():
+    assert fx.EURO_ADOPTION_DATES["DEM"] == date(1999, 1, 1)  # not Kosovo's 2002
+    assert fx.EURO_ADOPTION_DATES["GRD"] == date(2001, 1, 1)
+    assert fx.EURO_ADOPTION_DATES["SIT"] == date(2007, 1, 1)
+    assert fx.EURO_ADOPTION_DATES["HRK"] == date(2023, 1, 1)
+    assert set(fx.EURO_ADOPTION_DATES) == set(fx.EURO_CONVERSION_RATES)

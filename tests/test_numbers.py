@@ -51,6 +51,28 @@ CASES = [
     ("5 euro cents", [("5 euro cents", "money", 0.05, "EUR")]),
     ("¥500 in Tokyo", [("¥500", "money", 500, "JPY")]),
     ("¥500 in Beijing", [("¥500", "money", 500, "CNY")]),
+    # every currency CLDR names: names either side, country names, symbols, codes, wire text
+    ("3.4bn Danish kroner", [("3.4bn Danish kroner", "money", 3.4e9, "DKK")]),
+    ("Australian dollar 29.4bn", [("Australian dollar 29.4bn", "money", 29.4e9, "AUD")]),
+    ("100 chinese yuan", [("100 chinese yuan", "money", 100, "CNY")]),
+    ("6.65 billion pesetas", [("6.65 billion pesetas", "money", 6.65e9, "ESP")]),
+    ("hk $ 10.05 billion", [("hk $ 10.05 billion", "money", 10.05e9, "HKD")]),
+    ("c $ 300 million", [("c $ 300 million", "money", 300e6, "CAD")]),
+    ("5m Deutschmarks and 2m German marks", [("5m Deutschmarks", "money", 5e6, "DEM"),
+                                             ("2m German marks", "money", 2e6, "DEM")]),
+    ("20bn lire", [("20bn lire", "money", 20e9, "ITL")]),
+    ("2bn Irish punts", [("2bn Irish punts", "money", 2e9, "IEP")]),
+    ("10m Luxembourg francs", [("10m Luxembourg francs", "money", 10e6, "LUF")]),
+    ("5m Cyprus pounds", [("5m Cyprus pounds", "money", 5e6, "CYP")]),
+    ("1,000 tolars, 5m kroons, 3m schillings, 5m drachmas, 5m markkaa",
+     [("1,000 tolars", "money", 1000, "SIT"), ("5m kroons", "money", 5e6, "EEK"), ("3m schillings", "money", 3e6, "ATS"),
+      ("5m drachmas", "money", 5e6, "GRD"), ("5m markkaa", "money", 5e6, "FIM")]),
+    ("5m Maltese lira and 5m Slovak korunas", [("5m Maltese lira", "money", 5e6, "MTL"),
+                                              ("5m Slovak korunas", "money", 5e6, "SKK")]),
+    ("₺300 and ₽5bn", [("₺300", "money", 300, "TRY"), ("₽5bn", "money", 5e9, "RUB")]),
+    ("ALL5 and 300 DKK", [("ALL5", "money", 5, "ALL"), ("300 DKK", "money", 300, "DKK")]),
+    ("500 zlotys and 2bn forints", [("500 zlotys", "money", 500, "PLN"), ("2bn forints", "money", 2e9, "HUF")]),
+    ("1,546 trillion rials in Iran", [("1,546 trillion rials", "money", 1546e12, "IRR")]),
     # percentages
     ("2.4% of GDP", [("2.4%", "percent", 2.4, None)]),
     ("5 percent, 6 per cent, 7 pct", [("5 percent", "percent", 5, None), ("6 per cent", "percent", 6, None),
@@ -81,6 +103,18 @@ CASES = [
     ("in 2021, on June 16, 2021, at 3:30 pm", []),
     ("the 12th place", []),
     ("1e309 yuan", []),
+    # currency names that are English words, and codes that are, in lower case or without a number
+    ("all 5 companies", []),
+    ("the team won 3", []),
+    ("Burnout 3 won three awards", []),
+    ("a 5 mark and the 100 million mark", []),
+    ("he scored one try and a six-try win", []),
+    ("5 real, 5 dram, 5 kip, 5 lev, 5 leu, 5 som, 5 tala, 5 lek, 5 crowns", []),
+    ("two gold medals and 5 gold", []),
+    ("TOP of the table, a CUP final, MOP up, BAM", []),
+    ("Q3 sales, P5 talks, R5 cars", []),
+    ("it's $5, a $5 fee", [("$5", "money", 5, "USD"), ("$5", "money", 5, "USD")]),
+    ("the UK £1bn", [("£1bn", "money", 1e9, "GBP")]),
 ]
 
 
@@ -179,6 +213,21 @@ def test_seed_pair_agrees_with_the_article(seed_text: str):
         ("it cost 200 dinars", None),  # no country: ambiguous, so no amount
         ("Australian dollars 648m", "AUD"),
         ("65 Canadian cents", "CAD"),
+        ("it cost 5m francs", "CHF"),
+        ("France's Renault paid 5m francs", "FRF"),
+        ("the Belgian bank lost 5m francs", "BEF"),
+        ("the Swiss firm, unlike the French one, lost 5m francs", "CHF"),  # a tie: the default
+        ("Italy spent 20bn lira", "ITL"),
+        ("it cost 20bn lira", "TRY"),
+        ("Egypt raised 5bn pounds", "EGP"),
+        ("it cost 5bn pounds", "GBP"),
+        ("the Norwegian court fined him 100,000 kroner", "NOK"),
+        ("it cost 100,000 kroner", None),
+        ("South Korea's 5bn won", "KRW"),
+        ("Mexico's 400m pesos", "MXN"),
+        ("the 5bn dollars of Canada", "USD"),  # a bare dollar is USD
+        ("Brazil's 5 real coin", "BRL"),
+        ("Denmark paid 5m crowns", "DKK"),
     ],
 )
 def test_currency_from_the_document_context(text: str, currency: str | None):
@@ -237,3 +286,13 @@ def test_hand_labelled_bbc_sentences(data: str):
         scorer.score_sentence(json.loads(line), scores, corpus=None)
     assert scores["money"].figures()["f1"] >= 0.97, scores["money"].errors
     assert scores["percent"].figures()["f1"] >= 0.97, scores["percent"].errors
+
+
+def test_the_vocabulary_is_cldr_legal_tender_only():
+    """Gold, silver, the SDR, test codes and funds codes ("US Dollar (Next day)") are no currencies."""
+    from tasks.currencies import CODES, FULL_NAMES, SYMBOLS
+    assert {"XAU", "XAG", "XDR", "XTS", "XXX", "USN", "USS", "CHE"}.isdisjoint(CODES)
+    assert {"XAF", "XOF", "XCD", "DEM", "ESP", "SIT", "USD", "CNY"} <= CODES
+    assert not any("(" in name for name in FULL_NAMES) and "us dollar" in FULL_NAMES
+    assert (SYMBOLS["$"], SYMBOLS["£"], SYMBOLS["HK$"], SYMBOLS["C$"], SYMBOLS["₺"]) == ("USD", "GBP", "HKD", "CAD", "TRY")
+    assert [q.kind for q in find_quantities("5 XAU and 5 XDR and US Dollar (Next day) 5")] == ["count"] * 3
