@@ -83,7 +83,10 @@ def main() -> None:
     keys = sorted(texts)
     documents = [{"doc_id": str(index), "source": key[1], "text": texts[key]} for index, key in enumerate(keys)]
     found = extract_entities(load_nlp(), documents)
-    contexts, quotations = defaultdict(dict), defaultdict(list)
+    contexts, quotations, named = defaultdict(dict), defaultdict(list), defaultdict(set)
+    for mention in found.mentions:
+        if mention.label in ("PERSON", "ORG", "GPE"):
+            named[keys[int(mention.doc_id)]].add(mention.canonical)
     for context in found.quantity_contexts:
         contexts[keys[int(context.doc_id)]][context.start_char] = context
     for quotation in found.quotations:
@@ -93,7 +96,12 @@ def main() -> None:
     heads = {row["subject"]: next(token.text for token in doc if token.dep_ == "ROOT")
              for row, doc in zip((r for r in quantity_rows if r["subject"]),
                                  full.pipe(r["subject"] for r in quantity_rows if r["subject"]))}
-    subject_hits = speaker_hits = both = scored = unlocated = 0
+    def no_entity(speaker: str | None, key: tuple[str, str]) -> bool:
+        """A labelled speaker that no PERSON, ORG or GPE mention of the article names: out of
+        reach of a speaker that must be an entity's canonical."""
+        return speaker is not None and not any(same_name(name, speaker) for name in named[key])
+
+    subject_hits = speaker_hits = both = scored = unlocated = speakers_out_of_reach = 0
     misses = []
     for row in quantity_rows:
         key = (row["corpus"], row["file"])
@@ -106,6 +114,7 @@ def main() -> None:
         scored += 1
         subject_ok = subject_right(context.subject, row["subject"], heads.get(row["subject"]))
         speaker_ok = same_name(context.speaker, row["speaker"])
+        speakers_out_of_reach += no_entity(row["speaker"], key)
         subject_hits += subject_ok
         speaker_hits += speaker_ok
         both += subject_ok and speaker_ok
@@ -115,7 +124,7 @@ def main() -> None:
                           f"({row['file']}) || {row['sentence'][:160]}")
 
     quotes = Score()
-    quote_speakers = quote_found = 0
+    quote_speakers = quote_found = quote_speakers_out_of_reach = 0
     quote_misses = []
     for key in sorted({(row["corpus"], row["file"]) for row in quote_rows}):
         want = [row for row in quote_rows if (row["corpus"], row["file"]) == key]
@@ -130,6 +139,7 @@ def main() -> None:
             quotes.tp += 1
             matched.add(squeeze(row["quote"]))
             quote_found += 1
+            quote_speakers_out_of_reach += no_entity(row["speaker"], key)
             if same_name(quotation.speaker, row["speaker"]):
                 quote_speakers += 1
             else:
@@ -142,9 +152,11 @@ def main() -> None:
     figures = {
         "quantities": {"labelled": len(quantity_rows), "scored": scored, "not_found": unlocated,
                        "subject_right": round(subject_hits / scored, 4), "speaker_right": round(speaker_hits / scored, 4),
-                       "both_right": round(both / scored, 4)},
+                       "both_right": round(both / scored, 4),
+                       "speaker_named_by_no_entity": speakers_out_of_reach},
         "quotations": {"labelled": len(quote_rows), **quotes.figures(),
-                       "speaker_right_of_found": round(quote_speakers / quote_found, 4) if quote_found else 0.0},
+                       "speaker_right_of_found": round(quote_speakers / quote_found, 4) if quote_found else 0.0,
+                       "speaker_named_by_no_entity": quote_speakers_out_of_reach},
     }
     if args.verbose:
         print("\n".join(misses + quote_misses))

@@ -65,6 +65,11 @@ ORG_NOUNS = frozenset({"company", "firm", "group", "bank", "newspaper", "carrier
 CHANGE_NOUNS = frozenset({"rise", "rises", "fall", "falls", "increase", "increases", "decrease", "drop", "decline",
                           "jump", "gain", "gains", "growth", "cut", "cuts", "reduction", "surge", "slump", "climb",
                           "boost", "hike", "slide", "dip", "improvement", "total", "sum", "amount", "level", "figure"})
+# Words of time that a quantity hangs from in the parse ("4.9 percent year on year").
+TIME_NOUNS = frozenset({"year", "years", "month", "months", "quarter", "quarters", "week", "weeks", "day", "days",
+                        "annually", "yearly"})
+COMPARATIVES = frozenset({"more", "less", "fewer", "higher", "lower", "greater", "bigger", "smaller", "above",
+                          "below", "up", "down"})
 SPEAKER_LABELS = ("PERSON", "ORG", "GPE")
 # Children left out of a subject phrase: clauses and asides that say more than what is measured.
 PHRASE_CUT_DEPS = frozenset({"relcl", "appos", "advcl", "acl", "cc", "conj", "parataxis", "ccomp"})
@@ -164,11 +169,19 @@ def find_quotes(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _last_before(names: Sequence[Mention], offset: int, label: str) -> str | None:
-    for name in reversed(names):
-        if name.end_char <= offset and name.label == label:
-            return name.canonical
-    return None
+# A name after a preposition ("hosted by finance minister Gordon Brown") is seldom who "he" is.
+AFTER_PREPOSITION = re.compile(r"\b(?:by|with|to|of|from|for|against|about|and)\s+(?:\S+\s+){0,3}$")
+
+
+def _last_before(names: Sequence[Mention], offset: int, label: str, text: str = "") -> str | None:
+    """The canonical of the last `label` named before `offset`; with `text`, the last not named
+    after a preposition when there is one (the one a pronoun most likely stands for)."""
+    before = [name for name in names if name.end_char <= offset and name.label == label]
+    if text:
+        for name in reversed(before):
+            if not AFTER_PREPOSITION.search(text, max(0, name.start_char - 40), name.start_char):
+                return name.canonical
+    return before[-1].canonical if before else None
 
 
 def _named_in(names: Sequence[Mention], start: int, end: int) -> str | None:
@@ -185,12 +198,12 @@ def _named_in(names: Sequence[Mention], start: int, end: int) -> str | None:
     return None
 
 
-def _referent(words: list[str], names: Sequence[Mention], offset: int) -> str | None:
+def _referent(words: list[str], names: Sequence[Mention], offset: int, text: str) -> str | None:
     """Who a pronoun or "the company" before `offset` stands for: the last person or
     organisation named before it."""
     lowered = [word.lower() for word in words]
     if any(word in PERSON_PRONOUNS for word in lowered):
-        return _last_before(names, offset, "PERSON")
+        return _last_before(names, offset, "PERSON", text)
     if lowered and (lowered[0] in ORG_PRONOUNS or (len(lowered) <= 3 and lowered[-1] in ORG_NOUNS)):
         return _last_before(names, offset, "ORG")
     return None
@@ -198,7 +211,7 @@ def _referent(words: list[str], names: Sequence[Mention], offset: int) -> str | 
 
 def _speaker_between(text: str, names: Sequence[Mention], start: int, end: int) -> str | None:
     """The speaker named in text[start:end], or the one its pronoun stands for."""
-    return _named_in(names, start, end) or _referent(WORD.findall(text[start:end]), names, start)
+    return _named_in(names, start, end) or _referent(WORD.findall(text[start:end]), names, start, text)
 
 
 def _speaker_at(text: str, names: Sequence[Mention], low: int, verb: re.Match, high: int) -> str | None:
@@ -224,12 +237,16 @@ def _sentence_bounds_around(text: str, start: int, end: int) -> tuple[int, int]:
 ATTRIBUTION_VERB = re.compile(r"\b(?:according to|[A-Za-z]+(?:-[A-Za-z]+)*)\b", re.IGNORECASE)  # not "so-called"
 
 
-def _verb_in(text: str, start: int, end: int) -> re.Match | None:
-    """The first verb of attribution in text[start:end] ("said", "told", "according to")."""
-    for word in ATTRIBUTION_VERB.finditer(text, start, end):
-        if word.group().lower() in QUOTING_VERBS or word.group().lower() == "according to":
-            return word
-    return None
+def _verb_in(text: str, start: int, end: int, last: bool = False) -> re.Match | None:
+    """The first (or `last`) verb of attribution in text[start:end] ("said", "told", "according to")."""
+    verbs = (word for word in ATTRIBUTION_VERB.finditer(text, start, end)
+             if word.group().lower() in QUOTING_VERBS or word.group().lower() == "according to")
+    if not last:
+        return next(verbs, None)
+    found = None
+    for found in verbs:
+        pass
+    return found
 
 
 MIN_UNATTRIBUTED_QUOTE_WORDS = 5
@@ -251,11 +268,14 @@ def attribute_quotes(text: str, spans: list[tuple[int, int]], names: Sequence[Me
         low, high = _sentence_bounds_around(text, start, end)
         lead = text[low:max(low, start - 1)].rstrip()
         partial = bool(lead) and not lead.endswith((":", ","))
-        speaker, verb = None, _verb_in(text, min(end + 1, len(text)), high)
+        after = min(end + 1, len(text))
+        speaker, verb = None, _verb_in(text, after, high)
+        if verb is not None and not _attributes(text, names, start, end, verb, high):
+            verb = None
         if verb is not None:
             speaker = _speaker_at(text, names, min(end + 1, len(text)), verb, high)
         else:
-            verb = _verb_in(text, low, max(low, start - 1))
+            verb = _verb_in(text, low, max(low, start - 1), last=True)  # the one nearest the quote
             if verb is not None:
                 speaker = _speaker_at(text, names, low, verb, max(low, start - 1))
         quote = Quote(start, end, speaker, verb.group() if verb else None, partial)
@@ -264,6 +284,8 @@ def attribute_quotes(text: str, spans: list[tuple[int, int]], names: Sequence[Me
                 quote = Quote(start, end, quotes[-1].speaker, None, partial)
             elif len(text[start:end].split()) < MIN_UNATTRIBUTED_QUOTE_WORDS:
                 continue
+            else:
+                quote = Quote(start, end, _previous_sentence_speaker(text, names, low), None, partial)
         quotes.append(quote)
     # A quote with no speaker that runs straight into the next, attributed one is its start.
     for index in range(len(quotes) - 2, -1, -1):
@@ -271,6 +293,48 @@ def attribute_quotes(text: str, spans: list[tuple[int, int]], names: Sequence[Me
         if current.speaker is None and following.speaker and not text[current.end:following.start].strip("\"“” \n"):
             quotes[index] = Quote(current.start, current.end, following.speaker, current.verb, current.partial)
     return quotes
+
+
+# Words that open the subject of an attribution after a quote (", the spokesman said").
+SUBJECT_OPENERS = frozenset({"he", "she", "they", "it", "we", "i", "the", "a", "an", "another", "his", "her", "its",
+                             "their", "one"})
+MAX_WORDS_BEFORE_VERB = 15
+
+
+def _attributes(text: str, names: Sequence[Mention], start: int, end: int, verb: re.Match, high: int) -> bool:
+    """True when a verb after the quote text[start:end] attributes it: the words before the verb
+    are its subject (", the spokesman said", ", James Carrick, an economist with ABN Amro,
+    told"), not a clause of the author's (" when he said", ", apart from a comment"); after a
+    quote that ends its sentence, the next sentence must open with the speaker (`"..." Fathi
+    Bin Shatwan told Reuters`, not `"..." House prices rose, Nationwide said`); and a sentence
+    that ends in a colon introduces the next quote instead."""
+    after = min(end + 1, len(text))
+    words = list(WORD.finditer(text, after, verb.start()))
+    if len(words) > MAX_WORDS_BEFORE_VERB or text[verb.end():high].rstrip().endswith(":"):
+        return False
+    if not words:
+        return True
+    first = words[0]
+    pronoun = first.group().lower() in SUBJECT_OPENERS
+    names_first = any(name.start_char == first.start() and name.label in ("PERSON", "ORG") for name in names)
+    if text[start:end].rstrip().endswith((".", "!", "?")):
+        return pronoun or names_first
+    # ", chief executive Tom Glocer said": a title in lower case before a name
+    names_someone = any(after <= name.start_char and name.end_char <= verb.start() and name.label == "PERSON"
+                        for name in names)
+    return pronoun or names_first or names_someone or first.group()[0].isupper()
+
+
+def _previous_sentence_speaker(text: str, names: Sequence[Mention], low: int) -> str | None:
+    """The speaker of the author's sentence just before `low` in its paragraph, when it says
+    who speaks ("Prof Lovenduski said she was shocked. "We expected ...""); else None."""
+    paragraph = text.rfind("\n", 0, low) + 1
+    starts = [match.end() for match in re.finditer(r"[.!?][\"”’]?\s+", text[paragraph:max(paragraph, low - 1)])]
+    previous = paragraph + (starts[-2] if len(starts) > 1 else 0)
+    if previous >= low:
+        return None
+    verb = _verb_in(text, previous, low)
+    return _speaker_at(text, names, previous, verb, low) if verb else None
 
 
 def _continues(text: str, previous: Quote, start: int) -> bool:
@@ -330,31 +394,41 @@ def _top_token(sentence, start: int, end: int):
     return inside[0] if inside else None
 
 
-def measured_phrase(sentence, start: int, end: int) -> str | None:
-    """The noun phrase that the quantity at sentence.text[start:end] measures, or None."""
+def measured_phrase(sentence, start: int, end: int, quantities: Sequence[tuple[int, int]] = ()) -> str | None:
+    """The noun phrase that the quantity at sentence.text[start:end] measures, or None.
+    `quantities`: the spans of the sentence's quantities (the others are climbed over: "6.3bn
+    kronor" in "9.5bn kronor against 6.3bn kronor last year" measures what the first does)."""
+    def in_a_quantity(token) -> bool:
+        return any(low <= token.idx < high for low, high in quantities) or token.like_num or token.tag_ == "$"
+
     token = _top_token(sentence, start, end)
-    for _ in range(6):
-        if token is None:
+    for _ in range(8):
+        if token is None or token.head is token:
             return None
         head, dep = token.head, token.dep_
-        if head is token:
-            return None
-        if dep in ("conj", "appos") and head.like_num or dep in ("conj", "appos") and head.tag_ == "$":
+        if in_a_quantity(head) or head.lower_ in TIME_NOUNS or head.lower_ in COMPARATIVES:
+            # another amount, "%", "year on year", "19% less than men"
             token = head
             continue
         if dep == "pobj":
             preposition, owner = head, head.head
-            if owner.tag_.startswith("NN"):
+            if _nominal(owner) and not in_a_quantity(owner):
                 if owner.lower_ in CHANGE_NOUNS or preposition.lower_ in ("to", "from", "by"):
+                    measured = _change_phrase(owner, start, end)
+                    if measured:
+                        return measured
                     token = owner
                     continue
                 return _phrase(owner, start, end)
             if owner.tag_.startswith("VB"):
-                return _verb_phrase(owner, token)
-            return None
-        if head.tag_.startswith("NN") and dep in ("nummod", "compound", "amod", "nmod", "quantmod", "npadvmod"):
+                return _verb_phrase(owner, token, start, end, in_a_quantity)
+            token = owner
+            continue
+        if token.lower_ in CHANGE_NOUNS and dep == "appos":  # "1,493 trains, an increase of 49.1%"
+            return _phrase(head, start, end)
+        if _nominal(head) and dep in ("nummod", "compound", "amod", "nmod", "quantmod", "npadvmod"):
             if head.lower_ in CHANGE_NOUNS:
-                measured = _of_phrase(head, start, end)
+                measured = _change_phrase(head, start, end)
                 if measured:
                     return measured
                 token = head
@@ -364,31 +438,57 @@ def measured_phrase(sentence, start: int, end: int) -> str | None:
         if measured:
             return measured
         if head.tag_.startswith("VB") or head.dep_ == "ROOT":
-            return _verb_phrase(head, token)
+            return _verb_phrase(head, token, start, end, in_a_quantity)
         token = head
     return None
 
 
+NOMINAL_DEPS = frozenset({"nsubj", "nsubjpass", "dobj", "pobj", "attr", "appos", "dative", "oprd"})
+
+
+def _nominal(token) -> bool:
+    """A noun by its tag, or by its role in the parse (the tagger reads "deal" in "a $6bn deal"
+    as a verb, the parser as the object)."""
+    return token.tag_.startswith("NN") or token.dep_ in NOMINAL_DEPS
+
+
+def _change_phrase(noun, start: int, end: int) -> str | None:
+    """A noun of change with what changes: "a 52% rise in profits for the year", "a 53% pay
+    rise"; None for a bare one ("rose by a 5% increase")."""
+    for child in noun.children:
+        if (child.dep_ == "prep" and child.lower_ in ("in", "of") or child.dep_ == "compound") and \
+                not any(start <= token.idx < end for token in child.subtree):
+            return _phrase(noun, start, end)
+    return None
+
+
 def _of_phrase(token, start: int, end: int) -> str | None:
-    """The object of the token's "of" or "in" ("80% of its sales", "a rise in profits")."""
+    """The object of the quantity's "of" ("80% of its sales")."""
     for child in token.children:
-        if child.dep_ == "prep" and child.lower_ in ("of", "in"):
+        if child.dep_ == "prep" and child.lower_ == "of":
             for grandchild in child.children:
-                if grandchild.dep_ == "pobj" and not start <= grandchild.idx < end:
+                if grandchild.dep_ == "pobj" and not any(start <= t.idx < end for t in grandchild.subtree):
                     return _phrase(grandchild, start, end)
     return None
 
 
-def _verb_phrase(verb, quantity) -> str | None:
+def _verb_phrase(verb, quantity, start: int, end: int, in_a_quantity) -> str | None:
     """What a verb's quantity measures: its object when the quantity is where the object goes
     ("cut its forecast from 1.8% to 0.8%", "bought the unit for $9.3bn"), else its subject
-    ("revenues slipped 11%", "growth was 1.6%")."""
-    if quantity.dep_ == "pobj":
+    ("revenues slipped 11%", "growth was 1.6%"); None when that subject is the amount itself
+    ("a total of $5bn is earmarked")."""
+    # The object when the quantity is where it goes ("from 1.8% to 0.8%"), or is a second
+    # object ("leaves GDP up 2.3%", "sent Fiat shares down 1.2%").
+    if quantity.dep_ in ("pobj", "prep", "dobj", "npadvmod", "advmod"):
         for child in verb.children:
-            if child.dep_ == "dobj" and not child.like_num:
+            if child.dep_ == "dobj" and child is not quantity and child.tag_ != "PRP" and \
+                    not in_a_quantity(child) and not any(start <= t.idx < end for t in child.subtree) and \
+                    child.lower_ not in ("more", "less", "most", "much"):
                 return _phrase(child, -1, -1)
     subject = _subject_token(verb)
-    return _phrase(subject, -1, -1) if subject is not None else None
+    if subject is None or any(start <= token.idx < end for token in subject.subtree):
+        return None
+    return _phrase(subject, -1, -1)
 
 
 def _phrase(head, start: int, end: int) -> str | None:
@@ -402,7 +502,7 @@ def _phrase(head, start: int, end: int) -> str | None:
         words.append(token.text)
         if index + 1 < len(kept) and token.whitespace_:
             words.append(" ")
-    phrase = "".join(words).strip(" ,;:-")
+    phrase = "".join(words).strip(" ,;:-(")
     return phrase or None
 
 
@@ -462,7 +562,8 @@ class TextReading:
             subject = None
             if doc is not None:
                 if amount_id not in group_subjects:
-                    group_subjects[amount_id] = measured_phrase(doc, start - low, end - low)
+                    spans = [(a - low, b - low) for a, b, _ in self.quantities if low <= a < high]
+                    group_subjects[amount_id] = measured_phrase(doc, start - low, end - low, spans)
                 subject = group_subjects[amount_id]
                 if quote is None:
                     speaker = quantity_speaker(doc, low, start, end, text, names)
