@@ -27,7 +27,7 @@ import spacy
 from figures import Score
 from score_entities import clean_texts
 
-from tasks.ner import extract_entities, load_nlp
+from tasks.ner import extract_entities, initials, load_nlp
 from tasks.settings import SPACY_MODEL, corpora_dir
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,10 +40,15 @@ def words(text: str) -> list[str]:
 
 
 def same_name(predicted: str | None, expected: str | None) -> bool:
-    """Equal names, or one name's words all in the other's."""
+    """Equal names, one name's words all in the other's, or one the other's initials ("IMF",
+    "International Monetary Fund": the canonical may be either, see docs/entities.md)."""
     if predicted is None or expected is None:
         return predicted is expected
     got, want = set(words(predicted)) - {"the"}, set(words(expected)) - {"the"}
+    if predicted.isupper() or expected.isupper():
+        acronym, name = (predicted, expected) if predicted.isupper() else (expected, predicted)
+        if acronym.replace(".", "") == initials(name):
+            return True
     return bool(got and want) and (got <= want or want <= got)
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -199,13 +200,19 @@ def _named_in(names: Sequence[Mention], start: int, end: int) -> str | None:
 
 
 def _referent(words: list[str], names: Sequence[Mention], offset: int, text: str) -> str | None:
-    """Who a pronoun or "the company" before `offset` stands for: the last person or
-    organisation named before it."""
+    """Who a pronoun or "the company" before `offset` stands for: the last person or ("it") the
+    last organisation named before it; for "the company", "the firm", ... the organisation
+    named most before it (ties: the latest), as "the company" of a news story is most often
+    its subject."""
     lowered = [word.lower() for word in words]
     if any(word in PERSON_PRONOUNS for word in lowered):
         return _last_before(names, offset, "PERSON", text)
-    if lowered and (lowered[0] in ORG_PRONOUNS or (len(lowered) <= 3 and lowered[-1] in ORG_NOUNS)):
+    if lowered and lowered[0] in ORG_PRONOUNS:
         return _last_before(names, offset, "ORG")
+    if lowered and len(lowered) <= 3 and lowered[-1] in ORG_NOUNS:
+        counts = Counter(name.canonical for name in names if name.end_char <= offset and name.label == "ORG")
+        latest = {name.canonical: index for index, name in enumerate(names) if name.end_char <= offset}
+        return max(counts, key=lambda name: (counts[name], latest[name])) if counts else None
     return None
 
 
@@ -347,12 +354,12 @@ def _continues(text: str, previous: Quote, start: int) -> bool:
 def _subject_token(verb):
     """The verb's subject, or that of the verb it hangs from ("posting" in "Reuters beat
     forecasts, posting a 52% rise")."""
-    for _ in range(3):
+    for _ in range(4):
         for child in verb.children:
             if child.dep_ in ("nsubj", "nsubjpass"):
                 return child
-        if verb.dep_ in ("advcl", "xcomp", "conj", "acl") and verb.head is not verb:
-            verb = verb.head
+        if verb.dep_ in ("advcl", "xcomp", "conj", "acl", "pcomp", "prep") and verb.head is not verb:
+            verb = verb.head  # "The firm gained protection after revealing debts"
         else:
             return None
     return None

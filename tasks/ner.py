@@ -461,9 +461,17 @@ def _overlaps(start: int, end: int, runs: tuple[Run, ...] | list[Run]) -> bool:
 
 
 def sentence_bounds(pieces: list[Piece]) -> list[tuple[int, int]]:
-    """The (start, end) offsets of a document's sentences, from its chunks' Docs."""
-    return [(offset + sentence.start_char, offset + sentence.end_char)
-            for offset, doc, runs in pieces if not runs for sentence in doc.sents]
+    """The (start, end) offsets of a document's sentences, from its chunks' Docs; a sentence
+    never runs over a line break (the senter joins a headline to the first sentence)."""
+    bounds = []
+    for offset, doc, runs in pieces:
+        if runs:
+            continue
+        for sentence in doc.sents:
+            start = offset + sentence.start_char
+            for line in re.finditer(r"\S(?:.*\S)?", sentence.text):
+                bounds.append((start + line.start(), start + line.end()))
+    return bounds
 
 
 def document_mentions(doc_id: str, text: str, pieces: list[Piece]) -> list[Mention]:
