@@ -59,8 +59,11 @@ confirm confirms confirmed
 PERSON_PRONOUNS = frozenset({"he", "she", "him", "her"})
 ORG_PRONOUNS = frozenset({"it", "its"})
 ORG_NOUNS = frozenset({"company", "firm", "group", "bank", "newspaper", "carrier", "airline", "retailer",
-                       "insurer", "government", "ministry", "agency", "office", "department", "operator",
-                       "maker", "giant", "chain", "society", "paper", "fund", "organisation", "organization"})
+                       "insurer", "operator", "maker", "giant", "chain", "society", "paper", "fund"})
+# "the economist said": the last person named.
+PERSON_NOUNS = frozenset({"economist", "analyst", "minister", "president", "spokesman", "spokeswoman", "chairman",
+                          "chairwoman", "official", "director", "secretary", "premier", "leader", "governor",
+                          "executive", "professor"})
 # Nouns of change: what a change of X% measures is their "in"/"of" phrase ("a 52% rise in
 # profits") or what they belong to; and nouns that are the quantity itself ("a total of $5bn").
 CHANGE_NOUNS = frozenset({"rise", "rises", "fall", "falls", "increase", "increases", "decrease", "drop", "decline",
@@ -205,7 +208,7 @@ def _referent(words: list[str], names: Sequence[Mention], offset: int, text: str
     named most before it (ties: the latest), as "the company" of a news story is most often
     its subject."""
     lowered = [word.lower() for word in words]
-    if any(word in PERSON_PRONOUNS for word in lowered):
+    if any(word in PERSON_PRONOUNS for word in lowered) or (lowered and len(lowered) <= 3 and lowered[-1] in PERSON_NOUNS):
         return _last_before(names, offset, "PERSON", text)
     if lowered and lowered[0] in ORG_PRONOUNS:
         return _last_before(names, offset, "ORG")
@@ -221,10 +224,16 @@ def _speaker_between(text: str, names: Sequence[Mention], start: int, end: int) 
     return _named_in(names, start, end) or _referent(WORD.findall(text[start:end]), names, start, text)
 
 
-def _speaker_at(text: str, names: Sequence[Mention], low: int, verb: re.Match, high: int) -> str | None:
+def _speaker_at(text: str, names: Sequence[Mention], low: int, verb: re.Match, high: int,
+                after_verb: bool = True) -> str | None:
     """The speaker of a verb of attribution in text[low:high]: named before the verb ("Ms
-    Hewitt told the seminar:", ", the group said"), else after it (", said Mr Smith of Acme")."""
-    return _speaker_between(text, names, low, verb.start()) or _speaker_between(text, names, verb.end(), high)
+    Hewitt told the seminar:", ", the group said"), else, after a quote or for "according
+    to", after it (", said Mr Smith of Acme"). Before a quote, what follows the verb is what
+    was said ("The economist said he expects China to see "..."")."""
+    speaker = _speaker_between(text, names, low, verb.start())
+    if speaker is None and (after_verb or verb.group().lower() == "according to"):
+        speaker = _speaker_between(text, names, verb.end(), high)
+    return speaker
 
 
 def _sentence_bounds_around(text: str, start: int, end: int) -> tuple[int, int]:
@@ -284,7 +293,7 @@ def attribute_quotes(text: str, spans: list[tuple[int, int]], names: Sequence[Me
         else:
             verb = _verb_in(text, low, max(low, start - 1), last=True)  # the one nearest the quote
             if verb is not None:
-                speaker = _speaker_at(text, names, low, verb, max(low, start - 1))
+                speaker = _speaker_at(text, names, low, verb, max(low, start - 1), after_verb=False)
         quote = Quote(start, end, speaker, verb.group() if verb else None, partial)
         if verb is None:
             if quotes and _continues(text, quotes[-1], start):
@@ -341,7 +350,7 @@ def _previous_sentence_speaker(text: str, names: Sequence[Mention], low: int) ->
     if previous >= low:
         return None
     verb = _verb_in(text, previous, low)
-    return _speaker_at(text, names, previous, verb, low) if verb else None
+    return _speaker_at(text, names, previous, verb, low, after_verb=False) if verb else None
 
 
 def _continues(text: str, previous: Quote, start: int) -> bool:

@@ -546,12 +546,19 @@ def extract_entities(nlp, documents: list[dict]) -> EntitiesResult:
         index = first_with_text[row["text"]]
         try:
             mentions = document_mentions(row["doc_id"], row["text"], pieces.get(index, []))
-            contexts, quotations = readings[index].attribution(row["doc_id"], mentions)
         except (ValueError, KeyError, IndexError) as error:
             result.errors.append(ErrorRecord(row["source"], STAGE, "entity_error", f"{type(error).__name__}: {error}",
                                              row["doc_id"]))
             continue
-        result.extend(EntitiesResult(mentions, contexts, quotations))
+        result.mentions += mentions
+        try:  # a failure here loses the document's quotes and quantity contexts, not its mentions
+            contexts, quotations = readings[index].attribution(row["doc_id"], mentions)
+        except (ValueError, KeyError, IndexError, AttributeError) as error:
+            result.errors.append(ErrorRecord(row["source"], STAGE, "attribution_error",
+                                             f"{type(error).__name__}: {error}", row["doc_id"]))
+            continue
+        result.quantity_contexts += contexts
+        result.quotations += quotations
     return result
 
 

@@ -118,3 +118,14 @@ def test_seed_subjects_speakers_and_quotes(seed_text: str):
     assert {"Liu Hua", "Zuo Xiaodong"} <= speakers
     liu = next(q for q in found.quotations if q.text.startswith("In terms of innovation"))
     assert liu.speaker == "Liu Hua" and not liu.partial
+
+
+def test_a_failure_of_attribution_keeps_the_documents_mentions(monkeypatch: pytest.MonkeyPatch):
+    def fail(self, doc_id, names):
+        raise ValueError("boom")
+
+    monkeypatch.setattr("tasks.attribution.TextReading.attribution", fail)
+    found = extract_entities(load_nlp(), [{"doc_id": "d", "source": "s.txt", "text": "Tony Blair said sales rose 5%."}])
+    assert "Tony Blair" in [m.text for m in found.mentions]
+    assert found.quantity_contexts == [] and found.quotations == []
+    assert [(e.source, e.error_type, e.message) for e in found.errors] == [("s.txt", "attribution_error", "ValueError: boom")]
