@@ -69,6 +69,12 @@ PERSON_NOUNS = frozenset({"economist", "analyst", "minister", "president", "spok
 CHANGE_NOUNS = frozenset({"rise", "rises", "fall", "falls", "increase", "increases", "decrease", "drop", "decline",
                           "jump", "gain", "gains", "growth", "cut", "cuts", "reduction", "surge", "slump", "climb",
                           "boost", "hike", "slide", "dip", "improvement", "total", "sum", "amount", "level", "figure"})
+# Verbs of paying and claiming: their subject pays or claims the amount, which measures no
+# noun of the sentence ("GM had to pay Fiat $2bn", "threatened to sue the government for $28bn").
+PAYING_VERBS = frozenset("""
+pay pays paid paying offer offers offered offering sue sues sued suing fine fines fined fining bid bids bidding
+seek seeks sought seeking demand demands demanded demanding owe owes owed owing
+""".split())
 # Words of time that a quantity hangs from in the parse ("4.9 percent year on year").
 TIME_NOUNS = frozenset({"year", "years", "month", "months", "quarter", "quarters", "week", "weeks", "day", "days",
                         "annually", "yearly"})
@@ -417,7 +423,13 @@ def measured_phrase(sentence, start: int, end: int, quantities: Sequence[tuple[i
     def in_a_quantity(token) -> bool:
         return any(low <= token.idx < high for low, high in quantities) or token.like_num or token.tag_ == "$"
 
+    fronted = _fronted_partitive(sentence, start)
+    if fronted:
+        return fronted
     token = _top_token(sentence, start, end)
+    backing = token and _in_phrase(token, start, end)  # "540bn yen in fresh financial backing"
+    if backing:
+        return backing
     for _ in range(8):
         if token is None or token.head is token:
             return None
@@ -468,6 +480,22 @@ def _nominal(token) -> bool:
     return token.tag_.startswith("NN") or token.dep_ in NOMINAL_DEPS
 
 
+def _fronted_partitive(sentence, start: int) -> str | None:
+    """The whole that a sentence opens with, for its amounts after it: "Of Argentina's
+    bondholders, 38.4% reside in Argentina, 15.6% in Italy", "Among the participants, 28.8
+    percent are from ..."."""
+    first = sentence[0] if len(sentence) else None
+    if first is None or first.lower_ not in ("of", "among"):
+        return None
+    objects = [child for child in first.children if child.dep_ == "pobj"]
+    if not objects:
+        return None
+    edge = objects[0].right_edge
+    if edge.i + 1 >= len(sentence) or sentence[edge.i + 1].text != "," or sentence[edge.i + 1].idx >= start:
+        return None
+    return _phrase(objects[0], -1, -1)
+
+
 def _change_phrase(noun, start: int, end: int) -> str | None:
     """A noun of change with what changes: "a 52% rise in profits for the year", "a 53% pay
     rise"; None for a bare one ("rose by a 5% increase")."""
@@ -479,7 +507,7 @@ def _change_phrase(noun, start: int, end: int) -> str | None:
 
 
 def _of_phrase(token, start: int, end: int) -> str | None:
-    """The object of the quantity's "of" ("80% of its sales")."""
+    """The object of the token's "of" ("80% of its sales")."""
     for child in token.children:
         if child.dep_ == "prep" and child.lower_ == "of":
             for grandchild in child.children:
@@ -488,11 +516,24 @@ def _of_phrase(token, start: int, end: int) -> str | None:
     return None
 
 
+def _in_phrase(token, start: int, end: int) -> str | None:
+    """What an amount is "in" when that is a common noun, not a time or place ("540bn yen in
+    fresh financial backing", not "0.6% in January" or "rose 5% in the quarter")."""
+    for child in token.children:
+        if child.dep_ == "prep" and child.lower_ == "in":
+            for noun in child.children:
+                if noun.dep_ == "pobj" and noun.tag_ in ("NN", "NNS") and noun.lower_ not in TIME_NOUNS:
+                    return _phrase(noun, start, end)
+    return None
+
+
 def _verb_phrase(verb, quantity, start: int, end: int, in_a_quantity) -> str | None:
     """What a verb's quantity measures: its object when the quantity is where the object goes
     ("cut its forecast from 1.8% to 0.8%", "bought the unit for $9.3bn"), else its subject
     ("revenues slipped 11%", "growth was 1.6%"); None when that subject is the amount itself
-    ("a total of $5bn is earmarked")."""
+    ("a total of $5bn is earmarked") or pays or claims it (PAYING_VERBS)."""
+    if verb.lower_ in PAYING_VERBS:
+        return None
     # The object when the quantity is where it goes ("from 1.8% to 0.8%"), or is a second
     # object ("leaves GDP up 2.3%", "sent Fiat shares down 1.2%").
     if quantity.dep_ in ("pobj", "prep", "dobj", "npadvmod", "advmod"):
