@@ -93,6 +93,15 @@ def test_seed_article_end_to_end(seed_raw: Path, tmp_path: Path):
     percent = quantities[quantities.kind == "percent"].to_dict("records")
     assert [(q["text"], q["fraction"]) for q in percent] == [("2.4%", pytest.approx(0.024))]
     assert not quantities.text.str.contains("COVID|G20|RMB").any()
+    # what each amount measures and who said it (tasks/attribution.py), through the flow
+    assert "China's total R&D spending" in money[0]["subject"]
+    assert money[0]["speaker"] == percent[0]["speaker"] == "Hu Zucai"
+    for row in quantities.itertuples():
+        assert row.sentence_start <= row.start_char < row.end_char <= row.sentence_end
+    quotations = read(tmp_path, "quotations")
+    assert {"Liu Hua", "Zuo Xiaodong", "Shen Yi"} <= set(quotations.speaker.dropna())
+    for row in quotations.itertuples():
+        assert document["text"][row.start_char:row.end_char] == row.text
 
     entities = read(tmp_path, "entities")
     people = set(entities[entities.label == "PERSON"].canonical)
