@@ -13,6 +13,8 @@
   found quotes whose speaker is right (as above).
 
     cd /work/main && .venv/bin/python bench/score_attribution.py [--verbose] [--json PATH]
+    .venv/bin/python bench/score_attribution.py --quantities tests/data/quantity_attribution_holdout.jsonl \
+        --quotations tests/data/quotations_holdout.jsonl    # the held-out sets
 """
 
 from __future__ import annotations
@@ -81,9 +83,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--verbose", action="store_true", help="print every miss")
     parser.add_argument("--json", help="write the figures to this file")
+    parser.add_argument("--quantities", type=Path, default=QUANTITIES, help="labelled quantities (default: %(default)s)")
+    parser.add_argument("--quotations", type=Path, default=QUOTATIONS, help="labelled quotes (default: %(default)s)")
     args = parser.parse_args()
-    quantity_rows = [json.loads(line) for line in QUANTITIES.read_text().splitlines() if line.strip()]
-    quote_rows = [json.loads(line) for line in QUOTATIONS.read_text().splitlines() if line.strip()]
+    quantity_rows = [json.loads(line) for line in args.quantities.read_text().splitlines() if line.strip()]
+    quote_rows = [json.loads(line) for line in args.quotations.read_text().splitlines() if line.strip()]
     texts = clean_texts(quantity_rows + quote_rows, corpora_dir())
     keys = sorted(texts)
     documents = [{"doc_id": str(index), "source": key[1], "text": texts[key]} for index, key in enumerate(keys)]

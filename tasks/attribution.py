@@ -1,24 +1,21 @@
 """Attribution: what each quantity measures and who said it, and the direct quotes and their speakers.
 
 Runs in the entities stage, beside NER (tasks/ner.py), because it needs the document's mentions
-and spaCy's parser; it imports no Prefect for the same reason as tasks/ner.py.
+and spaCy's parser; it imports no Prefect for the same reason as tasks/ner.py. The rules, with
+examples, are in docs/attribution.md.
 
-- Every quantity gets its sentence (`sentence_start`, `sentence_end`, from the pipeline's
-  sentence boundaries).
-- Only the sentences that hold a quantity are parsed (`sentences_to_parse`): the parser costs
-  about half as much as NER per word, and a third of BBC sentences hold one.
+- Every quantity gets its sentence (`sentence_start`, `sentence_end`).
+- Only the sentences that hold a quantity are parsed (`TextReading.sentences_to_parse`).
 - `subject`: the noun phrase the quantity measures, read from the parse (`measured_phrase`):
   "a $900m loan" -> "loan", "debts of 14bn euros" -> "debts", "revenues slipped 11%" ->
-  "revenues", "cut its forecast from 1.8% to 0.8%" -> "its forecast", "a 52% rise in profits"
-  -> "profits".
-- `speaker`: the canonical PERSON or ORG (else GPE) that the sentence attributes the figure to:
-  the quote that holds it, "according to X", or the subject of a reporting verb ("said",
-  "forecast", "reported", "posted", ...) that governs it. "he"/"she" is the last person named
-  before; "it", "the company", "the firm", ... the last organisation.
-- Quotes (`find_quotes`) are read without the parser: a pair of double quotes within a
-  paragraph (or an unclosed one, which runs to the paragraph's end). The speaker is named
-  around it (`"...," said X`, `X told the BBC: "..."`); a quote with no attribution that
-  continues the previous quote of the same or the previous paragraph takes its speaker.
+  "revenues", "cut its forecast from 1.8% to 0.8%" -> "its forecast".
+- `speaker`: the canonical PERSON or ORG (else GPE) that the sentence attributes the figure to
+  (`quantity_speaker`): the quote that holds it, "according to X", or the subject of a
+  reporting verb ("said", "forecast", "reported", "posted", ...) that governs it, with
+  pronouns and "the company" resolved to a name before them (`_referent`).
+- Quotes are read without the parser (`find_quotes`, `attribute_quotes`): double quotes within
+  a paragraph, their speaker named around them (`"...," said X`, `X told the BBC: "..."`) or
+  taken from the quote or sentence they continue.
 """
 
 from __future__ import annotations
@@ -87,7 +84,7 @@ ACCORDING_TO = re.compile(r"\baccording to\b", re.IGNORECASE)
 MAX_SUBJECT_WORDS = 12
 MAX_ATTRIBUTION_CHARS = 200
 
-# Opening and closing double quotes: curly pairs, or straight quotes paired in order.
+# Double quotes, curly or straight (find_quotes tells opening from closing).
 QUOTE_MARK = re.compile(r"[\"“”]")
 WORD = re.compile(r"[A-Za-z]+")
 
@@ -128,12 +125,6 @@ class Quotation:
     speaker: str | None
     verb: str | None
     partial: bool
-
-
-def sentence_of(sentences: Sequence[tuple[int, int]], offset: int) -> int:
-    """Index of the sentence (sorted (start, end) pairs) holding `offset`; the last one before
-    it when `offset` falls between sentences."""
-    return max(0, bisect_right([start for start, _ in sentences], offset) - 1)
 
 
 def _paragraphs(text: str) -> list[tuple[int, int]]:
@@ -591,16 +582,19 @@ class TextReading:
     text: str
     sentences: list[tuple[int, int]]
     quantities: list[tuple[int, int, int]] = field(init=False)
+    quantity_sentences: list[int] = field(init=False)  # the index of each quantity's sentence
     parsed: dict[int, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.quantities = [(q.start_char, q.end_char, q.amount_id) for q in find_quantities(self.text)]
         if not self.sentences:
             self.sentences = [(0, len(self.text))]
+        starts = [start for start, _ in self.sentences]
+        self.quantity_sentences = [max(0, bisect_right(starts, start) - 1) for start, _, _ in self.quantities]
 
     def sentences_to_parse(self) -> list[int]:
         """The indexes of the sentences that hold a quantity, in order, each once."""
-        return sorted({sentence_of(self.sentences, start) for start, _, _ in self.quantities})
+        return sorted(set(self.quantity_sentences))
 
     def attribution(self, doc_id: str, names: Sequence[Mention]) -> tuple[list[QuantityContext], list[Quotation]]:
         """The quantities' contexts and the quotes of the document `doc_id`, whose mentions
@@ -610,8 +604,7 @@ class TextReading:
         quotes = attribute_quotes(text, find_quotes(text), names)
         contexts: list[QuantityContext] = []
         group_subjects: dict[int, str | None] = {}
-        for start, end, amount_id in self.quantities:
-            index = sentence_of(self.sentences, start)
+        for (start, end, amount_id), index in zip(self.quantities, self.quantity_sentences):
             low, high = self.sentences[index]
             doc = self.parsed.get(index)
             quote = next((q for q in quotes if q.start <= start and end <= q.end), None)
