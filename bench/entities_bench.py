@@ -2,9 +2,10 @@
 
 Runs on the same clean BBC texts, in one process, one after the other:
 1. bare `nlp.pipe` with the lean components (senter + ner), the stage's limit;
-2. the entities stage (`extract_entities`: the same pipe plus the naming rules and the places'
-   countries), with the index of place names built beforehand, as a NER worker builds it when
-   it starts (its build is timed on its own);
+2. the entities stage (`extract_entities`: the same pipe plus the naming rules, the places'
+   countries and attribution, which parses the sentences that hold a quantity), given each
+   text's quantities as the numbers stage hands them over, with the index of place names built
+   beforehand, as a NER worker builds it when it starts (its build is timed on its own);
 3. the model's full default pipeline, to show what excluding components buys, and how many
    entities differ (senter and the parser cut sentences slightly differently).
 
@@ -22,6 +23,7 @@ import spacy
 from figures import report
 from tasks.clean import clean_text
 from tasks.ner import NLP_BATCH_SIZE, extract_entities, load_nlp
+from tasks.numbers import quantity_spans
 from tasks.places import place_index
 from tasks.settings import SPACY_MODEL, corpora_dir
 
@@ -42,7 +44,9 @@ def main() -> None:
 
     paths = sorted(CORPUS.glob("*/*.txt"))[: args.limit]
     texts = [clean_text(path.read_text(encoding="utf-8", errors="replace")) for path in paths]
-    rows = [{"doc_id": str(i), "source": str(path), "text": text} for i, (path, text) in enumerate(zip(paths, texts))]
+    # With their quantities, as the numbers stage hands them to the entities stage.
+    rows = [{"doc_id": str(i), "source": str(path), "text": text, "quantities": quantity_spans(text)}
+            for i, (path, text) in enumerate(zip(paths, texts))]
     words = sum(len(text.split()) for text in texts)
     lean, full = load_nlp(), spacy.load(SPACY_MODEL)
     lean("warm up")

@@ -30,6 +30,7 @@ from figures import Score
 from score_entities import clean_texts
 
 from tasks.ner import extract_entities, initials, load_nlp
+from tasks.numbers import quantity_spans
 from tasks.settings import SPACY_MODEL, corpora_dir
 
 REPO = Path(__file__).resolve().parent.parent
@@ -90,7 +91,8 @@ def main() -> None:
     quote_rows = [json.loads(line) for line in args.quotations.read_text().splitlines() if line.strip()]
     texts = clean_texts(quantity_rows + quote_rows, corpora_dir())
     keys = sorted(texts)
-    documents = [{"doc_id": str(index), "source": key[1], "text": texts[key]} for index, key in enumerate(keys)]
+    documents = [{"doc_id": str(index), "source": key[1], "text": texts[key], "quantities": quantity_spans(texts[key])}
+                 for index, key in enumerate(keys)]
     found = extract_entities(load_nlp(), documents)
     contexts, quotations, named = defaultdict(dict), defaultdict(list), defaultdict(set)
     for mention in found.mentions:

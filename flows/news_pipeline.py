@@ -217,19 +217,21 @@ def _run_stages(settings: Settings, plan: Plan, base: Snapshot | None, summary: 
         submitted = []
         for batch in ingested.batches:
             cleaned = clean.submit(batch=batch, work_dir=work_dir, cache_version=version)
-            entity = entities.submit(documents=cleaned, work_dir=work_dir, cache_version=version)
-            numeric = numbers.submit(documents=cleaned, entities=entity, work_dir=work_dir,
-                                     default_fx_date=settings.default_fx_date, cache_version=version)
+            # The numbers stage is fast and finds the quantities whose sentences NER parses.
+            numeric = numbers.submit(documents=cleaned, work_dir=work_dir, default_fx_date=settings.default_fx_date,
+                                     cache_version=version)
+            entity = entities.submit(documents=cleaned, quantities=numeric, work_dir=work_dir, cache_version=version)
             submitted.append((batch, cleaned, entity, numeric))
         for number, (batch, cleaned, entity, numeric) in enumerate(submitted, start=1):
             documents.append(_intact_result(cleaned, clean, summary, "clean", result_dir,
                                             batch=batch, work_dir=work_dir, cache_version=version))
-            entity_parts.append(_intact_result(entity, entities, summary, "entities", result_dir,
-                                               documents=documents[-1], work_dir=work_dir, cache_version=version))
-            progress.finish(documents[-1].label, documents[-1].n_rows)
             quantities.append(_intact_result(numeric, numbers, summary, "numbers", result_dir,
-                                             documents=documents[-1], entities=entity_parts[-1], work_dir=work_dir,
+                                             documents=documents[-1], work_dir=work_dir,
                                              default_fx_date=settings.default_fx_date, cache_version=version))
+            entity_parts.append(_intact_result(entity, entities, summary, "entities", result_dir,
+                                               documents=documents[-1], quantities=quantities[-1], work_dir=work_dir,
+                                               cache_version=version))
+            progress.finish(documents[-1].label, documents[-1].n_rows)
             logger.info("batch %d of %d done: %s", number, len(ingested.batches), batch.label)
 
     parts = TableParts(documents, entity_parts, quantities, ingested.errors_path, ingested.n_inputs,

@@ -20,14 +20,13 @@ examples, are in docs/attribution.md.
 
 from __future__ import annotations
 
+import itertools
 import re
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-
-from tasks.numbers import find_quantities
 
 if TYPE_CHECKING:
     from tasks.ner import Mention
@@ -384,10 +383,11 @@ def quantity_speaker(sentence, offset: int, start: int, end: int, text: str, nam
     token = _top_token(sentence, start - offset, end - offset)
     if token is None:
         return None
-    verbs = [ancestor for ancestor in token.ancestors if ancestor.lower_ in REPORTING_VERBS]
-    verbs += [t for t in sentence if t.lower_ in REPORTING_VERBS and t not in verbs
-              and (t.dep_ == "ROOT" or t.head.dep_ == "ROOT")]
-    for verb in verbs:
+    above = [ancestor for ancestor in token.ancestors if ancestor.lower_ in REPORTING_VERBS]
+    seen = {verb.i for verb in above}
+    at_root = (t for t in sentence if t.lower_ in REPORTING_VERBS and t.i not in seen
+               and (t.dep_ == "ROOT" or t.head.dep_ == "ROOT"))
+    for verb in itertools.chain(above, at_root):  # the sentence's verbs only when none above speaks
         subject = _subject_token(verb)
         if subject is None:
             continue
@@ -400,11 +400,13 @@ def quantity_speaker(sentence, offset: int, start: int, end: int, text: str, nam
 
 def _top_token(sentence, start: int, end: int):
     """The quantity's token whose head lies outside it (its link to the sentence)."""
-    inside = [token for token in sentence if token.idx < end and start < token.idx + len(token)]
-    for token in inside:
+    span = sentence.char_span(start, end, alignment_mode="expand")
+    if span is None or not len(span):
+        return None
+    for token in span:
         if not start <= token.head.idx < end or token.head is token:
             return token
-    return inside[0] if inside else None
+    return span[0]
 
 
 def measured_phrase(sentence, start: int, end: int, quantities: Sequence[tuple[int, int]] = ()) -> str | None:
@@ -577,16 +579,16 @@ def _kept_tokens(head, start: int, end: int) -> list:
 @dataclass
 class TextReading:
     """A document's text as attribution reads it: its sentences ((start, end) offsets), its
-    quantities ((start, end, amount id)), and the sentences parsed so far (index -> Doc)."""
+    quantities ((start, end, amount id), as the numbers stage found them), and the sentences
+    parsed so far (index -> Doc)."""
 
     text: str
     sentences: list[tuple[int, int]]
-    quantities: list[tuple[int, int, int]] = field(init=False)
+    quantities: list[tuple[int, int, int]]  # from the numbers stage, sorted by start
     quantity_sentences: list[int] = field(init=False)  # the index of each quantity's sentence
     parsed: dict[int, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.quantities = [(q.start_char, q.end_char, q.amount_id) for q in find_quantities(self.text)]
         if not self.sentences:
             self.sentences = [(0, len(self.text))]
         starts = [start for start, _ in self.sentences]

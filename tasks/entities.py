@@ -62,11 +62,17 @@ def batch_entities(documents: list[dict], batch: str = "") -> EntitiesResult:
 
 
 @task(name="entities", task_run_name="entities {documents.label}", **STAGE_TASK_OPTIONS)
-def entities_task(documents: StageOutput, work_dir: str, cache_version: str) -> StageOutput:
+def entities_task(documents: StageOutput, quantities: StageOutput, work_dir: str, cache_version: str) -> StageOutput:
     """Named entities, the quantities' sentences, subjects and speakers, and the quotes of one
-    batch of clean documents. The rows are the entities; `more` holds `quantity_contexts` (for
-    the numbers stage) and `quotations`."""
-    found = batch_entities(read_arrow(documents.path, ["doc_id", "source", "text"]).to_pylist(), documents.label)
+    batch of clean documents, whose quantities the numbers stage found (`quantities`). The rows
+    are the entities; `more` holds `quantity_contexts` (which the write stage joins to the
+    quantities) and `quotations`."""
+    rows = read_arrow(documents.path, ["doc_id", "source", "text"]).to_pylist()
+    spans = read_arrow(quantities.path, ["doc_id", "start_char", "end_char", "amount_id"]).to_pylist()
+    by_document: dict[str, list[tuple[int, int, int]]] = {}
+    for span in spans:
+        by_document.setdefault(span["doc_id"], []).append((span["start_char"], span["end_char"], span["amount_id"]))
+    found = batch_entities([row | {"quantities": by_document.get(row["doc_id"], [])} for row in rows], documents.label)
     get_run_logger().info("found %d entity mentions and %d quotes in %d documents", len(found.mentions),
                           len(found.quotations), documents.n_rows)
     more = {"quantity_contexts": records_table(found.quantity_contexts, QUANTITY_CONTEXTS),

@@ -523,7 +523,8 @@ class EntitiesResult:
 
 def extract_entities(nlp, documents: list[dict]) -> EntitiesResult:
     """Mentions, quantity contexts and quotes of every document (rows with doc_id, source,
-    text), processed with nlp.pipe. A text that several documents share is read once (NER and
+    text, and its quantities as (start, end, amount id) from the numbers stage, if any),
+    processed with nlp.pipe. A text that several documents share is read once (NER and
     the parse are functions of the text); the sentences that hold a quantity are parsed
     together, in one pass of the parser over the job."""
     first_with_text: dict[str, int] = {}
@@ -535,7 +536,8 @@ def extract_entities(nlp, documents: list[dict]) -> EntitiesResult:
     pieces: dict[int, list[Piece]] = {}
     for doc, (index, offset, runs) in nlp.pipe(chunks, as_tuples=True, batch_size=NLP_BATCH_SIZE):
         pieces.setdefault(index, []).append((offset, doc, runs))
-    readings = {index: TextReading(text, sentence_bounds(pieces.get(index, []))) for text, index in first_with_text.items()}
+    readings = {index: TextReading(text, sentence_bounds(pieces.get(index, [])), documents[index].get("quantities", []))
+                for text, index in first_with_text.items()}
     wanted = [(reading, sentence) for reading in readings.values() for sentence in reading.sentences_to_parse()]
     parsed = parse_sentences(nlp, [reading.text[start:end] for reading, (start, end) in
                                    ((reading, reading.sentences[i]) for reading, i in wanted)])

@@ -264,10 +264,6 @@ class QuantityRow:
     amount_id: int
     stated_usd: float | None
     usd_mismatch: bool | None
-    sentence_start: int | None = None
-    sentence_end: int | None = None
-    subject: str | None = None
-    speaker: str | None = None
 
 
 def _form(match: re.Match) -> str:
@@ -437,6 +433,12 @@ def find_quantities(text: str) -> list[Quantity]:
     return link_amounts(_share_range_units(found, text), text)
 
 
+def quantity_spans(text: str) -> list[tuple[int, int, int]]:
+    """(start, end, amount id) of every quantity in `text`: what the entities stage is given
+    of the numbers stage's rows (tests and benchmarks call this in its place)."""
+    return [(q.start_char, q.end_char, q.amount_id) for q in find_quantities(text)]
+
+
 def link_amounts(quantities: list[Quantity], text: str) -> list[Quantity]:
     """Number the amounts of a text; rows that state one amount in several currencies,
     "481.42m yuan ($58.16m; £30.7m)", share their `amount_id`."""
@@ -465,11 +467,9 @@ def _last_linked(quantities: list[Quantity], first: int, text: str) -> int:
 
 
 def to_rows(doc_id: str, quantities: list[Quantity], published_date: date | None,
-            default_fx_date: date | None, contexts: dict[tuple[int, int], dict] | None = None) -> list[QuantityRow]:
+            default_fx_date: date | None) -> list[QuantityRow]:
     """Quantities-table rows: percent as a fraction, money in USD, the article's own USD figure
-    beside ours on linked amounts, flagged when the two differ by more than 2%, and each
-    quantity's sentence, subject and speaker from `contexts` ((start, end) -> columns)."""
-    contexts = contexts or {}
+    beside ours on linked amounts, flagged when the two differ by more than 2%."""
     stated = {q.amount_id: q.value for q in quantities if q.currency == "USD"}
     group_sizes = Counter(q.amount_id for q in quantities)
     rows = []
@@ -490,30 +490,21 @@ def to_rows(doc_id: str, quantities: list[Quantity], published_date: date | None
             fx_rate=rate.usd_per_unit if rate else None, fx_rate_date=rate.rate_date if rate else None,
             fx_rate_source=rate.source if rate else None, approximate=quantity.approximate, bound=quantity.bound,
             amount_id=quantity.amount_id, stated_usd=stated_usd, usd_mismatch=mismatch,
-            **contexts.get((quantity.start_char, quantity.end_char), {}),
         ))
     return rows
 
 
-def extract_quantities(documents: list[dict], default_fx_date: date | None, contexts: list[dict] | None = None
-                       ) -> tuple[list[QuantityRow], list[ErrorRecord]]:
-    """Quantity rows of every document (rows with doc_id, source, text, published_date), with
-    the sentence, subject and speaker of each quantity from `contexts` (rows of the entities
-    stage's quantity_contexts table).
+def extract_quantities(documents: list[dict], default_fx_date: date | None) -> tuple[list[QuantityRow], list[ErrorRecord]]:
+    """Quantity rows of every document (rows with doc_id, source, text, published_date).
 
     A document the parser fails on becomes an error row; the others go on.
     """
-    by_document: dict[str, dict[tuple[int, int], dict]] = {}
-    for context in contexts or []:
-        columns = {name: context[name] for name in ("sentence_start", "sentence_end", "subject", "speaker")}
-        by_document.setdefault(context["doc_id"], {})[(context["start_char"], context["end_char"])] = columns
     rows: list[QuantityRow] = []
     errors: list[ErrorRecord] = []
     for document in documents:
         try:
             quantities = find_quantities(document["text"])
-            rows += to_rows(document["doc_id"], quantities, document["published_date"], default_fx_date,
-                            by_document.get(document["doc_id"]))
+            rows += to_rows(document["doc_id"], quantities, document["published_date"], default_fx_date)
         except (ValueError, ArithmeticError, KeyError, IndexError) as error:
             errors.append(ErrorRecord(document["source"], STAGE, "numbers_error",
                                       f"{type(error).__name__}: {error}", document["doc_id"]))

@@ -107,12 +107,18 @@ QUOTATIONS = _schema(
     _field("partial", pa.bool_(), "True when the author's sentence runs into the quote (called it \"a big step\"), false for a quote that stands as its own sentence or clause.", False),
 )
 
-# The entities stage's hand-off to the numbers stage (not a published table): each quantity's
-# sentence, subject and speaker (tasks/attribution.py), found by (doc_id, start_char, end_char).
+# The quantities' columns that the entities stage finds (tasks/attribution.py); the write stage
+# joins them to the numbers stage's rows by (doc_id, start_char, end_char).
+QUANTITY_KEY = ["doc_id", "start_char", "end_char"]
+CONTEXT_COLUMNS = ["sentence_start", "sentence_end", "subject", "speaker"]
 QUANTITY_CONTEXTS = _schema(
-    "The context of each quantity, from the entities stage.",
-    *(QUANTITIES.field(name) for name in ("doc_id", "start_char", "end_char", "sentence_start", "sentence_end",
-                                          "subject", "speaker")),
+    "The context of each quantity, from the entities stage (not a published table).",
+    *(QUANTITIES.field(name) for name in QUANTITY_KEY + CONTEXT_COLUMNS),
+)
+# The numbers stage's rows (not a published table): the quantities without their context.
+FOUND_QUANTITIES = _schema(
+    "Quantities as the numbers stage finds them (not a published table).",
+    *(field for field in QUANTITIES if field.name not in CONTEXT_COLUMNS),
 )
 
 ERRORS = _schema(

@@ -41,8 +41,8 @@ from tasks.fingerprints import (
 from tasks.ingest import read_unchanged
 from tasks.plan import SOURCES
 from tasks.schemas import (
-    CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, ENTITIES, PUBLISHED_TABLES, QUANTITIES, QUOTATIONS, SORT_KEYS,
-    one_array,
+    CLEAN_DOCUMENTS, CONTEXT_COLUMNS, DOCUMENT_ENTITIES, DOCUMENTS, ENTITIES, PUBLISHED_TABLES, QUANTITIES, QUANTITY_KEY,
+    QUOTATIONS, SORT_KEYS, one_array,
 )
 from tasks.snapshots import (
     MONTH, UNDATED, MonthFiles, Publication, Snapshot, SnapshotConflict, latest_snapshot, load_snapshot,
@@ -106,6 +106,8 @@ class TableParts:
             "documents": [output.path for output in self.documents],
             "entities": [output.path for output in self.entities],
             "quantities": [output.path for output in self.quantities],
+            # each batch's quantity contexts, in the batches' order (one per quantities file)
+            "quantity_contexts": [output.more["quantity_contexts"] for output in self.entities],
             "quotations": [output.more["quotations"] for output in self.entities],
             "errors": [self.ingest_errors_path] + [output.errors_path for output in stage_outputs],
         }
@@ -126,6 +128,14 @@ def _read_outputs(paths: list[str], schema: pa.Schema, columns: list[str] | None
     return pa.concat_tables(parts) if parts else schema.empty_table()
 
 
+def with_contexts(quantities: pa.Table, contexts: pa.Table) -> pa.Table:
+    """The numbers stage's rows of a batch with each one's sentence, subject and speaker from
+    the entities stage's (null where that stage failed on the document)."""
+    joined = quantities.join(contexts.select(QUANTITY_KEY + CONTEXT_COLUMNS), QUANTITY_KEY, join_type="left outer",
+                             use_threads=False)
+    return joined.select(QUANTITIES.names).cast(QUANTITIES).sort_by(SORT_KEYS["quantities"])
+
+
 def _new_rows(outputs: dict[str, list[str]], errors: pa.Table, duplicate_of: dict[str, str | None]
               ) -> dict[str, Iterator[pa.Table]]:
     """This run's rows of each published table, one stage output (a batch) at a time."""
@@ -138,7 +148,8 @@ def _new_rows(outputs: dict[str, list[str]], errors: pa.Table, duplicate_of: dic
         "entities": (read_arrow(path).cast(ENTITIES) for path in outputs["entities"]),
         # A batch's entities are all its documents' mentions: rolled up batch by batch.
         "document_entities": (roll_up_entities(read_arrow(path).cast(ENTITIES)) for path in outputs["entities"]),
-        "quantities": (read_arrow(path).cast(QUANTITIES) for path in outputs["quantities"]),
+        "quantities": (with_contexts(read_arrow(path), read_arrow(contexts))
+                       for path, contexts in zip(outputs["quantities"], outputs["quantity_contexts"], strict=True)),
         "quotations": (read_arrow(path).cast(QUOTATIONS) for path in outputs["quotations"]),
         "errors": iter([errors]),
     }

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tasks.attribution import attribute_quotes, find_quotes
+from tasks import ner
 from tasks.clean import clean_text
 from tasks.ner import Mention, extract_entities, load_nlp
+from tasks.numbers import quantity_spans
 
 # (text, the quoted texts found)
 QUOTE_CASES = [
@@ -73,8 +75,13 @@ def test_attribute_quotes(text: str, names: list[tuple[str, str, str]], expected
     assert [(text[q.start:q.end], q.speaker, q.verb, q.partial) for q in quotes] == expected
 
 
+def _document(text: str, doc_id: str = "d") -> dict:
+    """A row as the entities task hands it to NER: with the numbers stage's quantities."""
+    return {"doc_id": doc_id, "source": f"{doc_id}.txt", "text": text, "quantities": quantity_spans(text)}
+
+
 def _contexts(text: str) -> dict[str, tuple[str | None, str | None]]:
-    found = extract_entities(load_nlp(), [{"doc_id": "d", "source": "s", "text": text}])
+    found = extract_entities(load_nlp(), [_document(text)])
     assert found.errors == []
     return {text[c.start_char:c.end_char]: (c.subject, c.speaker) for c in found.quantity_contexts}
 
@@ -103,14 +110,14 @@ def test_quantity_subject_and_speaker(text: str, quantity: str, subject: str | N
 
 def test_every_quantity_gets_its_sentence():
     text = "Sales rose 5%. Profits fell 3% in 2004, the bank said."
-    found = extract_entities(load_nlp(), [{"doc_id": "d", "source": "s", "text": text}])
+    found = extract_entities(load_nlp(), [_document(text)])
     sentences = {text[c.start_char:c.end_char]: text[c.sentence_start:c.sentence_end] for c in found.quantity_contexts}
     assert sentences == {"5%": "Sales rose 5%.", "3%": "Profits fell 3% in 2004, the bank said."}
 
 
 def test_seed_subjects_speakers_and_quotes(seed_text: str):
     text = clean_text(seed_text)
-    found = extract_entities(load_nlp(), [{"doc_id": "seed", "source": "seed.txt", "text": text}])
+    found = extract_entities(load_nlp(), [_document(text, "seed")])
     contexts = {text[c.start_char:c.end_char]: c for c in found.quantity_contexts}
     assert "China's total R&D spending" in contexts["2.44 trillion yuan"].subject
     assert contexts["2.44 trillion yuan"].speaker == contexts["2.4%"].speaker == "Hu Zucai"
@@ -125,7 +132,16 @@ def test_a_failure_of_attribution_keeps_the_documents_mentions(monkeypatch: pyte
         raise ValueError("boom")
 
     monkeypatch.setattr("tasks.attribution.TextReading.attribution", fail)
-    found = extract_entities(load_nlp(), [{"doc_id": "d", "source": "s.txt", "text": "Tony Blair said sales rose 5%."}])
+    found = extract_entities(load_nlp(), [_document("Tony Blair said sales rose 5%.", "s")])
     assert "Tony Blair" in [m.text for m in found.mentions]
     assert found.quantity_contexts == [] and found.quotations == []
     assert [(e.source, e.error_type, e.message) for e in found.errors] == [("s.txt", "attribution_error", "ValueError: boom")]
+
+
+def test_only_the_sentences_with_a_quantity_are_parsed(monkeypatch: pytest.MonkeyPatch):
+    parsed = []
+    real = ner.parse_sentences
+    monkeypatch.setattr(ner, "parse_sentences", lambda nlp, texts: parsed.extend(texts) or real(nlp, texts))
+    text = "Tony Blair spoke on Monday. Sales rose 5% in March. Nobody was surprised."
+    extract_entities(load_nlp(), [_document(text)])
+    assert parsed == ["Sales rose 5% in March."]

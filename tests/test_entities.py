@@ -7,6 +7,7 @@ from operator import attrgetter
 from tasks.entities import extract_entities_by_job, ner_jobs
 from tasks.ner import extract_entities, load_nlp
 from tasks.ner_pool import _pools, _warming_up, start_ner_workers
+from tasks.numbers import quantity_spans
 from tests.conftest import heavy_imports
 
 
@@ -18,7 +19,7 @@ def test_worker_module_imports_neither_prefect_nor_pyarrow():
 
 def test_pool_of_two_finds_what_one_process_finds(seed_text: str):
     documents = [
-        {"doc_id": "seed", "source": "seed.txt", "text": seed_text},
+        {"doc_id": "seed", "source": "seed.txt", "text": seed_text, "quantities": quantity_spans(seed_text)},
         {"doc_id": "short", "source": "short.txt", "text": "Tony Blair met Gordon Brown in London on Monday."},
         {"doc_id": "empty", "source": "empty.txt", "text": ""},
     ]

@@ -13,7 +13,8 @@ from tasks.duplicates import text_minhash, words_sha256
 from tasks.listing import SourceFile
 from tasks.plan import sources_table
 from tasks.schemas import (
-    CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, ENTITIES, PUBLISHED_TABLES, QUANTITIES, QUANTITY_CONTEXTS, QUOTATIONS,
+    CLEAN_DOCUMENTS, DOCUMENT_ENTITIES, DOCUMENTS, ENTITIES, FOUND_QUANTITIES, PUBLISHED_TABLES, QUANTITY_CONTEXTS,
+    QUOTATIONS,
 )
 from tasks.snapshots import MONTH, Snapshot, read_table
 from tasks.stage_files import read_arrow, write_arrow, write_stage_output
@@ -42,9 +43,14 @@ def _parts(tmp_path: Path, doc_ids: list[str], texts: dict[str, str] | None = No
     rows = [row | {"words_sha256": words_sha256(row["text"]), "text_minhash": text_minhash(row["text"])} for row in rows]
     documents = write_stage_output(pa.Table.from_pylist(rows, schema=CLEAN_DOCUMENTS), errors_table([]), Location(work), "stage", "docs")
     quotes = [dict(doc_id=doc_ids[-1], text="of", start_char=5, end_char=7, speaker=None, verb=None, partial=True)]
+    # one quantity with its context from the entities stage, one without (the stage failed there)
+    found = [dict(doc_id=doc_id, text="text", start_char=0, end_char=4, kind="count", value=1.0, approximate=False,
+                  amount_id=0) for doc_id in doc_ids[:2]]
+    contexts = [dict(doc_id=doc_ids[0], start_char=0, end_char=4, sentence_start=0, sentence_end=9, subject="text",
+                     speaker="Acme")]
     entities = write_stage_output(ENTITIES.empty_table(), errors_table([]), Location(work), "stage", "ents",
-                                  _entities_more(quotes))
-    quantities = write_stage_output(QUANTITIES.empty_table(),
+                                  _entities_more(quotes, contexts))
+    quantities = write_stage_output(pa.Table.from_pylist(found, schema=FOUND_QUANTITIES),
                                     errors_table([ErrorRecord("x.txt", "numbers", "boom", "m")]), Location(work), "stage", "qty")
     ingest_errors = write_arrow(errors_table([ErrorRecord("bad.pdf", "ingest", "unsupported_file_type", "m")]),
                                 Location(work), "ingest.errors.arrow")
@@ -55,9 +61,9 @@ def _parts(tmp_path: Path, doc_ids: list[str], texts: dict[str, str] | None = No
                       sources_path=sources)
 
 
-def _entities_more(quotations: list[dict]) -> dict[str, pa.Table]:
+def _entities_more(quotations: list[dict], contexts: list[dict] = ()) -> dict[str, pa.Table]:
     """The entities stage's further tables, as it writes them."""
-    return {"quantity_contexts": QUANTITY_CONTEXTS.empty_table(),
+    return {"quantity_contexts": pa.Table.from_pylist(list(contexts), schema=QUANTITY_CONTEXTS),
             "quotations": pa.Table.from_pylist(quotations, schema=QUOTATIONS)}
 
 
@@ -68,8 +74,11 @@ def _publish(parts: TableParts, processed: Path) -> PublishedTables:
 def test_publish_tables_publishes_every_table_with_its_schema(tmp_path: Path):
     processed = tmp_path / "processed"
     published = _publish(_parts(tmp_path, ["b", "a"]), processed)
-    assert published.rows == {"documents": 2, "entities": 0, "document_entities": 0, "quantities": 0,
+    assert published.rows == {"documents": 2, "entities": 0, "document_entities": 0, "quantities": 2,
                               "quotations": 1, "errors": 2}
+    quantities = read_table(processed, "quantities").sort_by("doc_id").select(["doc_id", "subject", "speaker"])
+    assert quantities.to_pylist() == [{"doc_id": "a", "subject": None, "speaker": None},
+                                      {"doc_id": "b", "subject": "text", "speaker": "Acme"}]
     assert published.is_intact() and published.snapshot_id == 1
     for name, schema in PUBLISHED_TABLES.items():
         table = read_table(processed, name)
@@ -246,7 +255,7 @@ def _added_parts(work: Path, doc_ids: list[str], removed: tuple[str, ...], base:
         [dict(doc_id=d, start_char=0, end_char=4, sentence=0, text="Acme", label="ORG", canonical="Acme",
               label_source="model") for d in doc_ids],
         schema=ENTITIES), errors_table([]), Location(work), "stage", "ents", _entities_more([]))
-    quantities = write_stage_output(QUANTITIES.empty_table(), errors_table([]), Location(work), "stage", "qty")
+    quantities = write_stage_output(FOUND_QUANTITIES.empty_table(), errors_table([]), Location(work), "stage", "qty")
     ingest_errors = write_arrow(errors_table([]), Location(work), "ingest.errors.arrow")
     files = [SourceFile(f"{d}.txt", 1, "0") for d in doc_ids]
     sources = write_arrow(sources_table(files, {file.relpath: 1 for file in files}, {}), Location(work),
