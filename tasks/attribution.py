@@ -370,16 +370,19 @@ def _subject_token(verb):
     return None
 
 
-def quantity_speaker(sentence, offset: int, start: int, end: int, text: str, names: Sequence[Mention]) -> str | None:
-    """Who the parsed `sentence` (a Doc; its characters start at `offset` in `text`) attributes
-    the quantity at text[start:end] to: "according to X", else the subject of the nearest
-    reporting verb above it in the parse (or at the sentence's root)."""
-    sentence_end = offset + len(sentence.text)
+def quantity_speaker(sentence, offset: int, sentence_end: int, start: int, end: int, text: str,
+                     names: Sequence[Mention]) -> str | None:
+    """Who the sentence text[offset:sentence_end] attributes the quantity at text[start:end]
+    to: "according to X", else, when the sentence was parsed (`sentence`, a Doc, else None),
+    the subject of the nearest reporting verb above it in the parse (or at the sentence's
+    root)."""
     according = ACCORDING_TO.search(text, offset, sentence_end)
     if according:
         named = _named_in(names, according.end(), min(sentence_end, according.end() + MAX_ATTRIBUTION_CHARS))
         if named:
             return named
+    if sentence is None:
+        return None
     token = _top_token(sentence, start - offset, end - offset)
     if token is None:
         return None
@@ -579,12 +582,12 @@ def _kept_tokens(head, start: int, end: int) -> list:
 @dataclass
 class TextReading:
     """A document's text as attribution reads it: its sentences ((start, end) offsets), its
-    quantities ((start, end, amount id), as the numbers stage found them), and the sentences
-    parsed so far (index -> Doc)."""
+    quantities ((start, end, amount id, kind), as the numbers stage found them), and the
+    sentences parsed so far (index -> Doc)."""
 
     text: str
     sentences: list[tuple[int, int]]
-    quantities: list[tuple[int, int, int]]  # from the numbers stage, sorted by start
+    quantities: list[tuple[int, int, int, str]]  # from the numbers stage, sorted by start
     quantity_sentences: list[int] = field(init=False)  # the index of each quantity's sentence
     parsed: dict[int, object] = field(default_factory=dict)
 
@@ -592,33 +595,35 @@ class TextReading:
         if not self.sentences:
             self.sentences = [(0, len(self.text))]
         starts = [start for start, _ in self.sentences]
-        self.quantity_sentences = [max(0, bisect_right(starts, start) - 1) for start, _, _ in self.quantities]
+        self.quantity_sentences = [max(0, bisect_right(starts, start) - 1) for start, *_ in self.quantities]
 
     def sentences_to_parse(self) -> list[int]:
-        """The indexes of the sentences that hold a quantity, in order, each once."""
-        return sorted(set(self.quantity_sentences))
+        """The indexes of the sentences that hold an amount of money or a percentage, in order,
+        each once. Sentences with counts only are not parsed: they are a quarter of the parser's
+        work on BBC, which would take the stage past its cost limit (docs/attribution.md)."""
+        return sorted({index for (*_, kind), index in zip(self.quantities, self.quantity_sentences)
+                       if kind != "count"})
 
     def attribution(self, doc_id: str, names: Sequence[Mention]) -> tuple[list[QuantityContext], list[Quotation]]:
         """The quantities' contexts and the quotes of the document `doc_id`, whose mentions
         are `names`. The amounts of one linked group ("$900m (£479m)") share the first one's
-        subject; a quantity inside a quote has the quote's speaker."""
+        subject; a quantity inside a quote has the quote's speaker; one in a sentence that
+        was not parsed has no subject, and a speaker only from its quote or "according to"."""
         text = self.text
         quotes = attribute_quotes(text, find_quotes(text), names)
         contexts: list[QuantityContext] = []
         group_subjects: dict[int, str | None] = {}
-        for (start, end, amount_id), index in zip(self.quantities, self.quantity_sentences):
+        for (start, end, amount_id, _), index in zip(self.quantities, self.quantity_sentences):
             low, high = self.sentences[index]
             doc = self.parsed.get(index)
             quote = next((q for q in quotes if q.start <= start and end <= q.end), None)
-            speaker = quote.speaker if quote else None
             subject = None
             if doc is not None:
                 if amount_id not in group_subjects:
-                    spans = [(a - low, b - low) for a, b, _ in self.quantities if low <= a < high]
+                    spans = [(a - low, b - low) for a, b, *_ in self.quantities if low <= a < high]
                     group_subjects[amount_id] = measured_phrase(doc, start - low, end - low, spans)
                 subject = group_subjects[amount_id]
-                if quote is None:
-                    speaker = quantity_speaker(doc, low, start, end, text, names)
+            speaker = quote.speaker if quote else quantity_speaker(doc, low, high, start, end, text, names)
             contexts.append(QuantityContext(doc_id, start, end, low, high, subject, speaker))
         quotations = [Quotation(doc_id, text[q.start:q.end], q.start, q.end, q.speaker, q.verb, q.partial)
                       for q in quotes]

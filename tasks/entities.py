@@ -68,10 +68,11 @@ def entities_task(documents: StageOutput, quantities: StageOutput, work_dir: str
     are the entities; `more` holds `quantity_contexts` (which the write stage joins to the
     quantities) and `quotations`."""
     rows = read_arrow(documents.path, ["doc_id", "source", "text"]).to_pylist()
-    spans = read_arrow(quantities.path, ["doc_id", "start_char", "end_char", "amount_id"]).to_pylist()
-    by_document: dict[str, list[tuple[int, int, int]]] = {}
+    spans = read_arrow(quantities.path, ["doc_id", "start_char", "end_char", "amount_id", "kind"]).to_pylist()
+    by_document: dict[str, list[tuple[int, int, int, str]]] = {}
     for span in spans:
-        by_document.setdefault(span["doc_id"], []).append((span["start_char"], span["end_char"], span["amount_id"]))
+        by_document.setdefault(span["doc_id"], []).append(
+            (span["start_char"], span["end_char"], span["amount_id"], span["kind"]))
     found = batch_entities([row | {"quantities": by_document.get(row["doc_id"], [])} for row in rows], documents.label)
     get_run_logger().info("found %d entity mentions and %d quotes in %d documents", len(found.mentions),
                           len(found.quotations), documents.n_rows)

@@ -523,7 +523,7 @@ class EntitiesResult:
 
 def extract_entities(nlp, documents: list[dict]) -> EntitiesResult:
     """Mentions, quantity contexts and quotes of every document (rows with doc_id, source,
-    text, and its quantities as (start, end, amount id) from the numbers stage, if any),
+    text, and its quantities as (start, end, amount id, kind) from the numbers stage, if any),
     processed with nlp.pipe. A text that several documents share is read once (NER and
     the parse are functions of the text); the sentences that hold a quantity are parsed
     together, in one pass of the parser over the job."""

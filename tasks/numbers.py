@@ -433,10 +433,10 @@ def find_quantities(text: str) -> list[Quantity]:
     return link_amounts(_share_range_units(found, text), text)
 
 
-def quantity_spans(text: str) -> list[tuple[int, int, int]]:
-    """(start, end, amount id) of every quantity in `text`: what the entities stage is given
-    of the numbers stage's rows (tests and benchmarks call this in its place)."""
-    return [(q.start_char, q.end_char, q.amount_id) for q in find_quantities(text)]
+def quantity_spans(text: str) -> list[tuple[int, int, int, str]]:
+    """(start, end, amount id, kind) of every quantity in `text`: what the entities stage is
+    given of the numbers stage's rows (tests and benchmarks call this in its place)."""
+    return [(q.start_char, q.end_char, q.amount_id, q.kind) for q in find_quantities(text)]
 
 
 def link_amounts(quantities: list[Quantity], text: str) -> list[Quantity]:

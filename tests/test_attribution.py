@@ -138,10 +138,13 @@ def test_a_failure_of_attribution_keeps_the_documents_mentions(monkeypatch: pyte
     assert [(e.source, e.error_type, e.message) for e in found.errors] == [("s.txt", "attribution_error", "ValueError: boom")]
 
 
-def test_only_the_sentences_with_a_quantity_are_parsed(monkeypatch: pytest.MonkeyPatch):
+def test_only_the_sentences_with_money_or_a_percentage_are_parsed(monkeypatch: pytest.MonkeyPatch):
     parsed = []
     real = ner.parse_sentences
     monkeypatch.setattr(ner, "parse_sentences", lambda nlp, texts: parsed.extend(texts) or real(nlp, texts))
-    text = "Tony Blair spoke on Monday. Sales rose 5% in March. Nobody was surprised."
-    extract_entities(load_nlp(), [_document(text)])
-    assert parsed == ["Sales rose 5% in March."]
+    text = "Tony Blair spoke on Monday. Sales rose 5% in March. Nobody was surprised. He met 20 investors."
+    found = extract_entities(load_nlp(), [_document(text)])
+    assert parsed == ["Sales rose 5% in March."]  # not the sentence with a count only
+    contexts = {text[c.start_char:c.end_char]: c for c in found.quantity_contexts}
+    assert text[contexts["20"].sentence_start:contexts["20"].sentence_end] == "He met 20 investors."
+    assert contexts["20"].subject is None and contexts["5%"].subject == "Sales"
