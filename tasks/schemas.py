@@ -92,8 +92,8 @@ QUANTITIES = _schema(
     _field("usd_mismatch", pa.bool_(), "value_usd and stated_usd differ by more than 2% (a typo or a different rate date)."),
     _field("sentence_start", pa.int32(), "Start offset of the sentence that holds the quantity (null when the entities stage failed on the document)."),
     _field("sentence_end", pa.int32(), "End offset (exclusive) of that sentence."),
-    _field("subject", pa.string(), "The noun phrase the quantity measures, as written (\"China's total R&D spending\"); null when the sentence does not say."),
-    _field("speaker", pa.string(), "Canonical name (entities.canonical) of the person or organisation the sentence or its quote attributes the quantity to (\"Hu Zucai ... said\", \"according to the IMF\"); null when nobody is named."),
+    _field("subject", pa.string(), "The noun phrase the quantity measures, as written (\"China's total R&D spending\"); null when the sentence does not say, and for a count in a sentence with no money or percentage (those sentences are not parsed)."),
+    _field("speaker", pa.string(), "Canonical name (entities.canonical) of the person or organisation the sentence or its quote attributes the quantity to (\"Hu Zucai ... said\", \"according to the IMF\"); null when nobody is named. A count in a sentence with no money or percentage gets one from its quote or \"according to\" only."),
 )
 
 QUOTATIONS = _schema(
