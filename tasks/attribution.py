@@ -40,7 +40,7 @@ confessed brand brands branded argue argues argued insist insists insisted claim
 admit admits admitted write writes wrote continue continues continued comment comments commented suggest
 suggests suggested believe believes believed announce announces announced report reports reported quoted
 acknowledge acknowledged declare declares declared observe observed stated insisting urged urges describe
-described describes
+described describes tweeted tweets
 """.split())
 # Verbs that attribute a figure: saying it, and the ways a source publishes one ("the company
 # posted a loss", "figures show", "the IMF forecast").
@@ -56,20 +56,26 @@ PERSON_PRONOUNS = frozenset({"he", "she", "him", "her"})
 ORG_PRONOUNS = frozenset({"it", "its"})
 ORG_NOUNS = frozenset({"company", "firm", "group", "bank", "newspaper", "carrier", "airline", "retailer",
                        "insurer", "operator", "maker", "giant", "chain", "society", "paper", "fund"})
-# "the economist said": the last person named.
-PERSON_NOUNS = frozenset({"economist", "analyst", "minister", "president", "spokesman", "spokeswoman", "chairman",
-                          "chairwoman", "official", "director", "secretary", "premier", "leader", "governor",
-                          "executive", "professor"})
+# "The report said", "the government believes": no person a pronoun rule may name.
+NOT_PEOPLE = frozenset({"report", "study", "statement", "survey", "figures", "data", "document", "plan", "proposals",
+                        "proposal", "paper", "letter", "research", "government", "ministry", "office", "department",
+                        "agency", "committee", "commission", "council", "court", "country", "market", "index",
+                        "spokesman", "spokeswoman", "spokesperson"})
 # Nouns of change: what a change of X% measures is their "in"/"of" phrase ("a 52% rise in
 # profits") or what they belong to; and nouns that are the quantity itself ("a total of $5bn").
 CHANGE_NOUNS = frozenset({"rise", "rises", "fall", "falls", "increase", "increases", "decrease", "drop", "decline",
                           "jump", "gain", "gains", "growth", "cut", "cuts", "reduction", "surge", "slump", "climb",
-                          "boost", "hike", "slide", "dip", "improvement", "total", "sum", "amount", "level", "figure"})
+                          "boost", "hike", "slide", "dip", "improvement", "total", "sum", "amount", "level", "figure", "rate"})
 # Verbs of paying and claiming: their subject pays or claims the amount, which measures no
 # noun of the sentence ("GM had to pay Fiat $2bn", "threatened to sue the government for $28bn").
 PAYING_VERBS = frozenset("""
 pay pays paid paying offer offers offered offering sue sues sued suing fine fines fined fining bid bids bidding
 seek seeks sought seeking demand demands demanded demanding owe owes owed owing
+""".split())
+# Verbs whose subject a share of something measures ("owns 5% of", "is 40% of GDP").
+HOLDING_VERBS = frozenset("""
+own owns owned owning hold holds held holding have has had having control controls controlled is are was were be
+been being represent represents represented account accounts accounted make makes made
 """.split())
 # Words of time that a quantity hangs from in the parse ("4.9 percent year on year").
 TIME_NOUNS = frozenset({"year", "years", "month", "months", "quarter", "quarters", "week", "weeks", "day", "days",
@@ -184,10 +190,14 @@ def _last_before(names: Sequence[Mention], offset: int, label: str, text: str = 
     return before[-1].canonical if before else None
 
 
-def _named_in(names: Sequence[Mention], start: int, end: int) -> str | None:
+def _named_in(names: Sequence[Mention], start: int, end: int, nearest_last: bool = False) -> str | None:
     """The first PERSON named in [start, end) by a full name (else by one word: "Yukos chief
-    executive Steven Theede"), else the first ORG, else the first GPE."""
+    executive Steven Theede"), else the first ORG, else the first GPE; with `nearest_last`, the
+    last of each ("At the Global Conference on Health Promotion, the World Health Organization
+    said")."""
     inside = [name for name in names if start <= name.start_char and name.end_char <= end]
+    if nearest_last:
+        inside.reverse()
     people = [name for name in inside if name.label == "PERSON"]
     if people:
         return next((name for name in people if " " in name.text.strip()), people[0]).canonical
@@ -204,20 +214,30 @@ def _referent(words: list[str], names: Sequence[Mention], offset: int, text: str
     named most before it (ties: the latest), as "the company" of a news story is most often
     its subject."""
     lowered = [word.lower() for word in words]
-    if any(word in PERSON_PRONOUNS for word in lowered) or (lowered and len(lowered) <= 3 and lowered[-1] in PERSON_NOUNS):
+    if not lowered:
+        return None
+    if any(word in PERSON_PRONOUNS for word in lowered):
         return _last_before(names, offset, "PERSON", text)
-    if lowered and lowered[0] in ORG_PRONOUNS:
+    if lowered[0] in ORG_PRONOUNS:
         return _last_before(names, offset, "ORG")
-    if lowered and len(lowered) <= 3 and lowered[-1] in ORG_NOUNS:
+    if len(lowered) <= 4 and lowered[-1] in ORG_NOUNS:
         counts = Counter(name.canonical for name in names if name.end_char <= offset and name.label == "ORG")
         latest = {name.canonical: index for index, name in enumerate(names) if name.end_char <= offset}
         return max(counts, key=lambda name: (counts[name], latest[name])) if counts else None
+    # "the governor", "the veteran diplomat", "the 97-year-old": a person named before
+    if lowered[0] == "the" and 1 < len(lowered) <= 4 and lowered[-1] not in NOT_PEOPLE:
+        return _last_before(names, offset, "PERSON", text)
+    if len(words) == 1 and words[0][0].isupper():  # "said Jan", a name the model missed
+        return next((name.canonical for name in names if name.label == "PERSON" and words[0] in name.canonical.split()),
+                    None)
     return None
 
 
-def _speaker_between(text: str, names: Sequence[Mention], start: int, end: int) -> str | None:
-    """The speaker named in text[start:end], or the one its pronoun stands for."""
-    return _named_in(names, start, end) or _referent(WORD.findall(text[start:end]), names, start, text)
+def _speaker_between(text: str, names: Sequence[Mention], start: int, end: int, nearest_last: bool = False
+                     ) -> str | None:
+    """The speaker named in text[start:end] (`nearest_last`: the one nearest its end, as
+    before a verb), or the one its pronoun or "the company" stands for."""
+    return _named_in(names, start, end, nearest_last) or _referent(WORD.findall(text[start:end]), names, start, text)
 
 
 def _speaker_at(text: str, names: Sequence[Mention], low: int, verb: re.Match, high: int,
@@ -226,9 +246,14 @@ def _speaker_at(text: str, names: Sequence[Mention], low: int, verb: re.Match, h
     Hewitt told the seminar:", ", the group said"), else, after a quote or for "according
     to", after it (", said Mr Smith of Acme"). Before a quote, what follows the verb is what
     was said ("The economist said he expects China to see "..."")."""
-    speaker = _speaker_between(text, names, low, verb.start())
+    before = WORD.findall(text, max(low, verb.start() - 12), verb.start())
+    if any(word.lower() in PERSON_PRONOUNS for word in before[-2:]):  # "... what he called"
+        return _referent(before[-2:], names, verb.start(), text)
+    speaker = _speaker_between(text, names, low, verb.start(), nearest_last=True)
     if speaker is None and (after_verb or verb.group().lower() == "according to"):
-        speaker = _speaker_between(text, names, verb.end(), high)
+        # what follows the verb up to a clause of the author's: "said the governor while ..."
+        clause = AFTER_VERB_END.search(text, verb.end(), high)
+        speaker = _speaker_between(text, names, verb.end(), clause.start() if clause else high)
     return speaker
 
 
@@ -262,6 +287,9 @@ def _verb_in(text: str, start: int, end: int, last: bool = False) -> re.Match | 
 
 
 MIN_UNATTRIBUTED_QUOTE_WORDS = 5
+# Where the speaker after a verb ends: a comma or a clause of the author's ("said the governor
+# while delivering a speech at the Riverside Church").
+AFTER_VERB_END = re.compile(r",|\b(?:while|when|as|in|at|during|on|adding|after|before|because|to|from|who)\b")
 
 
 def attribute_quotes(text: str, spans: list[tuple[int, int]], names: Sequence[Mention]) -> list[Quote]:
@@ -458,6 +486,9 @@ def measured_phrase(sentence, start: int, end: int, quantities: Sequence[tuple[i
                 token = head
                 continue
             return _phrase(head, start, end)
+        holder = _holder(token, start, end)  # "The group owns more than 5% of Deutsche"
+        if holder:
+            return holder
         measured = _of_phrase(token, start, end)
         if measured:
             return measured
@@ -465,6 +496,23 @@ def measured_phrase(sentence, start: int, end: int, quantities: Sequence[tuple[i
             return _verb_phrase(head, token, start, end, in_a_quantity)
         token = head
     return None
+
+
+def _holder(token, start: int, end: int) -> str | None:
+    """The subject of a verb of holding or being whose object is a share ("Atticus Capital,
+    holding 2% of Deutsche Boerse", "gross public debt is about 40% of GDP"): the share
+    measures the holder, not the whole it is of."""
+    verb = token.head
+    if token.dep_ not in ("dobj", "attr") or verb.lower_ not in HOLDING_VERBS:
+        return None
+    if not any(child.dep_ == "prep" and child.lower_ == "of" for child in token.children):
+        return None
+    subject = _subject_token(verb)
+    if subject is None and verb.dep_ == "acl":  # "Atticus Capital, holding 2% of ..."
+        subject = verb.head
+    if subject is None or subject.tag_ in ("PRP", "WDT") or any(start <= t.idx < end for t in subject.subtree):
+        return None
+    return _phrase(subject, -1, -1)
 
 
 NOMINAL_DEPS = frozenset({"nsubj", "nsubjpass", "dobj", "pobj", "attr", "appos", "dative", "oprd"})
