@@ -87,6 +87,8 @@ SPEAKER_LABELS = ("PERSON", "ORG", "GPE")
 PHRASE_CUT_DEPS = frozenset({"relcl", "appos", "advcl", "acl", "cc", "conj", "parataxis", "ccomp"})
 ACCORDING_TO = re.compile(r"\baccording to\b", re.IGNORECASE)
 MAX_SUBJECT_WORDS = 12
+# A "sentence" longer than this is a table or a run-on page, not a sentence: it is not parsed.
+MAX_PARSED_CHARS = 2000
 MAX_ATTRIBUTION_CHARS = 200
 
 # Double quotes, curly or straight (find_quotes tells opening from closing).
@@ -646,11 +648,11 @@ class TextReading:
         self.quantity_sentences = [max(0, bisect_right(starts, start) - 1) for start, *_ in self.quantities]
 
     def sentences_to_parse(self) -> list[int]:
-        """The indexes of the sentences that hold an amount of money or a percentage, in order,
-        each once. Sentences with counts only are not parsed: they are a quarter of the parser's
+        """The indexes of the sentences that hold an amount of money or a percentage (and are
+        at most MAX_PARSED_CHARS long), in order, each once. Sentences with counts only are not parsed: they are a quarter of the parser's
         work on BBC, which would take the stage past its cost limit (docs/attribution.md)."""
         return sorted({index for (*_, kind), index in zip(self.quantities, self.quantity_sentences)
-                       if kind != "count"})
+                       if kind != "count" and self.sentences[index][1] - self.sentences[index][0] <= MAX_PARSED_CHARS})
 
     def attribution(self, doc_id: str, names: Sequence[Mention]) -> tuple[list[QuantityContext], list[Quotation]]:
         """The quantities' contexts and the quotes of the document `doc_id`, whose mentions

@@ -539,8 +539,7 @@ def extract_entities(nlp, documents: list[dict]) -> EntitiesResult:
     readings = {index: TextReading(text, sentence_bounds(pieces.get(index, [])), documents[index].get("quantities", []))
                 for text, index in first_with_text.items()}
     wanted = [(reading, sentence) for reading in readings.values() for sentence in reading.sentences_to_parse()]
-    parsed = parse_sentences(nlp, [reading.text[start:end] for reading, (start, end) in
-                                   ((reading, reading.sentences[i]) for reading, i in wanted)])
+    parsed = parse_sentences(nlp, [reading.text[slice(*reading.sentences[index])] for reading, index in wanted])
     for (reading, sentence), doc in zip(wanted, parsed):
         reading.parsed[sentence] = doc
     result = EntitiesResult()
