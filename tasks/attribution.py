@@ -300,7 +300,8 @@ def attribute_quotes(text: str, spans: list[tuple[int, int]], names: Sequence[Me
     The attribution is the author's text after the quote up to the sentence's end (`"...,"
     said X`), else before it from the sentence's start (`X told the BBC: "..."`). A quote with
     neither takes the speaker of the quote it continues (the same paragraph's or the previous
-    one's, or the next quote when only space separates them). Quoted words with no verb of
+    one's, or the next quote when only space separates them), else of the author's sentence
+    just before it ("Prof Lovenduski said she was shocked. "We expected ...""). Quoted words with no verb of
     attribution that continue no quote and are shorter than MIN_UNATTRIBUTED_QUOTE_WORDS words
     are a term or a title ("scare quotes"), not a quotation.
     A quote is partial when the author's words run into it ("called the deal "a big step"").
@@ -315,7 +316,7 @@ def attribute_quotes(text: str, spans: list[tuple[int, int]], names: Sequence[Me
         if verb is not None and not _attributes(text, names, start, end, verb, high):
             verb = None
         if verb is not None:
-            speaker = _speaker_at(text, names, min(end + 1, len(text)), verb, high)
+            speaker = _speaker_at(text, names, after, verb, high)
         else:
             verb = _verb_in(text, low, max(low, start - 1), last=True)  # the one nearest the quote
             if verb is not None:
