@@ -465,30 +465,28 @@ def measured_phrase(sentence, start: int, end: int, quantities: Sequence[tuple[i
             # another amount, "%", "year on year", "19% less than men"
             token = head
             continue
+        if token.lower_ in CHANGE_NOUNS and dep == "appos":  # "1,493 trains, an increase of 49.1%"
+            return _phrase(head, start, end)
+        noun = None  # the noun the quantity hangs from, and whether it is one of change
         if dep == "pobj":
             preposition, owner = head, head.head
             if _nominal(owner) and not in_a_quantity(owner):
-                if owner.lower_ in CHANGE_NOUNS or preposition.lower_ in ("to", "from", "by"):
-                    measured = _change_phrase(owner, start, end)
-                    if measured:
-                        return measured
-                    token = owner
-                    continue
-                return _phrase(owner, start, end)
-            if owner.tag_.startswith("VB"):
+                noun, changes = owner, owner.lower_ in CHANGE_NOUNS or preposition.lower_ in ("to", "from", "by")
+            elif owner.tag_.startswith("VB"):
                 return _verb_phrase(owner, token, start, end, in_a_quantity)
-            token = owner
-            continue
-        if token.lower_ in CHANGE_NOUNS and dep == "appos":  # "1,493 trains, an increase of 49.1%"
-            return _phrase(head, start, end)
-        if _nominal(head) and dep in ("nummod", "compound", "amod", "nmod", "quantmod", "npadvmod"):
-            if head.lower_ in CHANGE_NOUNS:
-                measured = _change_phrase(head, start, end)
-                if measured:
-                    return measured
-                token = head
+            else:
+                token = owner
                 continue
-            return _phrase(head, start, end)
+        elif _nominal(head) and dep in ("nummod", "compound", "amod", "nmod", "quantmod", "npadvmod"):
+            noun, changes = head, head.lower_ in CHANGE_NOUNS
+        if noun is not None:
+            if not changes:
+                return _phrase(noun, start, end)
+            measured = _change_phrase(noun, start, end)
+            if measured:
+                return measured
+            token = noun
+            continue
         holder = _holder(token, start, end)  # "The group owns more than 5% of Deutsche"
         if holder:
             return holder

@@ -474,16 +474,16 @@ def sentence_bounds(pieces: list[Piece]) -> list[tuple[int, int]]:
     return bounds
 
 
-def document_mentions(doc_id: str, text: str, pieces: list[Piece]) -> list[Mention]:
+def document_mentions(doc_id: str, text: str, pieces: list[Piece], sentences: list[tuple[int, int]]) -> list[Mention]:
     """The kept mentions of one document (its clean `text`) from its spaCy Docs (one per
     chunk, and one per case-restored window, with offsets): in runs in capitals, the entities
-    of the restored window, with their text from `text`."""
+    of the restored window, with their text from `text`. `sentences`: sentence_bounds(pieces)."""
     restored_runs = [run for _, _, runs in pieces for run in runs]
     # Names are read in the case the body writes them ("BIDEN" as "Biden", so that it is the
     # body's Joe Biden; "NHTSA" stays an acronym); the mentions' text is the clean text's.
     named_text = restored_case(text, restored_runs, guess=False) if restored_runs else text
     spans = []
-    sentence_starts = [start for start, _ in sentence_bounds(pieces)]
+    sentence_starts = [start for start, _ in sentences]
     for offset, doc, runs in pieces:
         for ent in doc.ents:
             start, end = offset + ent.start_char, offset + ent.end_char
@@ -536,7 +536,8 @@ def extract_entities(nlp, documents: list[dict]) -> EntitiesResult:
     pieces: dict[int, list[Piece]] = {}
     for doc, (index, offset, runs) in nlp.pipe(chunks, as_tuples=True, batch_size=NLP_BATCH_SIZE):
         pieces.setdefault(index, []).append((offset, doc, runs))
-    readings = {index: TextReading(text, sentence_bounds(pieces.get(index, [])), documents[index].get("quantities", []))
+    sentences = {index: sentence_bounds(pieces.get(index, [])) for index in first_with_text.values()}
+    readings = {index: TextReading(text, sentences[index], documents[index].get("quantities", []))
                 for text, index in first_with_text.items()}
     wanted = [(reading, sentence) for reading in readings.values() for sentence in reading.sentences_to_parse()]
     parsed = parse_sentences(nlp, [reading.text[slice(*reading.sentences[index])] for reading, index in wanted])
@@ -546,7 +547,7 @@ def extract_entities(nlp, documents: list[dict]) -> EntitiesResult:
     for row in documents:
         index = first_with_text[row["text"]]
         try:
-            mentions = document_mentions(row["doc_id"], row["text"], pieces.get(index, []))
+            mentions = document_mentions(row["doc_id"], row["text"], pieces.get(index, []), sentences[index])
         except (ValueError, KeyError, IndexError) as error:
             result.errors.append(ErrorRecord(row["source"], STAGE, "entity_error", f"{type(error).__name__}: {error}",
                                              row["doc_id"]))
