@@ -40,7 +40,8 @@ confessed brand brands branded argue argues argued insist insists insisted claim
 admit admits admitted write writes wrote continue continues continued comment comments commented suggest
 suggests suggested believe believes believed announce announces announced report reports reported quoted
 acknowledge acknowledged declare declares declared observe observed stated insisting urged urges describe
-described describes tweeted tweets
+described describes tweeted tweets assure assures assured recall recalls recalled remark remarks remarked
+concede concedes conceded remember remembers remembered
 """.split())
 # Verbs that attribute a figure: saying it, and the ways a source publishes one ("the company
 # posted a loss", "figures show", "the IMF forecast").
@@ -181,24 +182,32 @@ def find_quotes(text: str) -> list[tuple[int, int]]:
 AFTER_PREPOSITION = re.compile(r"\b(?:by|with|to|of|from|for|against|about|and)\s+(?:\S+\s+){0,3}$")
 
 
+def _after_preposition(text: str, name: Mention, low: int = 0) -> bool:
+    """True when a preposition in text[low:] comes a few words before `name`."""
+    return AFTER_PREPOSITION.search(text, max(low, name.start_char - 40), name.start_char) is not None
+
+
 def _last_before(names: Sequence[Mention], offset: int, label: str, text: str = "") -> str | None:
     """The canonical of the last `label` named before `offset`; with `text`, the last not named
     after a preposition when there is one (the one a pronoun most likely stands for)."""
     before = [name for name in names if name.end_char <= offset and name.label == label]
     if text:
         for name in reversed(before):
-            if not AFTER_PREPOSITION.search(text, max(0, name.start_char - 40), name.start_char):
+            if not _after_preposition(text, name):
                 return name.canonical
     return before[-1].canonical if before else None
 
 
-def _named_in(names: Sequence[Mention], start: int, end: int, nearest_last: bool = False) -> str | None:
+def _named_in(text: str, names: Sequence[Mention], start: int, end: int, nearest_last: bool = False) -> str | None:
     """The first PERSON named in [start, end) by a full name (else by one word: "Yukos chief
     executive Steven Theede"), else the first ORG, else the first GPE; with `nearest_last`, the
     last of each ("At the Global Conference on Health Promotion, the World Health Organization
     said")."""
     inside = [name for name in names if start <= name.start_char and name.end_char <= end]
     if nearest_last:
+        # the subject, not a name in a phrase of it ("Prof Lovenduski, who led the study with
+        # Margaret Moran, said")
+        inside = [name for name in inside if not _after_preposition(text, name, start)] or inside
         inside.reverse()
     people = [name for name in inside if name.label == "PERSON"]
     if people:
@@ -239,7 +248,7 @@ def _speaker_between(text: str, names: Sequence[Mention], start: int, end: int, 
                      ) -> str | None:
     """The speaker named in text[start:end] (`nearest_last`: the one nearest its end, as
     before a verb), or the one its pronoun or "the company" stands for."""
-    return _named_in(names, start, end, nearest_last) or _referent(WORD.findall(text[start:end]), names, start, text)
+    return _named_in(text, names, start, end, nearest_last) or _referent(WORD.findall(text[start:end]), names, start, text)
 
 
 def _speaker_at(text: str, names: Sequence[Mention], low: int, verb: re.Match, high: int,
@@ -248,6 +257,10 @@ def _speaker_at(text: str, names: Sequence[Mention], low: int, verb: re.Match, h
     Hewitt told the seminar:", ", the group said"), else, after a quote or for "according
     to", after it (", said Mr Smith of Acme"). Before a quote, what follows the verb is what
     was said ("The economist said he expects China to see "..."")."""
+    if verb.group().lower().endswith("ing"):
+        main = _verb_in(text, low, verb.start())
+        if main is not None:  # "He said Mr Blair had spoken with feeling, adding:": the main clause's speaker
+            return _speaker_at(text, names, low, main, verb.start(), after_verb=False)
     before = WORD.findall(text, max(low, verb.start() - 12), verb.start())
     if any(word.lower() in PERSON_PRONOUNS for word in before[-2:]):  # "... what he called"
         return _referent(before[-2:], names, verb.start(), text)
@@ -263,7 +276,8 @@ def _sentence_bounds_around(text: str, start: int, end: int) -> tuple[int, int]:
     """The author's text around a quote: back to the previous sentence end, quote or paragraph
     start, on to the next one, at most MAX_ATTRIBUTION_CHARS each way."""
     low = max(text.rfind("\n", 0, start) + 1, start - MAX_ATTRIBUTION_CHARS)
-    before = list(re.finditer(r"[.!?][\"”’]?\s|[\"”]", text[low:max(low, start - 1)]))
+    # a quote ends at a mark after punctuation; a term's marks ("so-called "Blair Babes"") do not cut
+    before = list(re.finditer(r"[.!?][\"”’]?\s|[,.!?][\"”]", text[low:max(low, start - 1)]))
     if before:
         low += before[-1].end()
     high_limit = min(len(text), end + MAX_ATTRIBUTION_CHARS)
@@ -303,11 +317,14 @@ def attribute_quotes(text: str, spans: list[tuple[int, int]], names: Sequence[Me
     one's, or the next quote when only space separates them), else of the author's sentence
     just before it ("Prof Lovenduski said she was shocked. "We expected ...""). Quoted words with no verb of
     attribution that continue no quote and are shorter than MIN_UNATTRIBUTED_QUOTE_WORDS words
-    are a term or a title ("scare quotes"), not a quotation.
+    are a term or a title ("scare quotes"), not a quotation, nor is a single word in quotation
+    marks.
     A quote is partial when the author's words run into it ("called the deal "a big step"").
     """
     quotes: list[Quote] = []
     for start, end in spans:
+        if " " not in text[start:end].strip() and not text[start:end].rstrip().endswith((",", ".", "!", "?")):
+            continue  # one word ("determined", "Betty") is a term, not a quotation; "No," is one
         low, high = _sentence_bounds_around(text, start, end)
         lead = text[low:max(low, start - 1)].rstrip()
         partial = bool(lead) and not lead.endswith((":", ","))
@@ -328,7 +345,7 @@ def attribute_quotes(text: str, spans: list[tuple[int, int]], names: Sequence[Me
             elif len(text[start:end].split()) < MIN_UNATTRIBUTED_QUOTE_WORDS:
                 continue
             else:
-                quote = Quote(start, end, _previous_sentence_speaker(text, names, low), None, partial)
+                quote = Quote(start, end, _previous_sentence_speaker(text, names, low, not lead), None, partial)
         quotes.append(quote)
     # A quote with no speaker that runs straight into the next, attributed one is its start.
     for index in range(len(quotes) - 2, -1, -1):
@@ -368,12 +385,17 @@ def _attributes(text: str, names: Sequence[Mention], start: int, end: int, verb:
     return pronoun or names_first or names_someone or first.group()[0].isupper()
 
 
-def _previous_sentence_speaker(text: str, names: Sequence[Mention], low: int) -> str | None:
-    """The speaker of the author's sentence just before `low` in its paragraph, when it says
-    who speaks ("Prof Lovenduski said she was shocked. "We expected ...""); else None."""
-    paragraph = text.rfind("\n", 0, low) + 1
-    starts = [match.end() for match in re.finditer(r"[.!?][\"”’]?\s+", text[paragraph:max(paragraph, low - 1)])]
-    previous = paragraph + (starts[-2] if len(starts) > 1 else 0)
+def _previous_sentence_speaker(text: str, names: Sequence[Mention], low: int, quote_opens_paragraph: bool
+                               ) -> str | None:
+    """The speaker of the author's sentence just before `low` (in its paragraph, or the last of
+    the previous one), when it says who speaks ("Prof Lovenduski said she was shocked. "We expected ...""); else None."""
+    before_quote = text[:low].rstrip("\"“ ")
+    if quote_opens_paragraph:
+        before_quote = before_quote.rstrip("\n")
+    paragraph = text.rfind("\n", 0, len(before_quote)) + 1
+    before = before_quote[paragraph:]
+    starts = [match.end() for match in re.finditer(r"[.!?][\"”’]?\s+", before)]
+    previous = paragraph + (starts[-1] if starts else 0)
     if previous >= low:
         return None
     verb = _verb_in(text, previous, low)
@@ -409,7 +431,7 @@ def quantity_speaker(sentence, offset: int, sentence_end: int, start: int, end: 
     root)."""
     according = ACCORDING_TO.search(text, offset, sentence_end)
     if according:
-        named = _named_in(names, according.end(), min(sentence_end, according.end() + MAX_ATTRIBUTION_CHARS))
+        named = _named_in(text, names, according.end(), min(sentence_end, according.end() + MAX_ATTRIBUTION_CHARS))
         if named:
             return named
     if sentence is None:

@@ -66,6 +66,27 @@ ATTRIBUTION_CASES = [
     ('The so-called "Blair Babes" entered Parliament in 1997.', [], []),
     # nobody named: a quote with no speaker
     ('"It looks grim," an analyst said.', [], [("It looks grim,", None, "said", False)]),
+    # the subject before the verb, not a name in a phrase of it
+    ('Prof Joni Lovenduski, who ran the study with Margaret Moran, said: "We were shocked."',
+     [("Joni Lovenduski", "PERSON", "Joni Lovenduski"), ("Margaret Moran", "PERSON", "Margaret Moran")],
+     [("We were shocked.", "Joni Lovenduski", "said", False)]),
+    # a term in quotation marks does not cut the sentence that names the speaker
+    ('Barbara Follet, one of the so-called "Blair Babes" elected in 1997, told researchers: "It was awful."',
+     [("Barbara Follet", "PERSON", "Barbara Follet")],
+     [("It was awful.", "Barbara Follet", "told", False)]),
+    # "adding" has the main clause's speaker, not the name in what he said
+    ('Gerry Conlon spoke first. He said Mr Blair had been "very sincere", adding: "He went beyond what we thought."',
+     [("Gerry Conlon", "PERSON", "Gerry Conlon"), ("Mr Blair", "PERSON", "Tony Blair")],
+     [("very sincere", "Gerry Conlon", "said", True), ("He went beyond what we thought.", "Gerry Conlon", "adding", False)]),
+    # a quote with no verb: the speaker of the sentence before it, in its paragraph or the previous one
+    ('Sarah Teather said it was a club. Prof Lovenduski said she was shocked. "We expected a bit of this but not that."',
+     [("Sarah Teather", "PERSON", "Sarah Teather"), ("Prof Lovenduski", "PERSON", "Joni Lovenduski")],
+     [("We expected a bit of this but not that.", "Joni Lovenduski", None, False)]),
+    ('Gillian Shepherd remembered how a colleague behaved.\n\n"He called all women by one name, every one of them."',
+     [("Gillian Shepherd", "PERSON", "Gillian Shepherd")],
+     [("He called all women by one name, every one of them.", "Gillian Shepherd", None, False)]),
+    # one word in quotation marks is a term, even after a verb of attribution
+    ('Suga assured Bach that Japan is "determined" to host the Games.', [("Suga", "PERSON", "Yoshihide Suga")], []),
 ]
 
 
