@@ -187,14 +187,91 @@ def _after_preposition(text: str, name: Mention, low: int = 0) -> bool:
     return AFTER_PREPOSITION.search(text, max(low, name.start_char - 40), name.start_char) is not None
 
 
-def _last_before(names: Sequence[Mention], offset: int, label: str, text: str = "") -> str | None:
-    """The canonical of the last `label` named before `offset`; with `text`, the last not named
-    after a preposition when there is one (the one a pronoun most likely stands for)."""
+def _last_before(names: Sequence[Mention], offset: int, label: str) -> str | None:
+    """The canonical of the last `label` named before `offset`."""
     before = [name for name in names if name.end_char <= offset and name.label == label]
-    if text:
-        for name in reversed(before):
-            if not _after_preposition(text, name):
-                return name.canonical
+    return before[-1].canonical if before else None
+
+
+# A verb of attribution right after a name, past an apposition ("Dr Greenspan said", "Parul
+# Jain, an economist at Nomura, said"), or right before it ("said union leader Vincenzo Lilliu").
+VERB_AFTER_NAME = re.compile(r"(?:,[^,.\"“”]{0,100},|\s+-[^-.\"“”]{0,100}-)?\s+(?:also\s+|has\s+|had\s+|then\s+)?([A-Za-z]+)")
+VERB_BEFORE_NAME = re.compile(r"\b([A-Za-z]+)\s+(?:[A-Za-z.]+\s+){0,4}$")
+# The forms of QUOTING_VERBS that follow their subject and are no noun ("Smith said", not "the
+# claims denied by Labour").
+SPOKE = frozenset(verb for verb in QUOTING_VERBS
+                  if verb.endswith("ed") or verb in {"said", "told", "wrote", "forecast"}
+                  or verb.endswith("s") and verb not in {"claims", "reports", "comments", "notes", "calls", "forecasts",
+                                                         "tweets", "remarks", "continues", "brands"})
+# Words between a verb and a name that make the name its object, not a titled subject ("suggested
+# they should get Trevor Beattie", not "said union leader Vincenzo Lilliu").
+NOT_TITLE_WORDS = frozenset({"that", "he", "she", "they", "it", "we", "i", "you", "to", "should", "would", "could",
+                             "will", "may", "might", "must", "can", "get", "be", "is", "was", "were", "not", "by"})
+# How far back a pronoun looks for the person who spoke: about a paragraph.
+SPEAKER_WINDOW_CHARS = 800
+
+
+def _spoke(text: str, name: Mention) -> bool:
+    """True when `name` is the subject of a verb of attribution in the author's text."""
+    after = VERB_AFTER_NAME.match(text, name.end_char)
+    if after and after.group(1).lower() in SPOKE:
+        return True
+    before = VERB_BEFORE_NAME.search(text, max(0, name.start_char - 60), name.start_char)
+    return (bool(before) and before.group(1).lower() in QUOTING_VERBS
+            and not any(word in NOT_TITLE_WORDS or word.endswith(("ed", "ing"))
+                        for word in before.group().lower().split()[1:]))
+
+
+SENTENCE_OPENING = re.compile(r"(?:^|[.!?][\"”’]?\s+|\n)(?:[A-Z][\w.'’-]*\s+){0,3}$")
+
+
+def _opens_sentence(text: str, name: Mention) -> bool:
+    """True when `name` opens its sentence, after at most a few capitalised words ("Mr
+    Campbell messaged Newsnight", "Former Treasury Secretary Hank Paulson"): its subject."""
+    return SENTENCE_OPENING.search(text, max(0, name.start_char - 60), name.start_char) is not None
+
+
+TITLES = {"mr": "m", "sir": "m", "lord": "m", "mrs": "f", "ms": "f", "miss": "f", "lady": "f", "dame": "f",
+          "baroness": "f"}
+TITLE_BEFORE = re.compile(r"\b([A-Za-z]+)\.?\s*$")
+
+
+def _genders(text: str, names: Sequence[Mention]) -> dict[str, str]:
+    """The gender ("m", "f") of each person the text names with a title ("Ms Robinson")."""
+    genders = {}
+    for name in names:
+        if name.label != "PERSON":
+            continue
+        words = name.text.split()
+        title = TITLE_BEFORE.search(text, max(0, name.start_char - 12), name.start_char)
+        for word in (words[0] if len(words) > 1 else "", title.group(1) if title else ""):
+            if word.lower().rstrip(".") in TITLES:
+                genders.setdefault(name.canonical, TITLES[word.lower().rstrip(".")])
+    return genders
+
+
+def _last_person_before(text: str, names: Sequence[Mention], offset: int, gender: str | None = None
+                        ) -> str | None:
+    """Who "he" or "the governor" before `offset` most likely is: the last person named as
+    the subject of a verb of attribution in about the last paragraph ("Dr Greenspan said
+    Smith's philosophy had been a force for good. "..." he said"), of the pronoun's gender
+    when a title gives the person's ("Ms Robinson" is no "he"), else the last person there
+    who opens a sentence, else the last person not named after a preposition ("hosted by
+    Gordon Brown"), else the last person named."""
+    before = [name for name in names if name.end_char <= offset and name.label == "PERSON"]
+    if gender:
+        titled = _genders(text, names)
+        before = [name for name in before if titled.get(name.canonical, gender) == gender]
+    recent = [name for name in before if name.start_char >= offset - SPEAKER_WINDOW_CHARS]
+    for name in reversed(recent):
+        if _spoke(text, name):
+            return name.canonical
+    for name in reversed(recent):
+        if _opens_sentence(text, name):
+            return name.canonical
+    for name in reversed(before):
+        if not _after_preposition(text, name):
+            return name.canonical
     return before[-1].canonical if before else None
 
 
@@ -227,8 +304,9 @@ def _referent(words: list[str], names: Sequence[Mention], offset: int, text: str
     lowered = [word.lower() for word in words]
     if not lowered:
         return None
-    if any(word in PERSON_PRONOUNS for word in lowered):
-        return _last_before(names, offset, "PERSON", text)
+    pronoun = next((word for word in lowered if word in PERSON_PRONOUNS), None)
+    if pronoun:
+        return _last_person_before(text, names, offset, "f" if pronoun in ("she", "her") else "m")
     if lowered[0] in ORG_PRONOUNS:
         return _last_before(names, offset, "ORG")
     if len(lowered) <= 4 and lowered[-1] in ORG_NOUNS:
@@ -237,7 +315,7 @@ def _referent(words: list[str], names: Sequence[Mention], offset: int, text: str
         return max(counts, key=lambda name: (counts[name], latest[name])) if counts else None
     # "the governor", "the veteran diplomat", "the 97-year-old": a person named before
     if lowered[0] == "the" and 1 < len(lowered) <= 4 and lowered[-1] not in NOT_PEOPLE:
-        return _last_before(names, offset, "PERSON", text)
+        return _last_person_before(text, names, offset)
     if len(words) == 1 and words[0][0].isupper():  # "said Jan", a name the model missed
         return next((name.canonical for name in names if name.label == "PERSON" and words[0] in name.canonical.split()),
                     None)

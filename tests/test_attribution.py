@@ -85,6 +85,19 @@ ATTRIBUTION_CASES = [
     ('Gillian Shepherd remembered how a colleague behaved.\n\n"He called all women by one name, every one of them."',
      [("Gillian Shepherd", "PERSON", "Gillian Shepherd")],
      [("He called all women by one name, every one of them.", "Gillian Shepherd", None, False)]),
+    # "he" is the last person who spoke, not the last one named in what he said
+    ('Dr Greenspan said Adam Smith had been a force for good. "He saw far," he said.',
+     [("Dr Greenspan", "PERSON", "Alan Greenspan"), ("Adam Smith", "PERSON", "Adam Smith")],
+     [("He saw far,", "Alan Greenspan", "said", False)]),
+    # else the last person who opens a sentence, not one named after "as"
+    ('Mr Campbell messaged Newsnight. A poster showed Michael Howard as Fagin. In it, he said: "Just spoke to them."',
+     [("Mr Campbell", "PERSON", "Alastair Campbell"), ("Michael Howard", "PERSON", "Michael Howard"),
+      ("Fagin", "PERSON", "Fagin")],
+     [("Just spoke to them.", "Alastair Campbell", "said", False)]),
+    # a title gives a person's gender: "Ms Robinson" is no "he"
+    ('Michael Howard spoke first. Ms Robinson told Cockerell of it. The impression, which he calls "very funny", aired.',
+     [("Michael Howard", "PERSON", "Michael Howard"), ("Ms Robinson", "PERSON", "Anne Robinson")],
+     [("very funny", "Michael Howard", "calls", True)]),
     # one word in quotation marks is a term, even after a verb of attribution
     ('Suga assured Bach that Japan is "determined" to host the Games.', [("Suga", "PERSON", "Yoshihide Suga")], []),
 ]
