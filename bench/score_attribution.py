@@ -5,7 +5,7 @@
   (`speaker`), labelled by reading. A subject is right when newsflow's phrase holds the
   labelled one, or the labelled one holds newsflow's and both share the labelled phrase's
   head word (its root in spaCy's parse); null is right only for null. A speaker is right when
-  the names match (case and a leading "the" aside), or one name's words are all in the other's
+  the names match (case, a leading "the" and titles such as "Lord" aside), or one name's words are all in the other's
   ("Nationwide" and "Nationwide building society").
 - tests/data/quotations.jsonl: every direct quote of the labelled articles, with its speaker.
   A quote is found when newsflow has a quote with the same text (edge punctuation and
@@ -42,12 +42,16 @@ def words(text: str) -> list[str]:
     return re.findall(r"\w+(?:['’&.-]\w+)*", text.lower())
 
 
+# "The" and titles: "Lord Butler" is "Robin Butler", "Sir Anthony Greener" is "Anthony Greener".
+NOT_NAME_WORDS = frozenset({"the", "mr", "mrs", "ms", "miss", "dr", "prof", "sir", "lord", "lady", "dame", "baroness"})
+
+
 def same_name(predicted: str | None, expected: str | None) -> bool:
-    """Equal names, one name's words all in the other's, or one the other's initials ("IMF",
+    """Equal names, one name's words all in the other's (titles aside), or one the other's initials ("IMF",
     "International Monetary Fund": the canonical may be either, see docs/entities.md)."""
     if predicted is None or expected is None:
         return predicted is expected
-    got, want = set(words(predicted)) - {"the"}, set(words(expected)) - {"the"}
+    got, want = set(words(predicted)) - NOT_NAME_WORDS, set(words(expected)) - NOT_NAME_WORDS
     if predicted.isupper() or expected.isupper():
         acronym, name = (predicted, expected) if predicted.isupper() else (expected, predicted)
         if acronym.replace(".", "") == initials(name):

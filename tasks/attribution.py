@@ -41,7 +41,7 @@ admit admits admitted write writes wrote continue continues continued comment co
 suggests suggested believe believes believed announce announces announced report reports reported quoted
 acknowledge acknowledged declare declares declared observe observed stated insisting urged urges describe
 described describes tweeted tweets assure assures assured recall recalls recalled remark remarks remarked
-concede concedes conceded remember remembers remembered
+concede concedes conceded remember remembers remembered observes
 """.split())
 # Verbs that attribute a figure: saying it, and the ways a source publishes one ("the company
 # posted a loss", "figures show", "the IMF forecast").
@@ -195,7 +195,7 @@ def _last_before(names: Sequence[Mention], offset: int, label: str) -> str | Non
 
 # A verb of attribution right after a name, past an apposition ("Dr Greenspan said", "Parul
 # Jain, an economist at Nomura, said"), or right before it ("said union leader Vincenzo Lilliu").
-VERB_AFTER_NAME = re.compile(r"(?:,[^,.\"“”]{0,100},|\s+-[^-.\"“”]{0,100}-)?\s+(?:also\s+|has\s+|had\s+|then\s+)?([A-Za-z]+)")
+VERB_AFTER_NAME = re.compile(r"(?:,[^,.\"“”]{0,100},|\s+-[^-.\"“”]{0,100}-)?,?\s+(?:also\s+|has\s+|had\s+|then\s+)?([A-Za-z]+)")
 VERB_BEFORE_NAME = re.compile(r"\b([A-Za-z]+)\s+(?:[A-Za-z.]+\s+){0,4}$")
 # The forms of QUOTING_VERBS that follow their subject and are no noun ("Smith said", not "the
 # claims denied by Labour").
@@ -211,9 +211,10 @@ NOT_TITLE_WORDS = frozenset({"that", "he", "she", "they", "it", "we", "i", "you"
 SPEAKER_WINDOW_CHARS = 800
 
 
-def _spoke(text: str, name: Mention) -> bool:
-    """True when `name` is the subject of a verb of attribution in the author's text."""
-    after = VERB_AFTER_NAME.match(text, name.end_char)
+def _spoke(text: str, name: Mention, end: int | None = None) -> bool:
+    """True when `name` (ending at `end`: "a Vodafone spokesman") is the subject of a verb of
+    attribution in the author's text."""
+    after = VERB_AFTER_NAME.match(text, name.end_char if end is None else end)
     if after and after.group(1).lower() in SPOKE:
         return True
     before = VERB_BEFORE_NAME.search(text, max(0, name.start_char - 60), name.start_char)
@@ -250,11 +251,31 @@ def _genders(text: str, names: Sequence[Mention]) -> dict[str, str]:
     return genders
 
 
+SPOKESPERSON_FOR = re.compile(r"\bspokes(man|woman|person)\s+(?:for|at|of)\s+(?:the\s+)?$", re.IGNORECASE)
+SPOKESPERSON_AFTER = re.compile(r"(?:'s|’s)?\s+spokes(man|woman|person)\b", re.IGNORECASE)
+SPOKESPERSON_GENDERS = {"man": "m", "woman": "f", "person": None}
+
+
+def _spokespeople(text: str, names: Sequence[Mention]) -> list[tuple[Mention, str | None, int]]:
+    """Organisations named with their spokesperson ("a spokeswoman for Human Rights Watch", "a
+    Vodafone spokesman"): (mention, the spokesperson's gender, where the phrase ends)."""
+    found = []
+    for name in names:
+        if name.label != "ORG":
+            continue
+        if before := SPOKESPERSON_FOR.search(text, max(0, name.start_char - 30), name.start_char):
+            found.append((name, SPOKESPERSON_GENDERS[before.group(1).lower()], name.end_char))
+        elif after := SPOKESPERSON_AFTER.match(text, name.end_char):
+            found.append((name, SPOKESPERSON_GENDERS[after.group(1).lower()], after.end()))
+    return found
+
+
 def _last_person_before(text: str, names: Sequence[Mention], offset: int, gender: str | None = None
                         ) -> str | None:
     """Who "he" or "the governor" before `offset` most likely is: the last person named as
     the subject of a verb of attribution in about the last paragraph ("Dr Greenspan said
-    Smith's philosophy had been a force for good. "..." he said"), of the pronoun's gender
+    Smith's philosophy had been a force for good. "..." he said"), or the organisation whose
+    spokesperson was ("A spokeswoman for Human Rights Watch said ... She added"), of the pronoun's gender
     when a title gives the person's ("Ms Robinson" is no "he"), else the last person there
     who opens a sentence, else the last person not named after a preposition ("hosted by
     Gordon Brown"), else the last person named."""
@@ -263,8 +284,11 @@ def _last_person_before(text: str, names: Sequence[Mention], offset: int, gender
         titled = _genders(text, names)
         before = [name for name in before if titled.get(name.canonical, gender) == gender]
     recent = [name for name in before if name.start_char >= offset - SPEAKER_WINDOW_CHARS]
-    for name in reversed(recent):
-        if _spoke(text, name):
+    speakers = [(name, name.end_char) for name in recent] + [
+        (name, end) for name, spokesperson, end in _spokespeople(text, names)
+        if offset - SPEAKER_WINDOW_CHARS <= name.start_char and end <= offset and spokesperson in (None, gender)]
+    for name, end in sorted(speakers, key=lambda speaker: speaker[1], reverse=True):
+        if _spoke(text, name, end):
             return name.canonical
     for name in reversed(recent):
         if _opens_sentence(text, name):
@@ -338,7 +362,7 @@ def _speaker_at(text: str, names: Sequence[Mention], low: int, verb: re.Match, h
     if verb.group().lower().endswith("ing"):
         main = _verb_in(text, low, verb.start())
         if main is not None:  # "He said Mr Blair had spoken with feeling, adding:": the main clause's speaker
-            return _speaker_at(text, names, low, main, verb.start(), after_verb=False)
+            return _speaker_at(text, names, low, main, verb.start())  # "..., said Soeder, stressing"
     before = WORD.findall(text, max(low, verb.start() - 12), verb.start())
     if any(word.lower() in PERSON_PRONOUNS for word in before[-2:]):  # "... what he called"
         return _referent(before[-2:], names, verb.start(), text)
@@ -346,7 +370,12 @@ def _speaker_at(text: str, names: Sequence[Mention], low: int, verb: re.Match, h
     if speaker is None and (after_verb or verb.group().lower() == "according to"):
         # what follows the verb up to a clause of the author's: "said the governor while ..."
         clause = AFTER_VERB_END.search(text, verb.end(), high)
-        speaker = _speaker_between(text, names, verb.end(), clause.start() if clause else high)
+        stop = clause.start() if clause else high
+        # "said its chairman, Sir Anthony Greener": the name in apposition
+        apposition = re.match(r",\s*([^,]+?)\s*(?:,|$)", text[stop:high]) if clause and text[stop] == "," else None
+        speaker = (_named_in(text, names, verb.end(), stop)
+                   or (_named_in(text, names, stop, stop + apposition.end(1)) if apposition else None)
+                   or _speaker_between(text, names, verb.end(), stop))
     return speaker
 
 
@@ -437,6 +466,8 @@ def attribute_quotes(text: str, spans: list[tuple[int, int]], names: Sequence[Me
 SUBJECT_OPENERS = frozenset({"he", "she", "they", "it", "we", "i", "the", "a", "an", "another", "his", "her", "its",
                              "their", "one"})
 MAX_WORDS_BEFORE_VERB = 15
+# Words after a verb that open the clause it reports ("said that ...", "said it was ...").
+CLAUSE_OPENERS = frozenset({"that", "it", "he", "she", "they", "we", "there", "i"})
 
 
 def _attributes(text: str, names: Sequence[Mention], start: int, end: int, verb: re.Match, high: int) -> bool:
@@ -456,7 +487,9 @@ def _attributes(text: str, names: Sequence[Mention], start: int, end: int, verb:
     pronoun = first.group().lower() in SUBJECT_OPENERS
     names_first = any(name.start_char == first.start() and name.label in ("PERSON", "ORG") for name in names)
     if text[start:end].rstrip().endswith((".", "!", "?")):
-        return pronoun or names_first
+        # `"..." A spokeswoman said it was a principle`: a new sentence reporting other words
+        reports_a_clause = (WORD.match(text, verb.end() + 1) or first).group().lower() in CLAUSE_OPENERS
+        return (pronoun or names_first) and not reports_a_clause
     # ", chief executive Tom Glocer said": a title in lower case before a name
     names_someone = any(after <= name.start_char and name.end_char <= verb.start() and name.label == "PERSON"
                         for name in names)

@@ -98,6 +98,15 @@ ATTRIBUTION_CASES = [
     ('Michael Howard spoke first. Ms Robinson told Cockerell of it. The impression, which he calls "very funny", aired.',
      [("Michael Howard", "PERSON", "Michael Howard"), ("Ms Robinson", "PERSON", "Anne Robinson")],
      [("very funny", "Michael Howard", "calls", True)]),
+    # after a quote that ends its sentence, a verb reporting a clause starts the author's next sentence
+    ('Mark Oaten said: "We will oppose it." A spokeswoman for Human Rights Watch said it was unfair. She added: "It is wrong."',
+     [("Mark Oaten", "PERSON", "Mark Oaten"), ("Human Rights Watch", "ORG", "Human Rights Watch")],
+     [("We will oppose it.", "Mark Oaten", "said", False), ("It is wrong.", "Human Rights Watch", "added", False)]),
+    # the name in apposition after the verb; a participle whose main verb has its subject after it
+    ('"It matters," said its chairman, Sir Anthony Greener.',
+     [("Anthony Greener", "PERSON", "Anthony Greener")], [("It matters,", "Anthony Greener", "said", False)]),
+    ('Schools must act, said Soeder, stressing that they should "stay open as long as possible."',
+     [("Soeder", "PERSON", "Markus Soeder")], [("stay open as long as possible.", "Markus Soeder", "stressing", True)]),
     # one word in quotation marks is a term, even after a verb of attribution
     ('Suga assured Bach that Japan is "determined" to host the Games.', [("Suga", "PERSON", "Yoshihide Suga")], []),
 ]
