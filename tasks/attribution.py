@@ -299,12 +299,18 @@ def _last_person_before(text: str, names: Sequence[Mention], offset: int, gender
     return before[-1].canonical if before else None
 
 
+IN_RELATIVE_CLAUSE = re.compile(r",\s*(?:which|who|whose)\b[^,]*$")
+MODIFIES_A_NOUN = re.compile(r"\s+[a-z]")
+
+
 def _named_in(text: str, names: Sequence[Mention], start: int, end: int, nearest_last: bool = False) -> str | None:
     """The first PERSON named in [start, end) by a full name (else by one word: "Yukos chief
     executive Steven Theede"), else the first ORG, else the first GPE; with `nearest_last`, the
     last of each ("At the Global Conference on Health Promotion, the World Health Organization
     said")."""
     inside = [name for name in names if start <= name.start_char and name.end_char <= end]
+    # not a name in a clause of the subject ("Inbev, which makes Stella Artois, said")
+    inside = [name for name in inside if not IN_RELATIVE_CLAUSE.search(text, start, name.start_char)]
     if nearest_last:
         # the subject, not a name in a phrase of it ("Prof Lovenduski, who led the study with
         # Margaret Moran, said")
@@ -315,7 +321,8 @@ def _named_in(text: str, names: Sequence[Mention], start: int, end: int, nearest
         return next((name for name in people if " " in name.text.strip()), people[0]).canonical
     for label in SPEAKER_LABELS[1:]:
         for name in inside:
-            if name.label == label:
+            # a place that modifies a noun is no speaker ("the US company said")
+            if name.label == label and not (label == "GPE" and MODIFIES_A_NOUN.match(text, name.end_char)):
                 return name.canonical
     return None
 
@@ -552,14 +559,23 @@ def quantity_speaker(sentence, offset: int, sentence_end: int, start: int, end: 
         return None
     above = [ancestor for ancestor in token.ancestors if ancestor.lower_ in REPORTING_VERBS]
     seen = {verb.i for verb in above}
+    # not a clause of the author's ("Shares jumped 6% after the firm said ...")
     at_root = (t for t in sentence if t.lower_ in REPORTING_VERBS and t.i not in seen
-               and (t.dep_ == "ROOT" or t.head.dep_ == "ROOT"))
+               and (t.dep_ == "ROOT" or t.head.dep_ == "ROOT" and t.dep_ not in ("advcl", "relcl", "acl", "conj")))
     for verb in itertools.chain(above, at_root):  # the sentence's verbs only when none above speaks
         subject = _subject_token(verb)
         if subject is None:
             continue
+        if subject.dep_ == "nsubjpass":  # "growth is projected to be 2%": by whom, if it says
+            agent = next((child for child in verb.children if child.dep_ == "agent"), None)
+            if agent is None:
+                continue
+            subject = agent
         low, high = offset + subject.left_edge.idx, offset + subject.right_edge.idx + len(subject.right_edge)
-        speaker = _speaker_between(text, names, low, high)
+        head = offset + subject.idx  # the subject's own name before one in its clauses ("Inbev, which makes Stella Artois")
+        speaker = (next((name.canonical for name in names if name.start_char <= head < name.end_char
+                         and name.label in SPEAKER_LABELS), None)
+                   or _speaker_between(text, names, low, high))
         if speaker:
             return speaker
     return None

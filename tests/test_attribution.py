@@ -107,6 +107,12 @@ ATTRIBUTION_CASES = [
      [("Anthony Greener", "PERSON", "Anthony Greener")], [("It matters,", "Anthony Greener", "said", False)]),
     ('Schools must act, said Soeder, stressing that they should "stay open as long as possible."',
      [("Soeder", "PERSON", "Markus Soeder")], [("stay open as long as possible.", "Markus Soeder", "stressing", True)]),
+    # a place that modifies a noun is no speaker: "the US company" is the company named before
+    ('Boeing won. "We are pleased," the US company said.',
+     [("Boeing", "ORG", "Boeing"), ("US", "GPE", "United States")], [("We are pleased,", "Boeing", "said", False)]),
+    # nor a name in a clause of the subject
+    ('"Growth was solid," Inbev, which makes Stella Artois, said.',
+     [("Inbev", "NORP", "Inbev"), ("Stella Artois", "PERSON", "Stella Artois")], [("Growth was solid,", None, "said", False)]),
     # one word in quotation marks is a term, even after a verb of attribution
     ('Suga assured Bach that Japan is "determined" to host the Games.', [("Suga", "PERSON", "Yoshihide Suga")], []),
 ]
@@ -143,6 +149,13 @@ QUANTITY_CASES = [
      "Women in full-time work", "Equal Opportunities Commission"),
     # no verb of attribution: nobody said it
     ("In the year to March 2004, the Indian economy grew by 8.5%.", "8.5%", "the Indian economy", None),
+    # a passive verb of attribution with no "by": nobody named said it
+    ("The EU's economic growth rate is projected to be 2% this year.", "2%", "The EU's economic growth rate", None),
+    # a verb of attribution in a clause of the author's does not attribute the amount
+    ("Shares in Cairn Energy have jumped 6% after the firm said an Indian oilfield was larger.", "6%",
+     "Shares in Cairn Energy", None),
+    ("Heineken saw its annual profits drop 33% and warned that earnings may also slide.", "33%",
+     "its annual profits", None),
 ]
 
 
