@@ -67,12 +67,22 @@ NOT_PEOPLE = frozenset({"report", "study", "statement", "survey", "figures", "da
 CHANGE_NOUNS = frozenset({"rise", "rises", "fall", "falls", "increase", "increases", "decrease", "drop", "decline",
                           "jump", "gain", "gains", "growth", "cut", "cuts", "reduction", "surge", "slump", "climb",
                           "boost", "hike", "slide", "dip", "improvement", "total", "sum", "amount", "level", "figure", "rate"})
+# What is spent "in" is no measure of the amount ("invest $20bn in oil projects")
+SPENDING_VERBS = frozenset("spend spends spent spending invest invests invested investing".split())
+# What an amount changes "in" that is not what it measures ("rose 4p in morning trading")
+NOT_MEASURED = frozenset({"trading", "terms", "value", "total", "amounts", "all", "dealing", "dealings"})
 # Verbs of paying and claiming: their subject pays or claims the amount, which measures no
 # noun of the sentence ("GM had to pay Fiat $2bn", "threatened to sue the government for $28bn").
 PAYING_VERBS = frozenset("""
 pay pays paid paying offer offers offered offering sue sues sued suing fine fines fined fining bid bids bidding
 seek seeks sought seeking demand demands demanded demanding owe owes owed owing
+invest invests invested investing
 """.split())
+FORECASTING_VERBS = frozenset("""
+forecast forecasts forecasting forecasted predict predicts predicted predicting expect expects expected expecting
+estimate estimates estimated estimating project projects projected projecting
+""".split())
+BIDDING_VERBS = frozenset("pay pays paid paying offer offers offered offering bid bids bidding".split())
 # Verbs whose subject a share of something measures ("owns 5% of", "is 40% of GDP").
 HOLDING_VERBS = frozenset("""
 own owns owned owning hold holds held holding have has had having control controls controlled is are was were be
@@ -603,7 +613,10 @@ def measured_phrase(sentence, start: int, end: int, quantities: Sequence[tuple[i
     if fronted:
         return fronted
     token = _top_token(sentence, start, end)
-    backing = token and _in_phrase(token, start, end)  # "540bn yen in fresh financial backing"
+    # "540bn yen in fresh financial backing", "may lose 30bn baht in earnings from tourism"
+    backing = token and (_in_phrase(token, start, end)
+                         or token.dep_ == "dobj" and token.head.tag_.startswith("VB")
+                         and token.head.lower_ not in SPENDING_VERBS and _in_phrase(token.head, start, end, bare=True))
     if backing:
         return backing
     for _ in range(8):
@@ -710,13 +723,16 @@ def _of_phrase(token, start: int, end: int) -> str | None:
     return None
 
 
-def _in_phrase(token, start: int, end: int) -> str | None:
+def _in_phrase(token, start: int, end: int, bare: bool = False) -> str | None:
     """What an amount is "in" when that is a common noun, not a time or place ("540bn yen in
-    fresh financial backing", not "0.6% in January" or "rose 5% in the quarter")."""
+    fresh financial backing", not "0.6% in January" or "rose 5% in the quarter"); `bare`: a
+    noun with no determiner that is no manner of trading ("owed $27bn in back taxes", not
+    "gained 1% in the past three sessions" or "rose 4p in morning trading")."""
     for child in token.children:
         if child.dep_ == "prep" and child.lower_ == "in":
             for noun in child.children:
-                if noun.dep_ == "pobj" and noun.tag_ in ("NN", "NNS") and noun.lower_ not in TIME_NOUNS:
+                if noun.dep_ == "pobj" and noun.tag_ in ("NN", "NNS") and noun.lower_ not in TIME_NOUNS and \
+                        not (bare and (noun.lower_ in NOT_MEASURED or any(c.dep_ in ("det", "poss") for c in noun.children))):
                     return _phrase(noun, start, end)
     return None
 
@@ -726,13 +742,15 @@ def _verb_phrase(verb, quantity, start: int, end: int, in_a_quantity) -> str | N
     ("cut its forecast from 1.8% to 0.8%", "bought the unit for $9.3bn"), else its subject
     ("revenues slipped 11%", "growth was 1.6%"); None when that subject is the amount itself
     ("a total of $5bn is earmarked") or pays or claims it (PAYING_VERBS)."""
-    if verb.lower_ in PAYING_VERBS:
-        return None
+    if verb.lower_ in FORECASTING_VERBS and quantity.dep_ == "dobj" and not start <= quantity.idx < end:
+        return _phrase(quantity, start, end)  # "ECLAC forecasts growth of 4%": what is reported, not who
+    if verb.lower_ in PAYING_VERBS:  # what is paid "for" ("Qwest has bid $6.3bn for MCI"), else nothing
+        return _for_phrase(verb, quantity, start, end) if quantity.dep_ == "dobj" and verb.lower_ in BIDDING_VERBS else None
     # The object when the quantity is where it goes ("from 1.8% to 0.8%"), or is a second
     # object ("leaves GDP up 2.3%", "sent Fiat shares down 1.2%").
     if quantity.dep_ in ("pobj", "prep", "dobj", "npadvmod", "advmod"):
         for child in verb.children:
-            if child.dep_ == "dobj" and child is not quantity and child.tag_ != "PRP" and \
+            if child.dep_ == "dobj" and _object_of_the_clause(child, quantity) and child.tag_ != "PRP" and \
                     not in_a_quantity(child) and not any(start <= t.idx < end for t in child.subtree) and \
                     child.lower_ not in ("more", "less", "most", "much"):
                 return _phrase(child, -1, -1)
@@ -740,6 +758,25 @@ def _verb_phrase(verb, quantity, start: int, end: int, in_a_quantity) -> str | N
     if subject is None or any(start <= token.idx < end for token in subject.subtree):
         return None
     return _phrase(subject, -1, -1)
+
+
+def _for_phrase(verb, quantity, start: int, end: int) -> str | None:
+    """What a sum is paid or bid for: the object of the verb's "for" after the amount."""
+    for child in verb.children:
+        if child.dep_ == "prep" and child.lower_ == "for" and child.i > quantity.i:
+            for noun in child.children:
+                if noun.dep_ == "pobj" and _nominal(noun) and noun.lower_ not in TIME_NOUNS and \
+                        not any(start <= t.idx < end or t.like_num for t in noun.subtree):
+                    return _phrase(noun, start, end)
+    return None
+
+
+def _object_of_the_clause(obj, quantity) -> bool:
+    """True unless `obj` follows the quantity after a dash or comma, as an aside about the amount
+    ("closed at $40.15 - a drop of 5.1%", "lost $2 to $43.25, its lowest close")."""
+    if obj.i < quantity.i:
+        return True
+    return not any(token.is_punct for token in obj.doc[quantity.i + 1:obj.left_edge.i])
 
 
 def _phrase(head, start: int, end: int) -> str | None:

@@ -149,6 +149,15 @@ QUANTITY_CASES = [
      "Women in full-time work", "Equal Opportunities Commission"),
     # no verb of attribution: nobody said it
     ("In the year to March 2004, the Indian economy grew by 8.5%.", "8.5%", "the Indian economy", None),
+    # an aside about the amount is not what it measures
+    ("London Brent crude closed at $40.15 on Thursday - a drop of 5.1% - in thin trading.", "$40.15",
+     "London Brent crude", None),
+    # what an amount is "in", on its verb
+    ("Thailand may lose 30bn baht in earnings from tourism.", "30bn baht", "earnings from tourism", None),
+    ("BP's share price rose 4p in morning trading.", "4p", "BP's share price", None),
+    # what is bid "for"; what is forecast, not who forecasts it
+    ("Qwest has bid $6.3bn for MCI.", "$6.3bn", "MCI", None),
+    ("UNECE is forecasting average economic growth of 2.2% in 2005.", "2.2%", "average economic growth", "UNECE"),
     # a passive verb of attribution with no "by": nobody named said it
     ("The EU's economic growth rate is projected to be 2% this year.", "2%", "The EU's economic growth rate", None),
     # a verb of attribution in a clause of the author's does not attribute the amount
