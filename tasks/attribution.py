@@ -82,6 +82,7 @@ FORECASTING_VERBS = frozenset("""
 forecast forecasts forecasting forecasted predict predicts predicted predicting expect expects expected expecting
 estimate estimates estimated estimating project projects projected projecting
 """.split())
+RAISING_VERBS = frozenset("raise raises raised raising".split())
 BIDDING_VERBS = frozenset("pay pays paid paying offer offers offered offering bid bids bidding".split())
 # Verbs whose subject a share of something measures ("owns 5% of", "is 40% of GDP").
 HOLDING_VERBS = frozenset("""
@@ -731,8 +732,8 @@ def _in_phrase(token, start: int, end: int, bare: bool = False) -> str | None:
     for child in token.children:
         if child.dep_ == "prep" and child.lower_ == "in":
             for noun in child.children:
-                if noun.dep_ == "pobj" and noun.tag_ in ("NN", "NNS") and noun.lower_ not in TIME_NOUNS and \
-                        not (bare and (noun.lower_ in NOT_MEASURED or any(c.dep_ in ("det", "poss") for c in noun.children))):
+                if noun.dep_ == "pobj" and noun.tag_ in ("NN", "NNS") and noun.lower_ not in TIME_NOUNS | NOT_MEASURED \
+                        and not (bare and any(c.dep_ in ("det", "poss") for c in noun.children)):
                     return _phrase(noun, start, end)
     return None
 
@@ -744,8 +745,12 @@ def _verb_phrase(verb, quantity, start: int, end: int, in_a_quantity) -> str | N
     ("a total of $5bn is earmarked") or pays or claims it (PAYING_VERBS)."""
     if verb.lower_ in FORECASTING_VERBS and quantity.dep_ == "dobj" and not start <= quantity.idx < end:
         return _phrase(quantity, start, end)  # "ECLAC forecasts growth of 4%": what is reported, not who
+    if verb.lower_ in RAISING_VERBS and quantity.dep_ == "dobj":  # "plans to raise $1bn from the flotation"
+        raised_from = _prep_object(verb, "from", quantity, start, end)
+        if raised_from:
+            return raised_from
     if verb.lower_ in PAYING_VERBS:  # what is paid "for" ("Qwest has bid $6.3bn for MCI"), else nothing
-        return _for_phrase(verb, quantity, start, end) if quantity.dep_ == "dobj" and verb.lower_ in BIDDING_VERBS else None
+        return _prep_object(verb, "for", quantity, start, end) if quantity.dep_ == "dobj" and verb.lower_ in BIDDING_VERBS else None
     # The object when the quantity is where it goes ("from 1.8% to 0.8%"), or is a second
     # object ("leaves GDP up 2.3%", "sent Fiat shares down 1.2%").
     if quantity.dep_ in ("pobj", "prep", "dobj", "npadvmod", "advmod"):
@@ -760,10 +765,11 @@ def _verb_phrase(verb, quantity, start: int, end: int, in_a_quantity) -> str | N
     return _phrase(subject, -1, -1)
 
 
-def _for_phrase(verb, quantity, start: int, end: int) -> str | None:
-    """What a sum is paid or bid for: the object of the verb's "for" after the amount."""
+def _prep_object(verb, preposition: str, quantity, start: int, end: int) -> str | None:
+    """The noun of the verb's `preposition` after the amount: what a sum is paid or bid "for",
+    raised "from"."""
     for child in verb.children:
-        if child.dep_ == "prep" and child.lower_ == "for" and child.i > quantity.i:
+        if child.dep_ == "prep" and child.lower_ == preposition and child.i > quantity.i:
             for noun in child.children:
                 if noun.dep_ == "pobj" and _nominal(noun) and noun.lower_ not in TIME_NOUNS and \
                         not any(start <= t.idx < end or t.like_num for t in noun.subtree):
@@ -791,7 +797,7 @@ def _phrase(head, start: int, end: int) -> str | None:
         if index + 1 < len(kept) and token.whitespace_:
             words.append(" ")
     phrase = "".join(words).strip(" ,;:-(")
-    return phrase or None
+    return phrase if any(character.isalpha() for character in phrase) else None  # not a lone "£"
 
 
 def _kept_tokens(head, start: int, end: int) -> list:

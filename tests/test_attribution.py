@@ -155,6 +155,7 @@ QUANTITY_CASES = [
     # what an amount is "in", on its verb
     ("Thailand may lose 30bn baht in earnings from tourism.", "30bn baht", "earnings from tourism", None),
     ("BP's share price rose 4p in morning trading.", "4p", "BP's share price", None),
+    ("Air China plans to raise $1bn from the flotation.", "$1bn", "the flotation", None),
     # what is bid "for"; what is forecast, not who forecasts it
     ("Qwest has bid $6.3bn for MCI.", "$6.3bn", "MCI", None),
     ("UNECE is forecasting average economic growth of 2.2% in 2005.", "2.2%", "average economic growth", "UNECE"),
