@@ -355,8 +355,9 @@ def _referent(words: list[str], names: Sequence[Mention], offset: int, text: str
         counts = Counter(name.canonical for name in names if name.end_char <= offset and name.label == "ORG")
         latest = {name.canonical: index for index, name in enumerate(names) if name.end_char <= offset}
         return max(counts, key=lambda name: (counts[name], latest[name])) if counts else None
-    # "the governor", "the veteran diplomat", "the 97-year-old": a person named before
-    if lowered[0] == "the" and 1 < len(lowered) <= 4 and lowered[-1] not in NOT_PEOPLE:
+    # "the governor", "the veteran diplomat", "the 97-year-old": a person named before (not "the
+    # QCA", a name the model missed)
+    if lowered[0] == "the" and 1 < len(lowered) <= 4 and lowered[-1] not in NOT_PEOPLE and words[-1].islower():
         return _last_person_before(text, names, offset)
     if len(words) == 1 and words[0][0].isupper():  # "said Jan", a name the model missed
         return next((name.canonical for name in names if name.label == "PERSON" and words[0] in name.canonical.split()),

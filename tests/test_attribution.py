@@ -113,6 +113,9 @@ ATTRIBUTION_CASES = [
     # nor a name in a clause of the subject
     ('"Growth was solid," Inbev, which makes Stella Artois, said.',
      [("Inbev", "NORP", "Inbev"), ("Stella Artois", "PERSON", "Stella Artois")], [("Growth was solid,", None, "said", False)]),
+    # "the" and a name the model missed is no person named before
+    ('Mark Esper spoke. "Readiness is high," the USFK said.', [("Mark Esper", "PERSON", "Mark Esper")],
+     [("Readiness is high,", None, "said", False)]),
     # one word in quotation marks is a term, even after a verb of attribution
     ('Suga assured Bach that Japan is "determined" to host the Games.', [("Suga", "PERSON", "Yoshihide Suga")], []),
 ]
