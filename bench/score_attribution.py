@@ -63,6 +63,13 @@ def squeeze(text: str) -> str:
     return " ".join(words(text))
 
 
+def head_words(rows: list[dict]) -> dict[str, str]:
+    """Each labelled subject's head word: its root in spaCy's parse of the phrase."""
+    subjects = sorted({row["subject"] for row in rows if row["subject"]})
+    return {subject: next(token.text for token in doc if token.dep_ == "ROOT")
+            for subject, doc in zip(subjects, spacy.load(SPACY_MODEL).pipe(subjects))}
+
+
 def subject_right(predicted: str | None, expected: str | None, head: str | None) -> bool:
     """newsflow's phrase holds the labelled one, or the labelled one holds newsflow's and both
     have the labelled phrase's head word."""
@@ -107,10 +114,8 @@ def main() -> None:
     for quotation in found.quotations:
         quotations[keys[int(quotation.doc_id)]].append(quotation)
 
-    full = spacy.load(SPACY_MODEL)
-    heads = {row["subject"]: next(token.text for token in doc if token.dep_ == "ROOT")
-             for row, doc in zip((r for r in quantity_rows if r["subject"]),
-                                 full.pipe(r["subject"] for r in quantity_rows if r["subject"]))}
+    heads = head_words(quantity_rows)
+
     def no_entity(speaker: str | None, key: tuple[str, str]) -> bool:
         """A labelled speaker that no PERSON, ORG or GPE mention of the article names: out of
         reach of a speaker that must be an entity's canonical."""
