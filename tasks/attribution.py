@@ -281,6 +281,19 @@ def _spokespeople(text: str, names: Sequence[Mention]) -> list[tuple[Mention, st
     return found
 
 
+def _titled(text: str, names: Sequence[Mention], offset: int, title: list[str]) -> str | None:
+    """The last person before `offset` whom the text gives the title that "the <title>" takes up
+    ("Tory leader Michael Howard", "Jack McConnell, the first minister," -> "the Tory leader",
+    "the first minister")."""
+    words = r"\s+".join(re.escape(word) for word in title)
+    before = re.compile(rf"\b{words}\s+$", re.IGNORECASE)
+    after = re.compile(rf",\s+(?:the\s+)?{words}\b", re.IGNORECASE)
+    for name in reversed([name for name in names if name.end_char <= offset and name.label == "PERSON"]):
+        if before.search(text, max(0, name.start_char - 60), name.start_char) or after.match(text, name.end_char):
+            return name.canonical
+    return None
+
+
 def _last_person_before(text: str, names: Sequence[Mention], offset: int, gender: str | None = None
                         ) -> str | None:
     """Who "he" or "the governor" before `offset` most likely is: the last person named as
@@ -358,7 +371,7 @@ def _referent(words: list[str], names: Sequence[Mention], offset: int, text: str
     # "the governor", "the veteran diplomat", "the 97-year-old": a person named before (not "the
     # QCA", a name the model missed)
     if lowered[0] == "the" and 1 < len(lowered) <= 4 and lowered[-1] not in NOT_PEOPLE and words[-1].islower():
-        return _last_person_before(text, names, offset)
+        return _titled(text, names, offset, lowered[1:]) or _last_person_before(text, names, offset)
     if len(words) == 1 and words[0][0].isupper():  # "said Jan", a name the model missed
         return next((name.canonical for name in names if name.label == "PERSON" and words[0] in name.canonical.split()),
                     None)

@@ -113,6 +113,10 @@ ATTRIBUTION_CASES = [
     # nor a name in a clause of the subject
     ('"Growth was solid," Inbev, which makes Stella Artois, said.',
      [("Inbev", "NORP", "Inbev"), ("Stella Artois", "PERSON", "Stella Artois")], [("Growth was solid,", None, "said", False)]),
+    # "the Tory leader" is the person the text gave that title, not the last person named
+    ('Tory leader Michael Howard spoke. Anne Robinson met him. The Tory leader replies: "It is rubbish."',
+     [("Michael Howard", "PERSON", "Michael Howard"), ("Anne Robinson", "PERSON", "Anne Robinson")],
+     [("It is rubbish.", "Michael Howard", "replies", False)]),
     # "the" and a name the model missed is no person named before
     ('Mark Esper spoke. "Readiness is high," the USFK said.', [("Mark Esper", "PERSON", "Mark Esper")],
      [("Readiness is high,", None, "said", False)]),
