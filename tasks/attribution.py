@@ -351,11 +351,16 @@ def _named_in(text: str, names: Sequence[Mention], start: int, end: int, nearest
     return None
 
 
-def _referent(words: list[str], names: Sequence[Mention], offset: int, text: str) -> str | None:
-    """Who a pronoun or "the company" before `offset` stands for: the last person or ("it") the
-    last organisation named before it; for "the company", "the firm", ... the organisation
-    named most before it (ties: the latest), as "the company" of a news story is most often
-    its subject."""
+# "the governor", "the Tory leader", "the 97-year-old" opening the span or a clause of it
+DESCRIPTION = re.compile(r"(?:^|,)\s*[Tt]he\s+((?:[\w-]+\s+){0,2}[a-z0-9][a-z0-9-]*)\W*$")
+
+
+def _referent(span: str, names: Sequence[Mention], offset: int, text: str) -> str | None:
+    """Who a pronoun or "the company" in `span`, before `offset`, stands for: the last person or
+    ("it") the last organisation named before it; for "the company", "the firm", ... the
+    organisation named most before it (ties: the latest), as "the company" of a news story is
+    most often its subject."""
+    words = WORD.findall(span)
     lowered = [word.lower() for word in words]
     if not lowered:
         return None
@@ -369,9 +374,11 @@ def _referent(words: list[str], names: Sequence[Mention], offset: int, text: str
         latest = {name.canonical: index for index, name in enumerate(names) if name.end_char <= offset}
         return max(counts, key=lambda name: (counts[name], latest[name])) if counts else None
     # "the governor", "the veteran diplomat", "the 97-year-old": a person named before (not "the
-    # QCA", a name the model missed)
-    if lowered[0] == "the" and 1 < len(lowered) <= 4 and lowered[-1] not in NOT_PEOPLE and words[-1].islower():
-        return _titled(text, names, offset, lowered[1:]) or _last_person_before(text, names, offset)
+    # QCA", a name the model missed), also after the sentence's opening ("In his speech, the
+    # governor stressed")
+    description = DESCRIPTION.search(span)
+    if description and description.group(1).split()[-1] not in NOT_PEOPLE:
+        return _titled(text, names, offset, description.group(1).split()) or _last_person_before(text, names, offset)
     if len(words) == 1 and words[0][0].isupper():  # "said Jan", a name the model missed
         return next((name.canonical for name in names if name.label == "PERSON" and words[0] in name.canonical.split()),
                     None)
@@ -382,7 +389,7 @@ def _speaker_between(text: str, names: Sequence[Mention], start: int, end: int, 
                      ) -> str | None:
     """The speaker named in text[start:end] (`nearest_last`: the one nearest its end, as
     before a verb), or the one its pronoun or "the company" stands for."""
-    return _named_in(text, names, start, end, nearest_last) or _referent(WORD.findall(text[start:end]), names, start, text)
+    return _named_in(text, names, start, end, nearest_last) or _referent(text[start:end], names, start, text)
 
 
 def _speaker_at(text: str, names: Sequence[Mention], low: int, verb: re.Match, high: int,
@@ -395,9 +402,10 @@ def _speaker_at(text: str, names: Sequence[Mention], low: int, verb: re.Match, h
         main = _verb_in(text, low, verb.start())
         if main is not None:  # "He said Mr Blair had spoken with feeling, adding:": the main clause's speaker
             return _speaker_at(text, names, low, main, verb.start())  # "..., said Soeder, stressing"
-    before = WORD.findall(text, max(low, verb.start() - 12), verb.start())
+    before = [word.group() for word in WORD.finditer(text, max(low, verb.start() - 12), verb.start())
+              if word.start() == low or not text[word.start() - 1].isalpha()]  # whole words: not "he" of "the"
     if any(word.lower() in PERSON_PRONOUNS for word in before[-2:]):  # "... what he called"
-        return _referent(before[-2:], names, verb.start(), text)
+        return _referent(" ".join(before[-2:]), names, verb.start(), text)
     speaker = _speaker_between(text, names, low, verb.start(), nearest_last=True)
     if speaker is None and (after_verb or verb.group().lower() == "according to"):
         # what follows the verb up to a clause of the author's: "said the governor while ..."
@@ -542,7 +550,7 @@ def _previous_sentence_speaker(text: str, names: Sequence[Mention], low: int, qu
     if previous >= low:
         return None
     verb = _verb_in(text, previous, low)
-    return _speaker_at(text, names, previous, verb, low, after_verb=False) if verb else None
+    return _speaker_at(text, names, previous, verb, low) if verb else None  # "..., said Mr Thomas."
 
 
 def _continues(text: str, previous: Quote, start: int) -> bool:

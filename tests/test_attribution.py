@@ -117,9 +117,19 @@ ATTRIBUTION_CASES = [
     ('Tory leader Michael Howard spoke. Anne Robinson met him. The Tory leader replies: "It is rubbish."',
      [("Michael Howard", "PERSON", "Michael Howard"), ("Anne Robinson", "PERSON", "Anne Robinson")],
      [("It is rubbish.", "Michael Howard", "replies", False)]),
+    # a description after the sentence's opening; a whole word before the verb ("the", not "he")
+    ('New York Governor Andrew Cuomo spoke. In his speech, the governor stressed the need to "reach every community."',
+     [("Andrew Cuomo", "PERSON", "Andrew Cuomo")],
+     [("reach every community.", "Andrew Cuomo", "stressed", True)]),
+    # a description inside a phrase is not the subject
+    ('Alex Ferguson spoke. A spokesman for the supporters club said: "We see no difference."',
+     [("Alex Ferguson", "PERSON", "Alex Ferguson")], [("We see no difference.", None, "said", False)]),
     # "the" and a name the model missed is no person named before
     ('Mark Esper spoke. "Readiness is high," the USFK said.', [("Mark Esper", "PERSON", "Mark Esper")],
      [("Readiness is high,", None, "said", False)]),
+    ('What matters is the content, said Mr Thomas.\n\n"If in doubt, retain. That is the principle we keep."',
+     [("Mr Thomas", "PERSON", "Richard Thomas")],
+     [("If in doubt, retain. That is the principle we keep.", "Richard Thomas", None, False)]),
     # one word in quotation marks is a term, even after a verb of attribution
     ('Suga assured Bach that Japan is "determined" to host the Games.', [("Suga", "PERSON", "Yoshihide Suga")], []),
 ]
