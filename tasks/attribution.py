@@ -99,6 +99,7 @@ SPEAKER_LABELS = ("PERSON", "ORG", "GPE")
 PHRASE_CUT_DEPS = frozenset({"relcl", "appos", "advcl", "acl", "cc", "conj", "parataxis", "ccomp"})
 ACCORDING_TO = re.compile(r"\baccording to\b", re.IGNORECASE)
 MAX_SUBJECT_WORDS = 12
+SCALE_WORDS = frozenset({"m", "bn", "million", "billion", "trillion", "mn"})
 # A "sentence" longer than this is a table or a run-on page, not a sentence: it is not parsed.
 MAX_PARSED_CHARS = 2000
 MAX_ATTRIBUTION_CHARS = 200
@@ -822,13 +823,25 @@ def _phrase(head, start: int, end: int) -> str | None:
     return phrase if any(character.isalpha() for character in phrase) else None  # not a lone "£"
 
 
+def _to_an_amount(preposition) -> bool:
+    """True when the preposition's object is an amount ("to £280.2m", "from 5%"): a currency
+    sign, a percent sign or word, or a number with a scale ("280.2m", "5bn")."""
+    for noun in preposition.children:
+        if noun.dep_ == "pobj":
+            for token in noun.subtree:
+                if token.tag_ == "$" or token.lower_ in ("%", "percent") or token.lower_.rstrip(".") in SCALE_WORDS and \
+                        token.i > 0 and token.doc[token.i - 1].like_num:
+                    return True
+    return False
+
+
 def _kept_tokens(head, start: int, end: int) -> list:
     kept = [head]
     for child in head.children:
         if child.dep_ in PHRASE_CUT_DEPS or start <= child.idx < end:
             continue
-        if child.dep_ == "prep" and any(start <= t.idx < end for t in child.subtree):
-            continue
+        if child.dep_ == "prep" and (any(start <= t.idx < end for t in child.subtree) or _to_an_amount(child)):
+            continue  # "a 6% rise in profits to £280.2m": another amount is no part of the phrase
         kept += _kept_tokens(child, start, end)
     kept.sort(key=lambda token: token.i)
     # A contiguous run around the head: a left-out child in the middle cuts the phrase there.

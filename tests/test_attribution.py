@@ -173,6 +173,8 @@ QUANTITY_CASES = [
     ("Thailand may lose 30bn baht in earnings from tourism.", "30bn baht", "earnings from tourism", None),
     ("BP's share price rose 4p in morning trading.", "4p", "BP's share price", None),
     ("Air China plans to raise $1bn from the flotation.", "$1bn", "the flotation", None),
+    # another amount is no part of the phrase
+    ("It reported a 6% rise in profits to £280.2m.", "6%", "rise in profits", None),
     # what is bid "for"; what is forecast, not who forecasts it
     ("Qwest has bid $6.3bn for MCI.", "$6.3bn", "MCI", None),
     ("UNECE is forecasting average economic growth of 2.2% in 2005.", "2.2%", "average economic growth", "UNECE"),
