@@ -29,7 +29,8 @@ def agreement(first: list[dict], second: list[dict], fields: tuple[str, ...]) ->
     heads = head_words(first) if "subject" in fields else {}
     right = dict.fromkeys(fields, 0)
     for one, two in zip(first, second):
-        assert (one["file"], one.get("quantity") or one.get("quote")) == (two["file"], two.get("quantity") or two.get("quote"))
+        same_row = (one["file"], one.get("quantity") or one.get("quote")) == (two["file"], two.get("quantity") or two.get("quote"))
+        assert same_row, f"the files disagree on which row this is: {one} / {two}"
         if "subject" in fields:
             right["subject"] += subject_right(two["subject"], one["subject"], heads.get(one["subject"]))
         if "speaker" in fields:

@@ -78,10 +78,13 @@ pay pays paid paying offer offers offered offering sue sues sued suing fine fine
 seek seeks sought seeking demand demands demanded demanding owe owes owed owing
 invest invests invested investing
 """.split())
+# Verbs whose object is what a source expects ("ECLAC forecasts growth of 4%"): the object is
+# what the amount measures, the subject who said it.
 FORECASTING_VERBS = frozenset("""
 forecast forecasts forecasting forecasted predict predicts predicted predicting expect expects expected expecting
 estimate estimates estimated estimating project projects projected projecting
 """.split())
+# What a sum is raised "from" and bid or paid "for" is what it measures.
 RAISING_VERBS = frozenset("raise raises raised raising".split())
 BIDDING_VERBS = frozenset("pay pays paid paying offer offers offered offering bid bids bidding".split())
 # Verbs whose subject a share of something measures ("owns 5% of", "is 40% of GDP").
@@ -207,7 +210,8 @@ def _last_before(names: Sequence[Mention], offset: int, label: str) -> str | Non
 
 # A verb of attribution right after a name, past an apposition ("Dr Greenspan said", "Parul
 # Jain, an economist at Nomura, said"), or right before it ("said union leader Vincenzo Lilliu").
-VERB_AFTER_NAME = re.compile(r"(?:,[^,.\"“”]{0,100},|\s+-[^-.\"“”]{0,100}-)?,?\s+(?:also\s+|has\s+|had\s+|then\s+)?([A-Za-z]+)")
+VERB_AFTER_NAME = re.compile(r"(?:,[^,.\"“”]{0,100},|\s+-[^-.\"“”]{0,100}-)?,?\s+"
+                             r"(?:also\s+|has\s+|had\s+|then\s+)?([A-Za-z]+)")
 VERB_BEFORE_NAME = re.compile(r"\b([A-Za-z]+)\s+(?:[A-Za-z.]+\s+){0,4}$")
 # The forms of QUOTING_VERBS that follow their subject and are no noun ("Smith said", not "the
 # claims denied by Labour").
@@ -297,13 +301,13 @@ def _titled(text: str, names: Sequence[Mention], offset: int, title: list[str]) 
 
 def _last_person_before(text: str, names: Sequence[Mention], offset: int, gender: str | None = None
                         ) -> str | None:
-    """Who "he" or "the governor" before `offset` most likely is: the last person named as
-    the subject of a verb of attribution in about the last paragraph ("Dr Greenspan said
-    Smith's philosophy had been a force for good. "..." he said"), or the organisation whose
-    spokesperson was ("A spokeswoman for Human Rights Watch said ... She added"), of the pronoun's gender
-    when a title gives the person's ("Ms Robinson" is no "he"), else the last person there
-    who opens a sentence, else the last person not named after a preposition ("hosted by
-    Gordon Brown"), else the last person named."""
+    """Who "he" or "the governor" before `offset` most likely is, of the pronoun's `gender`
+    when a title gives the person's ("Ms Robinson" is no "he"): the last person named as the
+    subject of a verb of attribution in about the last paragraph ("Dr Greenspan said Smith's
+    philosophy had been a force for good. "..." he said"), or the organisation whose
+    spokesperson was ("A spokeswoman for Human Rights Watch said ... She added"); else the
+    last person there who opens a sentence; else the last person not named after a
+    preposition ("hosted by Gordon Brown"); else the last person named."""
     before = [name for name in names if name.end_char <= offset and name.label == "PERSON"]
     if gender:
         titled = _genders(text, names)
@@ -540,7 +544,8 @@ def _attributes(text: str, names: Sequence[Mention], start: int, end: int, verb:
 def _previous_sentence_speaker(text: str, names: Sequence[Mention], low: int, quote_opens_paragraph: bool
                                ) -> str | None:
     """The speaker of the author's sentence just before `low` (in its paragraph, or the last of
-    the previous one), when it says who speaks ("Prof Lovenduski said she was shocked. "We expected ...""); else None."""
+    the previous one when the quote opens a paragraph), when it says who speaks ("Prof
+    Lovenduski said she was shocked. "We expected ...""); else None."""
     before_quote = text[:low].rstrip("\"“ ")
     if quote_opens_paragraph:
         before_quote = before_quote.rstrip("\n")
@@ -606,7 +611,8 @@ def quantity_speaker(sentence, offset: int, sentence_end: int, start: int, end: 
                 continue
             subject = agent
         low, high = offset + subject.left_edge.idx, offset + subject.right_edge.idx + len(subject.right_edge)
-        head = offset + subject.idx  # the subject's own name before one in its clauses ("Inbev, which makes Stella Artois")
+        # the subject's own name before one in its clauses ("Inbev, which makes Stella Artois")
+        head = offset + subject.idx
         speaker = (next((name.canonical for name in names if name.start_char <= head < name.end_char
                          and name.label in SPEAKER_LABELS), None)
                    or _speaker_between(text, names, low, high))
@@ -773,7 +779,8 @@ def _verb_phrase(verb, quantity, start: int, end: int, in_a_quantity) -> str | N
         if raised_from:
             return raised_from
     if verb.lower_ in PAYING_VERBS:  # what is paid "for" ("Qwest has bid $6.3bn for MCI"), else nothing
-        return _prep_object(verb, "for", quantity, start, end) if quantity.dep_ == "dobj" and verb.lower_ in BIDDING_VERBS else None
+        bid = quantity.dep_ == "dobj" and verb.lower_ in BIDDING_VERBS
+        return _prep_object(verb, "for", quantity, start, end) if bid else None
     # The object when the quantity is where it goes ("from 1.8% to 0.8%"), or is a second
     # object ("leaves GDP up 2.3%", "sent Fiat shares down 1.2%").
     if quantity.dep_ in ("pobj", "prep", "dobj", "npadvmod", "advmod"):
@@ -829,8 +836,8 @@ def _to_an_amount(preposition) -> bool:
     for noun in preposition.children:
         if noun.dep_ == "pobj":
             for token in noun.subtree:
-                if token.tag_ == "$" or token.lower_ in ("%", "percent") or token.lower_.rstrip(".") in SCALE_WORDS and \
-                        token.i > 0 and token.doc[token.i - 1].like_num:
+                scaled = token.lower_.rstrip(".") in SCALE_WORDS and token.i > 0 and token.doc[token.i - 1].like_num
+                if token.tag_ == "$" or token.lower_ in ("%", "percent") or scaled:
                     return True
     return False
 
