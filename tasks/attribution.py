@@ -643,6 +643,9 @@ def measured_phrase(sentence, start: int, end: int, quantities: Sequence[tuple[i
     if fronted:
         return fronted
     token = _top_token(sentence, start, end)
+    listed = token is not None and _listed_item(token)
+    if listed:
+        return listed
     # "540bn yen in fresh financial backing", "may lose 30bn baht in earnings from tourism"
     backing = token and (_in_phrase(token, start, end)
                          or token.dep_ == "dobj" and token.head.tag_.startswith("VB")
@@ -689,6 +692,22 @@ def measured_phrase(sentence, start: int, end: int, quantities: Sequence[tuple[i
             return _verb_phrase(head, token, start, end, in_a_quantity)
         token = head
     return None
+
+
+def _listed_item(quantity) -> str | None:
+    """The noun right before "up" or "down" that an amount goes with, as in a list of changes
+    ("hospitalizations up 20 percent and deaths up 23 percent", "with rival JFE Holdings down
+    3.4%"): that noun with its modifiers, not the sentence's subject."""
+    if quantity.dep_ != "npadvmod":
+        return None
+    doc, head = quantity.doc, quantity.head
+    if head.lower_ in ("up", "down") and head.i > 0:  # "up" holds the amount
+        noun = doc[head.i - 1]
+    elif head.tag_.startswith("NN") and head.i + 1 < len(doc) and doc[head.i + 1].lower_ in ("up", "down"):
+        noun = head  # the noun holds "up" and the amount
+    else:
+        return None
+    return doc[noun.left_edge.i:noun.i + 1].text if noun.tag_.startswith("NN") else None
 
 
 def _holder(token, start: int, end: int) -> str | None:

@@ -173,6 +173,10 @@ QUANTITY_CASES = [
     ("Thailand may lose 30bn baht in earnings from tourism.", "30bn baht", "earnings from tourism", None),
     ("BP's share price rose 4p in morning trading.", "4p", "BP's share price", None),
     ("Air China plans to raise $1bn from the flotation.", "$1bn", "the flotation", None),
+    # an item of a list of changes measures itself, not the sentence's subject
+    ("Cases are up 41 percent, hospitalizations up 20 percent and deaths up 23 percent.", "20 percent",
+     "hospitalizations", None),
+    ("Nippon Steel lost 2.5%, with closest rival JFE Holdings down 3.4%.", "3.4%", "closest rival JFE Holdings", None),
     # another amount is no part of the phrase
     ("It reported a 6% rise in profits to £280.2m.", "6%", "rise in profits", None),
     # what is bid "for"; what is forecast, not who forecasts it
