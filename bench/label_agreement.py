@@ -10,17 +10,13 @@ against the first with score_attribution's rules, as newsflow's are scored.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from figures import report
 from score_attribution import head_words, same_name, subject_right
+from score_entities import read_jsonl
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
-
-
-def rows(name: str) -> list[dict]:
-    return [json.loads(line) for line in (DATA / name).read_text().splitlines() if line.strip()]
 
 
 def agreement(first: list[dict], second: list[dict], fields: tuple[str, ...]) -> dict[str, float | int]:
@@ -43,9 +39,10 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the figures as JSON")
     args = parser.parse_args()
     report({
-        "quantities": agreement(rows("quantity_attribution_final.jsonl"),
-                                rows("quantity_attribution_final_second.jsonl"), ("subject", "speaker")),
-        "quotations": agreement(rows("quotations_final.jsonl"), rows("quotations_final_second.jsonl"), ("speaker",)),
+        "quantities": agreement(read_jsonl(DATA / "quantity_attribution_final.jsonl"),
+                                read_jsonl(DATA / "quantity_attribution_final_second.jsonl"), ("subject", "speaker")),
+        "quotations": agreement(read_jsonl(DATA / "quotations_final.jsonl"),
+                                read_jsonl(DATA / "quotations_final_second.jsonl"), ("speaker",)),
     }, args.json)
 
 

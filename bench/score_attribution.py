@@ -27,7 +27,7 @@ from pathlib import Path
 
 import spacy
 from figures import Score
-from score_entities import clean_texts
+from score_entities import clean_texts, read_jsonl
 
 from tasks.ner import extract_entities, initials, load_nlp
 from tasks.numbers import quantity_spans
@@ -98,8 +98,8 @@ def main() -> None:
     parser.add_argument("--quantities", type=Path, default=QUANTITIES, help="labelled quantities (default: %(default)s)")
     parser.add_argument("--quotations", type=Path, default=QUOTATIONS, help="labelled quotes (default: %(default)s)")
     args = parser.parse_args()
-    quantity_rows = [json.loads(line) for line in args.quantities.read_text().splitlines() if line.strip()]
-    quote_rows = [json.loads(line) for line in args.quotations.read_text().splitlines() if line.strip()]
+    quantity_rows = read_jsonl(args.quantities)
+    quote_rows = read_jsonl(args.quotations)
     texts = clean_texts(quantity_rows + quote_rows, corpora_dir())
     keys = sorted(texts)
     documents = [{"doc_id": str(index), "source": key[1], "text": texts[key], "quantities": quantity_spans(texts[key])}

@@ -67,16 +67,20 @@ NOT_PEOPLE = frozenset({"report", "study", "statement", "survey", "figures", "da
 CHANGE_NOUNS = frozenset({"rise", "rises", "fall", "falls", "increase", "increases", "decrease", "drop", "decline",
                           "jump", "gain", "gains", "growth", "cut", "cuts", "reduction", "surge", "slump", "climb",
                           "boost", "hike", "slide", "dip", "improvement", "total", "sum", "amount", "level", "figure", "rate"})
+# What a sum is bid or paid "for" and raised "from" is what it measures.
+BIDDING_VERBS = frozenset("pay pays paid paying offer offers offered offering bid bids bidding".split())
+RAISING_VERBS = frozenset("raise raises raised raising".split())
+INVESTING_VERBS = frozenset("invest invests invested investing".split())
 # What is spent "in" is no measure of the amount ("invest $20bn in oil projects")
-SPENDING_VERBS = frozenset("spend spends spent spending invest invests invested investing".split())
+SPENDING_VERBS = frozenset("spend spends spent spending".split()) | INVESTING_VERBS
 # What an amount changes "in" that is not what it measures ("rose 4p in morning trading")
 NOT_MEASURED = frozenset({"trading", "terms", "value", "total", "amounts", "all", "dealing", "dealings"})
-# Verbs of paying and claiming: their subject pays or claims the amount, which measures no
-# noun of the sentence ("GM had to pay Fiat $2bn", "threatened to sue the government for $28bn").
-PAYING_VERBS = frozenset("""
-pay pays paid paying offer offers offered offering sue sues sued suing fine fines fined fining bid bids bidding
-seek seeks sought seeking demand demands demanded demanding owe owes owed owing
-invest invests invested investing
+# Verbs of paying, claiming and investing: their subject pays or claims the amount, which
+# measures no noun of the sentence ("GM had to pay Fiat $2bn", "threatened to sue the
+# government for $28bn"), unless it says what for (BIDDING_VERBS).
+PAYING_VERBS = BIDDING_VERBS | INVESTING_VERBS | frozenset("""
+sue sues sued suing fine fines fined fining seek seeks sought seeking demand demands demanded demanding owe owes
+owed owing
 """.split())
 # Verbs whose object is what a source expects ("ECLAC forecasts growth of 4%"): the object is
 # what the amount measures, the subject who said it.
@@ -84,9 +88,6 @@ FORECASTING_VERBS = frozenset("""
 forecast forecasts forecasting forecasted predict predicts predicted predicting expect expects expected expecting
 estimate estimates estimated estimating project projects projected projecting
 """.split())
-# What a sum is raised "from" and bid or paid "for" is what it measures.
-RAISING_VERBS = frozenset("raise raises raised raising".split())
-BIDDING_VERBS = frozenset("pay pays paid paying offer offers offered offering bid bids bidding".split())
 # Verbs whose subject a share of something measures ("owns 5% of", "is 40% of GDP").
 HOLDING_VERBS = frozenset("""
 own owns owned owning hold holds held holding have has had having control controls controlled is are was were be
@@ -102,6 +103,8 @@ SPEAKER_LABELS = ("PERSON", "ORG", "GPE")
 PHRASE_CUT_DEPS = frozenset({"relcl", "appos", "advcl", "acl", "cc", "conj", "parataxis", "ccomp"})
 ACCORDING_TO = re.compile(r"\baccording to\b", re.IGNORECASE)
 MAX_SUBJECT_WORDS = 12
+# Scales after a number that make it an amount ("to £280.2m"); a few of tasks.numbers.SCALES,
+# which NER workers do not import (it loads the currency vocabulary at start-up).
 SCALE_WORDS = frozenset({"m", "bn", "million", "billion", "trillion", "mn"})
 # A "sentence" longer than this is a table or a run-on page, not a sentence: it is not parsed.
 MAX_PARSED_CHARS = 2000
@@ -248,8 +251,8 @@ def _opens_sentence(text: str, name: Mention) -> bool:
     return SENTENCE_OPENING.search(text, max(0, name.start_char - 60), name.start_char) is not None
 
 
-TITLES = {"mr": "m", "sir": "m", "lord": "m", "mrs": "f", "ms": "f", "miss": "f", "lady": "f", "dame": "f",
-          "baroness": "f"}
+TITLE_GENDERS = {"mr": "m", "sir": "m", "lord": "m", "mrs": "f", "ms": "f", "miss": "f", "lady": "f", "dame": "f",
+                 "baroness": "f"}
 TITLE_BEFORE = re.compile(r"\b([A-Za-z]+)\.?\s*$")
 
 
@@ -262,8 +265,8 @@ def _genders(text: str, names: Sequence[Mention]) -> dict[str, str]:
         words = name.text.split()
         title = TITLE_BEFORE.search(text, max(0, name.start_char - 12), name.start_char)
         for word in (words[0] if len(words) > 1 else "", title.group(1) if title else ""):
-            if word.lower().rstrip(".") in TITLES:
-                genders.setdefault(name.canonical, TITLES[word.lower().rstrip(".")])
+            if word.lower().rstrip(".") in TITLE_GENDERS:
+                genders.setdefault(name.canonical, TITLE_GENDERS[word.lower().rstrip(".")])
     return genders
 
 
