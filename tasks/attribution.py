@@ -66,7 +66,8 @@ NOT_PEOPLE = frozenset({"report", "study", "statement", "survey", "figures", "da
 # profits") or what they belong to; and nouns that are the quantity itself ("a total of $5bn").
 CHANGE_NOUNS = frozenset({"rise", "rises", "fall", "falls", "increase", "increases", "decrease", "drop", "decline",
                           "jump", "gain", "gains", "growth", "cut", "cuts", "reduction", "surge", "slump", "climb",
-                          "boost", "hike", "slide", "dip", "improvement", "total", "sum", "amount", "level", "figure", "rate"})
+                          "boost", "hike", "slide", "dip", "improvement", "total", "sum", "amount", "level", "figure", "rate",
+                          "average"})
 # What a sum is bid or paid "for" and raised "from" is what it measures.
 BIDDING_VERBS = frozenset("pay pays paid paying offer offers offered offering bid bids bidding".split())
 RAISING_VERBS = frozenset("raise raises raised raising".split())
@@ -95,7 +96,12 @@ been being represent represents represented account accounts accounted make make
 """.split())
 # Words of time that a quantity hangs from in the parse ("4.9 percent year on year").
 TIME_NOUNS = frozenset({"year", "years", "month", "months", "quarter", "quarters", "week", "weeks", "day", "days",
-                        "annually", "yearly"})
+                        "annually", "yearly", "period", "periods"})
+# Words that say when ("in December", "Monday's 4% gain"), not what.
+DATE_WORDS = TIME_NOUNS | frozenset("""
+january february march april may june july august september october november december monday tuesday wednesday
+thursday friday saturday sunday today yesterday
+""".split())
 COMPARATIVES = frozenset({"more", "less", "fewer", "higher", "lower", "greater", "bigger", "smaller", "above",
                           "below", "up", "down"})
 SPEAKER_LABELS = ("PERSON", "ORG", "GPE")
@@ -242,13 +248,14 @@ def _spoke(text: str, name: Mention, end: int | None = None) -> bool:
                         for word in before.group().lower().split()[1:]))
 
 
-SENTENCE_OPENING = re.compile(r"(?:^|[.!?][\"”’]?\s+|\n)(?:[A-Z][\w.'’-]*\s+){0,3}$")
+SENTENCE_OPENING = re.compile(r"(?:^|[.!?][\"”’]?\s+|\n)(?:[^.!?\n,\"“”]{1,50},\s+)?(?:[A-Z0-9][\w.'’-]*\s+){0,3}$")
 
 
 def _opens_sentence(text: str, name: Mention) -> bool:
     """True when `name` opens its sentence, after at most a few capitalised words ("Mr
-    Campbell messaged Newsnight", "Former Treasury Secretary Hank Paulson"): its subject."""
-    return SENTENCE_OPENING.search(text, max(0, name.start_char - 60), name.start_char) is not None
+    Campbell messaged Newsnight", "Former Treasury Secretary Hank Paulson") and an opening
+    phrase ("On the outskirts of Kyoto, 83-year-old Yuji Shimizu"): its subject."""
+    return SENTENCE_OPENING.search(text, max(0, name.start_char - 110), name.start_char) is not None
 
 
 TITLE_GENDERS = {"mr": "m", "sir": "m", "lord": "m", "mrs": "f", "ms": "f", "miss": "f", "lady": "f", "dame": "f",
@@ -385,12 +392,21 @@ def _referent(span: str, names: Sequence[Mention], offset: int, text: str) -> st
     # QCA", a name the model missed), also after the sentence's opening ("In his speech, the
     # governor stressed")
     description = DESCRIPTION.search(span)
+    if description and (body := _named_by_its_noun(names, offset, description.group(1).split()[-1])):
+        return body  # "the committee": the Commons education select committee named before
     if description and description.group(1).split()[-1] not in NOT_PEOPLE:
         return _titled(text, names, offset, description.group(1).split()) or _last_person_before(text, names, offset)
     if len(words) == 1 and words[0][0].isupper():  # "said Jan", a name the model missed
         return next((name.canonical for name in names if name.label == "PERSON" and words[0] in name.canonical.split()),
                     None)
     return None
+
+
+def _named_by_its_noun(names: Sequence[Mention], offset: int, noun: str) -> str | None:
+    """The last organisation named before `offset` whose name holds `noun` ("the committee",
+    "the ministry": "Commons science and technology committee", "Ministry of Commerce")."""
+    return next((name.canonical for name in reversed(names) if name.end_char <= offset and name.label == "ORG"
+                 and noun in name.canonical.lower().split()), None)
 
 
 def _speaker_between(text: str, names: Sequence[Mention], start: int, end: int, nearest_last: bool = False
@@ -492,7 +508,9 @@ def attribute_quotes(text: str, spans: list[tuple[int, int]], names: Sequence[Me
         else:
             verb = _verb_in(text, low, max(low, start - 1), last=True)  # the one nearest the quote
             if verb is not None:
-                speaker = _speaker_at(text, names, low, verb, max(low, start - 1), after_verb=False)
+                speaker = (_speaker_at(text, names, low, verb, max(low, start - 1), after_verb=False)
+                           or (None if verb.group().lower() in ADDRESSING_VERBS
+                               else _named_last(text, names, verb.end(), max(low, start - 1))))
         quote = Quote(start, end, speaker, verb.group() if verb else None, partial)
         if verb is None:
             if quotes and _continues(text, quotes[-1], start):
@@ -508,6 +526,21 @@ def attribute_quotes(text: str, spans: list[tuple[int, int]], names: Sequence[Me
         if current.speaker is None and following.speaker and not text[current.end:following.start].strip("\"“” \n"):
             quotes[index] = Quote(current.start, current.end, following.speaker, current.verb, current.partial)
     return quotes
+
+
+# Verbs whose object is the one spoken to ("told Ms Sturgeon:"), not the speaker.
+ADDRESSING_VERBS = frozenset({"tell", "tells", "told", "telling", "ask", "asks", "asked", "asking", "urge", "urges",
+                              "urged", "warn", "warns", "warned", "remind", "reminds", "reminded"})
+
+
+def _named_last(text: str, names: Sequence[Mention], start: int, end: int) -> str | None:
+    """The speaker named between a verb and its quote when nothing else is there but titles
+    ("Observes Mr Hadi: "...", "said chief executive Tom Glocer: "...")."""
+    named = [name for name in names if start <= name.start_char and name.end_char <= end
+             and name.label in SPEAKER_LABELS]
+    if not named or text[named[-1].end_char:end].strip(" :,") or re.search(r"[^\w\s.'’-]", text[start:named[-1].start_char]):
+        return None
+    return named[-1].canonical
 
 
 # Words that open the subject of an attribution after a quote (", the spokesman said").
@@ -575,8 +608,11 @@ def _subject_token(verb):
     for _ in range(4):
         for child in verb.children:
             if child.dep_ in ("nsubj", "nsubjpass"):
-                return child
-        if verb.dep_ in ("advcl", "xcomp", "conj", "acl", "pcomp", "prep") and verb.head is not verb:
+                # "the Brazilian economy, which could grow by 4.5%": the noun "which" stands for
+                return verb.head if child.tag_ in ("WDT", "WP") and verb.dep_ == "relcl" else child
+        if (verb.dep_ == "relcl" or verb.dep_ == "acl" and verb.tag_ in ("VBG", "VBN")) and _nominal(verb.head):
+            return verb.head  # "a steel mill sold to a consortium for $800m", "Atticus Capital, holding 2%"
+        if verb.dep_ in ("advcl", "xcomp", "conj", "acl", "pcomp", "prep", "acomp") and verb.head is not verb:
             verb = verb.head  # "The firm gained protection after revealing debts"
         else:
             return None
@@ -671,6 +707,9 @@ def measured_phrase(sentence, start: int, end: int, quantities: Sequence[tuple[i
             if _nominal(owner) and not in_a_quantity(owner):
                 noun, changes = owner, owner.lower_ in CHANGE_NOUNS or preposition.lower_ in ("to", "from", "by")
             elif owner.tag_.startswith("VB"):
+                if owner.dep_ == "prep" and owner.tag_ == "VBG" and owner.head.tag_.startswith("VB"):
+                    # a participle as preposition: "fell 2.8%, following a fall of 0.6%"
+                    return _verb_phrase(owner.head, token, start, end, in_a_quantity)
                 return _verb_phrase(owner, token, start, end, in_a_quantity)
             else:
                 token = owner
@@ -722,12 +761,18 @@ def _holder(token, start: int, end: int) -> str | None:
         return None
     if not any(child.dep_ == "prep" and child.lower_ == "of" for child in token.children):
         return None
-    subject = _subject_token(verb)
-    if subject is None and verb.dep_ == "acl":  # "Atticus Capital, holding 2% of ..."
-        subject = verb.head
-    if subject is None or subject.tag_ in ("PRP", "WDT") or any(start <= t.idx < end for t in subject.subtree):
+    subject = _subject_token(verb)  # for "holding", the noun it hangs from
+    if subject is None or subject.tag_ in ("PRP", "WDT") or _holds(subject, start, end):
         return None
     return _phrase(subject, -1, -1)
+
+
+def _holds(noun, start: int, end: int) -> bool:
+    """True when the quantity at [start, end) is part of the noun's phrase, not of a clause
+    about it ("the Brazilian economy, which could grow by 4.5%")."""
+    clauses = [child for child in noun.children if child.dep_ in ("relcl", "acl")]
+    return any(start <= token.idx < end and not any(token in clause.subtree for clause in clauses)
+               for token in noun.subtree)
 
 
 NOMINAL_DEPS = frozenset({"nsubj", "nsubjpass", "dobj", "pobj", "attr", "appos", "dative", "oprd"})
@@ -759,10 +804,18 @@ def _change_phrase(noun, start: int, end: int) -> str | None:
     """A noun of change with what changes: "a 52% rise in profits for the year", "a 53% pay
     rise"; None for a bare one ("rose by a 5% increase")."""
     for child in noun.children:
-        if (child.dep_ == "prep" and child.lower_ in ("in", "of") or child.dep_ == "compound") and \
-                not any(start <= token.idx < end for token in child.subtree):
+        if (child.dep_ == "prep" and child.lower_ in ("in", "of") and not _is_time(child) or child.dep_ == "compound"
+                or child.dep_ == "poss" and child.tag_ != "PRP$" and child.lower_ not in DATE_WORDS) \
+                and not any(start <= token.idx < end for token in child.subtree):
             return _phrase(noun, start, end)
     return None
+
+
+def _is_time(preposition) -> bool:
+    """True when the preposition's object is a time ("in December", "in the July to September
+    period", "in 2004"): when a change happened, not what changed."""
+    return any(noun.dep_ == "pobj" and (noun.lower_ in DATE_WORDS or noun.like_num and len(noun.text) == 4)
+               for noun in preposition.children)
 
 
 def _of_phrase(token, start: int, end: int) -> str | None:
@@ -812,7 +865,7 @@ def _verb_phrase(verb, quantity, start: int, end: int, in_a_quantity) -> str | N
                     child.lower_ not in ("more", "less", "most", "much"):
                 return _phrase(child, -1, -1)
     subject = _subject_token(verb)
-    if subject is None or any(start <= token.idx < end for token in subject.subtree):
+    if subject is None or _holds(subject, start, end):
         return None
     return _phrase(subject, -1, -1)
 

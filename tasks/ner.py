@@ -6,8 +6,8 @@ light main module (flows/__main__.py) only, so each is ready in about 1.5 s inst
 
 A mention is the name (`name_span`): the model's span is cut to its first line, without a
 leading "the", a possessive or edge punctuation, and for a PERSON without titles ("Ms Lomax"
--> "Lomax"), a heading in capitals before it, or what follows a spaced dash or the name
-("Cameron 87").
+-> "Lomax"), a heading in capitals before it, what follows a spaced dash or the name
+("Cameron 87"), or a sentence's full stop ("said Norbert Ore.").
 
 Canonical names (within one document; no cross-document linking to a knowledge base):
 - Every mention is normalised: leading "the", trailing possessive "'s", surrounding quotes and
@@ -28,7 +28,8 @@ One person, one label in a document (`consistent_people`): once a person is name
 "Mr Blair", "Blair's") are PERSON too, where the model gave them another label (also when two
 full names share the word: it is a person's either way), and the later occurrences of the last
 word that the model missed become PERSON mentions (case-sensitive, on word boundaries, never
-inside another mention). `label_source` says how each label was decided: `model` (spaCy's),
+inside another mention). Before that, a name after a personal title ("Mr Toshitsune" tagged
+PRODUCT) is a PERSON (`titled_people`). `label_source` says how each label was decided: `model` (spaCy's),
 `document` (the document's full name), `rule` (a personal title, or a missed name found again).
 
 Places get their country's code (tasks/places.py).
@@ -252,16 +253,19 @@ LEADING_JUNK = re.compile(r"^[\s\"“”'‘’(\[,;:/*•·–—-]+")
 TRAILING_JUNK = re.compile(r"[\s\"“”'‘’\[\],;:/*•·–—-]+$")
 # A player's minute or a score after a name in sports reports ("Cameron 87", "Grady 29").
 TRAILING_NUMBER = re.compile(r"\s+\d+$")
+SENTENCE_STOP = re.compile(r"(?<=[a-z]{2})\.$")
 
 
 def name_span(span: Span) -> Span | None:
     """The span cut to the name it holds, as the hand-labelled set and OntoNotes mark names:
     the first line only; no leading "the", possessive ("Van Gogh's" -> "Van Gogh"), edge
     punctuation or space; for a PERSON, no leading titles ("Ms Lomax" -> "Lomax") and nothing
-    after a spaced dash or a trailing number ("Cameron 87"). None when nothing is left."""
+    after a spaced dash, a trailing number ("Cameron 87") or a sentence's full stop ("Ore."). None
+    when nothing is left."""
     text = span.text.split("\n")[0]
     if span.label == "PERSON":
-        text = TRAILING_NUMBER.sub("", re.split(r"\s[-–—]\s", text)[0])
+        # a sentence's full stop taken in ("said chairman Norbert Ore.") goes; an initial's stays ("Jr.")
+        text = SENTENCE_STOP.sub("", TRAILING_NUMBER.sub("", re.split(r"\s[-–—]\s", text)[0]))
     start = span.start
     while True:
         cut = LEADING_ARTICLE.match(text) or LEADING_JUNK.match(text)
@@ -340,6 +344,36 @@ def consistent_people(text: str, spans: list[Span]) -> list[Span]:
                 found.append(Span(start, end, name, "PERSON", "rule"))
                 insort(taken, (start, end))
     return sorted(relabelled + found, key=lambda span: span.start)
+
+
+# A personal title before capitalised words: a person's name, whatever the model made of it
+# ("Mr Toshitsune" as a PRODUCT, "Dr Vancheshwar" missed). Not "Miss" ("Miss World").
+TITLED_NAME = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Prof|Professor|Sir|Lord|Lady|Dame)\.? "
+                         r"((?:[A-Z][a-z]+(?:[A-Z][a-z]+)?(?:['’-][A-Z][a-z]+)*)(?: [A-Z][a-z]+(?:[A-Z][a-z]+)?(?:['’-][A-Z][a-z]+)*){0,2})\b(?!-?\w)")
+# Words after "Lord" that make an office, not a name ("Lord Chief Justice", "Lord Chancellor").
+OFFICE_WORDS = frozenset({"chief", "justice", "provost", "advocate", "lieutenant", "speaker", "privy", "high"})
+
+
+def titled_people(text: str, spans: list[Span]) -> list[Span]:
+    """The document's mentions with every name after a personal title a PERSON (`rule`): a
+    model span inside the name with another label is relabelled, a name with no span becomes
+    a mention; a span reaching beyond the name is left as the model made it. Sorted by position."""
+    starts = [span.start for span in spans]
+    kept, found = list(spans), []
+    for match in TITLED_NAME.finditer(text):
+        start, end = match.span(1)
+        if any(is_title(word) or word.lower() in OFFICE_WORDS for word in match.group(1).split()):
+            continue
+        first = bisect_right(starts, match.start()) - 1
+        overlapping = [index for index in range(max(first, 0), len(spans))
+                       if spans[index].start < end and spans[index].end > match.start()]
+        if any(spans[index].label == "PERSON" or spans[index].start < start or spans[index].end > end
+               for index in overlapping):
+            continue
+        for index in overlapping:
+            kept[index] = None
+        found.append(Span(start, end, match.group(1), "PERSON", "rule"))
+    return sorted([span for span in kept if span is not None] + found, key=lambda span: span.start)
 
 
 def _overlaps_taken(taken: list[tuple[int, int]], start: int, end: int) -> bool:
@@ -494,7 +528,7 @@ def document_mentions(doc_id: str, text: str, pieces: list[Piece], sentences: li
                     spans.append(Span(start, end, mention, label, "model" if label == ent.label_ else "rule"))
     spans = [replace(named, text=named_text[named.start:named.end])
              for span in sorted(spans, key=lambda span: span.start) if (named := name_span(span))]
-    spans = consistent_short_forms(named_text, consistent_people(named_text, spans))
+    spans = consistent_short_forms(named_text, consistent_people(named_text, titled_people(named_text, spans)))
     names = canonical_names([(span.text, span.label) for span in spans])
     codes = country_codes([(name, span.label) for span, name in zip(spans, names)])
     return [

@@ -130,6 +130,20 @@ ATTRIBUTION_CASES = [
     ('What matters is the content, said Mr Thomas.\n\n"If in doubt, retain. That is the principle we keep."',
      [("Mr Thomas", "PERSON", "Richard Thomas")],
      [("If in doubt, retain. That is the principle we keep.", "Richard Thomas", None, False)]),
+    # a verb before its speaker before the quote; but the one told is no speaker
+    ('Iraq votes. Observes Mr Hadi: "Life goes on."', [("Hadi", "PERSON", "Radwan Hadi")],
+     [("Life goes on.", "Radwan Hadi", "Observes", False)]),
+    ('The panel told Nicola Sturgeon: "It is wrong."',
+     [("Nicola Sturgeon", "PERSON", "Nicola Sturgeon")], [("It is wrong.", None, "told", False)]),
+    # "the committee": the organisation named before whose name holds the noun
+    ('The Commons science committee met Lord Sainsbury. "It is hard to see progress," the committee said.',
+     [("Commons science committee", "ORG", "Commons science committee"), ("Sainsbury", "PERSON", "Lord Sainsbury")],
+     [("It is hard to see progress,", "Commons science committee", "said", False)]),
+    # the person who opens a sentence after an opening phrase is its subject
+    ('Mr Toshitsune is 101.\n\nOn the outskirts of Kyoto, 83-year-old Yuji Shimizu plays golf.\n\n'
+     '"The food has improved," he remarks.',
+     [("Toshitsune", "PERSON", "Torao Toshitsune"), ("Yuji Shimizu", "PERSON", "Yuji Shimizu")],
+     [("The food has improved,", "Yuji Shimizu", "remarks", False)]),
     # one word in quotation marks is a term, even after a verb of attribution
     ('Suga assured Bach that Japan is "determined" to host the Games.', [("Suga", "PERSON", "Yoshihide Suga")], []),
 ]
@@ -189,6 +203,23 @@ QUANTITY_CASES = [
      "Shares in Cairn Energy", None),
     ("Heineken saw its annual profits drop 33% and warned that earnings may also slide.", "33%",
      "its annual profits", None),
+    # a rate or an average of the amount is the amount: what it measures is the verb's
+    ("The economy expanded at an annual rate of 3.7% in the July to September period, the Commerce Department said.",
+     "3.7%", "The economy", "Commerce Department"),
+    ("According to the INSEE, car sales fell 2.8% in January, following a fall of 0.6% in December.", "0.6%",
+     "car sales", "INSEE"),
+    ("Prices are now well above 2004's average of $41.48.", "$41.48", "2004's average", None),
+    # a day that owns the change says when, not what
+    ("Reports of deadlocked talks sent Fiat shares down 1.2% on Tuesday, after Monday's 4% gain on hopes of a payoff.",
+     "4%", "Fiat shares", None),
+    # the subject of the verb that "likely" hangs from
+    ("Growth is likely to peak this year at just under 2%.", "2%", "Growth", None),
+    # the noun a relative clause or a participle is about; not the noun of an infinitive's purpose
+    ("The rally reflects optimism about the Brazilian economy, which could grow by as much as 4.5% in 2004.", "4.5%",
+     "the Brazilian economy", None),
+    ("Atticus Capital, holding 2% of Deutsche Boerse, wants it to buy back its own shares.", "2%",
+     "Atticus Capital", None),
+    ("A shareholder has taken legal action to halt a $6.75bn buyout by Verizon.", "$6.75bn", "buyout by Verizon", None),
 ]
 
 

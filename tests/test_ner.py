@@ -13,7 +13,7 @@ from tasks.clean import clean_text
 from tests.conftest import REPO, load_bench_script
 from tasks.ner import (
     EXCLUDED_COMPONENTS, MAX_CHUNK_CHARS, PARSER_COMPONENTS, Span, canonical_names, consistent_people, extract_entities, is_noise, load_nlp,
-    capitals_runs, consistent_short_forms, name_span, restored_case, restored_windows, text_chunks,
+    capitals_runs, consistent_short_forms, name_span, restored_case, restored_windows, text_chunks, titled_people,
 )
 from tasks.settings import SPACY_MODEL, corpora_dir
 
@@ -218,6 +218,8 @@ def test_the_entity_scorer_counts_typed_exact_spans(gold, predicted, tp, fp, fn)
     ("BBC Radio 4", "ORG", "BBC Radio 4"),  # a number in an ORG's name stays
     ("PyeongChang 2018", "ORG", "PyeongChang 2018"),
     ("the U.S.", "GPE", "U.S."),  # a final full stop may be the name's
+    ("Norbert Ore.", "PERSON", "Norbert Ore"),  # a sentence's is not
+    ("Hank Williams Jr.", "PERSON", "Hank Williams Jr."),
     ("“Xinhua", "ORG", "Xinhua"),
     ("Mr", "PERSON", "Mr"),  # a title alone is left as it is
     ("JK Rowling", "PERSON", "JK Rowling"),  # short capitals are initials, not a heading
@@ -231,6 +233,24 @@ def test_a_mention_is_cut_to_the_name_it_holds(mention: str, label: str, name: s
         assert span is None
     else:
         assert (span.text, text[span.start:span.end]) == (name, name)
+
+
+@pytest.mark.parametrize(("text", "model", "expected"), [
+    # a name after a personal title that the model missed, or read as something else
+    ("A spokesman, Dr Vancheshwar, told the BBC.", [("BBC", "ORG")],
+     [("Vancheshwar", "PERSON", "rule"), ("BBC", "ORG", "model")]),
+    ("Mr Toshitsune wants to outlive everyone.", [("Toshitsune", "PRODUCT")], [("Toshitsune", "PERSON", "rule")]),
+    ("Observes Mr Hadi's friend.", [], [("Hadi", "PERSON", "rule")]),
+    # the model's person, or a span reaching beyond the name, is left alone
+    ("Mr Hadi spoke.", [("Hadi", "PERSON")], [("Hadi", "PERSON", "model")]),
+    ("Lord Dubs' Succession Bill", [("Dubs' Succession Bill", "LAW")], [("Dubs' Succession Bill", "LAW", "model")]),
+    # offices, and "Miss World", are no names
+    ("The Lord Chief Justice and the Lord Chancellor met Miss World.", [], []),
+])
+def test_a_name_after_a_personal_title_is_a_person(text: str, model: list, expected: list):
+    found = titled_people(text, _spans(text, *model))
+    assert [(span.text, span.label, span.label_source) for span in found] == expected
+    assert all(text[span.start:span.end] == span.text for span in found)
 
 
 def _spans(text: str, *marked: tuple[str, str] | tuple[str, str, int]) -> list[Span]:
