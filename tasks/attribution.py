@@ -67,7 +67,8 @@ NOT_PEOPLE = frozenset({"report", "study", "statement", "survey", "figures", "da
 CHANGE_NOUNS = frozenset({"rise", "rises", "fall", "falls", "increase", "increases", "decrease", "drop", "decline",
                           "jump", "gain", "gains", "growth", "cut", "cuts", "reduction", "surge", "slump", "climb",
                           "boost", "hike", "slide", "dip", "improvement", "total", "sum", "amount", "level", "figure", "rate",
-                          "average"})
+                          "average", "forecast", "forecasts", "estimate", "estimates", "prediction", "predictions",
+                          "expectation", "expectations"})
 # What a sum is bid or paid "for" and raised "from" is what it measures.
 BIDDING_VERBS = frozenset("pay pays paid paying offer offers offered offering bid bids bidding".split())
 RAISING_VERBS = frozenset("raise raises raised raising".split())
@@ -94,6 +95,7 @@ HOLDING_VERBS = frozenset("""
 own owns owned owning hold holds held holding have has had having control controls controlled is are was were be
 been being represent represents represented account accounts accounted make makes made
 """.split())
+PERCENT_WORDS = frozenset({"%", "percent", "cent"})
 # Words of time that a quantity hangs from in the parse ("4.9 percent year on year").
 TIME_NOUNS = frozenset({"year", "years", "month", "months", "quarter", "quarters", "week", "weeks", "day", "days",
                         "annually", "yearly", "period", "periods"})
@@ -701,6 +703,12 @@ def measured_phrase(sentence, start: int, end: int, quantities: Sequence[tuple[i
             continue
         if token.lower_ in CHANGE_NOUNS and dep == "appos":  # "1,493 trains, an increase of 49.1%"
             return _phrase(head, start, end)
+        if dep == "appos" and _nominal(head) and head.tag_.startswith("NN") and in_a_quantity(token) \
+                and token.lower_ not in PERCENT_WORDS:
+            return _phrase(head, start, end)  # "started to pay dividends - $53m in 2000"
+        sum_of = in_a_quantity(token) and _sum_of(token, start, end)
+        if sum_of:
+            return sum_of
         noun = None  # the noun the quantity hangs from, and whether it is one of change
         if dep == "pobj":
             preposition, owner = head, head.head
@@ -733,6 +741,21 @@ def measured_phrase(sentence, start: int, end: int, quantities: Sequence[tuple[i
         if head.tag_.startswith("VB") or head.dep_ == "ROOT":
             return _verb_phrase(head, token, start, end, in_a_quantity)
         token = head
+    return None
+
+
+def _sum_of(quantity, start: int, end: int) -> str | None:
+    """What a sum of money (a token of it) is "of" or "worth of" ("$15bn of shares", "22.5bn
+    yuan ($2.7bn) worth of shares"); not a percentage's, whose "of" is the whole it is a share of."""
+    if quantity.lower_ in PERCENT_WORDS:
+        return None
+    worth = [child for child in quantity.children if child.lower_ == "worth"]
+    for owner in [quantity, *worth]:
+        # right after it: not an "of" the parser hung on it from further on ("$41bn - or 40% of")
+        if owner.i + 1 < len(owner.doc) and owner.doc[owner.i + 1].lower_ == "of":
+            measured = _of_phrase(owner, start, end)
+            if measured:
+                return measured
     return None
 
 

@@ -220,6 +220,15 @@ QUANTITY_CASES = [
     ("Atticus Capital, holding 2% of Deutsche Boerse, wants it to buy back its own shares.", "2%",
      "Atticus Capital", None),
     ("A shareholder has taken legal action to halt a $6.75bn buyout by Verizon.", "$6.75bn", "buyout by Verizon", None),
+    # a forecast or an estimate is the amount: what it measures is what it is compared with
+    ("According to INSEE, growth for the three months to December was 0.7%, ahead of the 0.6% forecast.", "0.6%",
+     "growth for the three months to December", "INSEE"),
+    # what a sum of money is "of" or "worth of", or the noun it stands beside; a share's "of" is its whole
+    ("The deal will be financed with $15bn of shares as well as a special dividend.", "$15bn", "shares", None),
+    ("The firm had been expected to offer 22.5bn yuan ($2.7bn) worth of shares to investors.", "$2.7bn", "shares", None),
+    ("Sibneft started to pay dividends - $53m in 2000 - and closed its subsidiaries.", "$53m", "dividends", None),
+    ("By 18 February, creditors holding $41bn - or 40% of the total debt - had accepted the offer.", "$41bn",
+     "creditors", None),
 ]
 
 
