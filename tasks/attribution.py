@@ -41,8 +41,8 @@ admit admits admitted write writes wrote continue continues continued comment co
 suggests suggested believe believes believed announce announces announced report reports reported quoted
 acknowledge acknowledged declare declares declared observe observed stated insisting urged urges describe
 described describes tweeted tweets assure assures assured recall recalls recalled remark remarks remarked
-concede concedes conceded remember remembers remembered observes
-""".split())
+concede concedes conceded remember remembers remembered observes respond responds responded
+""".split()) | {"point out", "points out", "pointed out"}
 # Verbs that attribute a figure: saying it, and the ways a source publishes one ("the company
 # posted a loss", "figures show", "the IMF forecast").
 REPORTING_VERBS = (QUOTING_VERBS - {"ask", "asks", "asked", "agree", "agrees", "agreed", "call", "calls", "called",
@@ -340,6 +340,10 @@ def _last_person_before(text: str, names: Sequence[Mention], offset: int, gender
     return before[-1].canonical if before else None
 
 
+THE_BEFORE = re.compile(r"\b[Tt]he\s+$")
+PERSON_NOUN_AFTER = re.compile(r"\s+(?:executive|boss|chief|official|minister|economist|analyst|chairman|chairwoman|"
+                               r"director|leader|president|founder|manager|head|coach|player|striker|star|singer|"
+                               r"actor|secretary|governor)\b")
 IN_RELATIVE_CLAUSE = re.compile(r",\s*(?:which|who|whose)\b[^,]*$")
 MODIFIES_A_NOUN = re.compile(r"\s+[a-z]")
 
@@ -362,8 +366,11 @@ def _named_in(text: str, names: Sequence[Mention], start: int, end: int, nearest
         return next((name for name in people if " " in name.text.strip()), people[0]).canonical
     for label in SPEAKER_LABELS[1:]:
         for name in inside:
-            # a place that modifies a noun is no speaker ("the US company said")
-            if name.label == label and not (label == "GPE" and MODIFIES_A_NOUN.match(text, name.end_char)):
+            # a place that modifies a noun is no speaker ("the US company said"), nor an
+            # organisation that says which person spoke ("the Porsche executive said")
+            if name.label == label and not (label == "GPE" and MODIFIES_A_NOUN.match(text, name.end_char)) \
+                    and not (THE_BEFORE.search(text, max(0, name.start_char - 5), name.start_char)
+                             and PERSON_NOUN_AFTER.match(text, name.end_char)):
                 return name.canonical
     return None
 
@@ -460,7 +467,8 @@ def _sentence_bounds_around(text: str, start: int, end: int) -> tuple[int, int]:
     return low, after.start() if after else high_limit
 
 
-ATTRIBUTION_VERB = re.compile(r"\b(?:according to|[A-Za-z]+(?:-[A-Za-z]+)*)\b", re.IGNORECASE)  # not "so-called"
+# (not "so-called")
+ATTRIBUTION_VERB = re.compile(r"\b(?:according to|points? out|pointed out|[A-Za-z]+(?:-[A-Za-z]+)*)\b", re.IGNORECASE)
 
 
 def _verb_in(text: str, start: int, end: int, last: bool = False) -> re.Match | None:

@@ -144,6 +144,17 @@ ATTRIBUTION_CASES = [
      '"The food has improved," he remarks.',
      [("Toshitsune", "PERSON", "Torao Toshitsune"), ("Yuji Shimizu", "PERSON", "Yuji Shimizu")],
      [("The food has improved,", "Yuji Shimizu", "remarks", False)]),
+    # "the Porsche executive" is a person, the one named before; "a Pentagon spokesman" speaks for the Pentagon
+    ('"It will change," Zhao Jiawei explained. Firms must see that "customers want more," the Porsche '
+     'executive said. A Pentagon spokesman said Esper "has no plans to resign."',
+     [("Zhao Jiawei", "PERSON", "Zhao Jiawei"), ("Porsche", "ORG", "Porsche"), ("Pentagon", "ORG", "Pentagon")],
+     [("It will change,", "Zhao Jiawei", "explained", False), ("customers want more,", "Zhao Jiawei", "said", True),
+      ("has no plans to resign.", "Pentagon", "said", True)]),
+    # "points out" and "responded" attribute
+    ('Engineers work there, Mr Hadi points out. "These guys are trying to work."', [("Hadi", "PERSON", "Radwan Hadi")],
+     [("These guys are trying to work.", "Radwan Hadi", None, False)]),
+    ('Mr Fox responded by accusing the prime minister of "hiding away from scrutiny".', [("Fox", "PERSON", "Liam Fox")],
+     [("hiding away from scrutiny", "Liam Fox", "responded", True)]),
     # one word in quotation marks is a term, even after a verb of attribution
     ('Suga assured Bach that Japan is "determined" to host the Games.', [("Suga", "PERSON", "Yoshihide Suga")], []),
 ]
