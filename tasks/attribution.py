@@ -84,6 +84,10 @@ PAYING_VERBS = BIDDING_VERBS | INVESTING_VERBS | frozenset("""
 sue sues sued suing fine fines fined fining seek seeks sought seeking demand demands demanded demanding owe owes
 owed owing
 """.split())
+# Verbs in which a sum is the subject and goes "for" or "on" something ("£5m was spent on roads").
+ALLOCATED_VERBS = frozenset("""
+earmark earmarked allocate allocated set spend spent invest invested budget budgeted pay paid raise raised
+""".split())
 # Verbs whose object is what a source expects ("ECLAC forecasts growth of 4%"): the object is
 # what the amount measures, the subject who said it.
 FORECASTING_VERBS = frozenset("""
@@ -712,7 +716,7 @@ def measured_phrase(sentence, start: int, end: int, quantities: Sequence[tuple[i
         if token.lower_ in CHANGE_NOUNS and dep == "appos":  # "1,493 trains, an increase of 49.1%"
             return _phrase(head, start, end)
         if dep == "appos" and _nominal(head) and head.tag_.startswith("NN") and in_a_quantity(token) \
-                and token.lower_ not in PERCENT_WORDS:
+                and token.lower_ not in PERCENT_WORDS and not any(child.dep_ == "nummod" for child in head.children):
             return _phrase(head, start, end)  # "started to pay dividends - $53m in 2000"
         sum_of = in_a_quantity(token) and _sum_of(token, start, end)
         if sum_of:
@@ -720,6 +724,9 @@ def measured_phrase(sentence, start: int, end: int, quantities: Sequence[tuple[i
         noun = None  # the noun the quantity hangs from, and whether it is one of change
         if dep == "pobj":
             preposition, owner = head, head.head
+            if owner.lower_ in COMPARATIVES:  # "rise from less than 5bn euros"
+                token = owner
+                continue
             if _nominal(owner) and not in_a_quantity(owner):
                 noun, changes = owner, owner.lower_ in CHANGE_NOUNS or preposition.lower_ in ("to", "from", "by")
             elif owner.tag_.startswith("VB"):
@@ -896,6 +903,9 @@ def _verb_phrase(verb, quantity, start: int, end: int, in_a_quantity) -> str | N
                     child.lower_ not in ("more", "less", "most", "much"):
                 return _phrase(child, -1, -1)
     subject = _subject_token(verb)
+    if subject is not None and _holds(subject, start, end) and verb.lower_ in ALLOCATED_VERBS:
+        # "A total of 24.2 trillion pesos is earmarked for subsidies": what the sum goes to
+        return _prep_object(verb, "for", quantity, start, end) or _prep_object(verb, "on", quantity, start, end)
     if subject is None or _holds(subject, start, end):
         return None
     return _phrase(subject, -1, -1)
@@ -924,7 +934,7 @@ def _object_of_the_clause(obj, quantity) -> bool:
 def _phrase(head, start: int, end: int) -> str | None:
     """The text of `head`'s phrase without clauses, asides or the quantity itself."""
     kept = _kept_tokens(head, start, end)
-    if not kept or all(token.tag_ in ("PRP", "DT", "EX", "WDT") for token in kept):
+    if not kept or all(token.tag_ in ("PRP", "DT", "EX", "WDT", "WP") for token in kept):
         return None
     kept = kept[:MAX_SUBJECT_WORDS] if kept[0] is head or kept.index(head) < MAX_SUBJECT_WORDS else kept
     words = []

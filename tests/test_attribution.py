@@ -240,6 +240,13 @@ QUANTITY_CASES = [
     ("Sibneft started to pay dividends - $53m in 2000 - and closed its subsidiaries.", "$53m", "dividends", None),
     ("By 18 February, creditors holding $41bn - or 40% of the total debt - had accepted the offer.", "$41bn",
      "creditors", None),
+    # a sum that is the subject of a passive verb of spending measures what it goes "for" or "on"
+    ("A total of 24.2 trillion pesos ($10.2bn) is earmarked for subsidies for the poor, the department said.",
+     "$10.2bn", "subsidies for the poor", None),
+    ("About £5m was spent on new roads last year.", "£5m", "new roads", None),
+    # what a comparative stands for is no subject ("less than 5bn euros")
+    ("Its contribution would rise from less than 5bn euros in 2014 to almost 9bn euros in 2025.", "5bn euros",
+     "Its contribution", None),
 ]
 
 
