@@ -51,7 +51,7 @@ REPORTING_VERBS = (QUOTING_VERBS - {"ask", "asks", "asked", "agree", "agrees", "
 forecasted forecasting predict predicting estimate estimates estimated announcing reporting post posts posted
 posting show shows showed shown project projects projected expects expected state states blame blames blamed
 reiterate reiterates reiterated reiterating revealing indicate indicates indicated disclose discloses disclosed
-confirm confirms confirmed
+confirm confirms confirmed showing projecting estimating expecting
 """.split())
 PERSON_PRONOUNS = frozenset({"he", "she", "him", "her"})
 ORG_PRONOUNS = frozenset({"it", "its"})

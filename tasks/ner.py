@@ -213,7 +213,7 @@ def canonical_names(mentions: list[tuple[str, str]]) -> list[str]:
                                                       if part_of_name(name, full)})):
             name = named_most(matches) or name
         elif label in SHORT_FORM_LABELS and ACRONYM.match(name):
-            acronym = name.replace(".", "")
+            acronym = name.replace(".", "").replace("&", "")  # "B&B": Bradford & Bingley
             spelled = {long for long, long_label in long_names if long_label == label and initials(long) == acronym}
             name = spelled.pop() if len(spelled) == 1 else ORG_ALIASES.get(acronym, name) if label == "ORG" else name
         elif label in ("GPE", "LOC"):

@@ -244,6 +244,11 @@ QUANTITY_CASES = [
     ("A total of 24.2 trillion pesos ($10.2bn) is earmarked for subsidies for the poor, the department said.",
      "$10.2bn", "subsidies for the poor", None),
     ("About £5m was spent on new roads last year.", "£5m", "new roads", None),
+    # participles of reporting verbs attribute too
+    ("Bush will point to Commerce Department figures showing that consumer spending grew at 4.6% in the quarter.",
+     "4.6%", "consumer spending", "Commerce Department"),
+    ("Carlsberg is more optimistic than Heineken, projecting a 15% rise in net profits for the year.", "15%",
+     "rise in net profits for the year", "Carlsberg"),
     # what a comparative stands for is no subject ("less than 5bn euros")
     ("Its contribution would rise from less than 5bn euros in 2014 to almost 9bn euros in 2025.", "5bn euros",
      "Its contribution", None),

@@ -40,6 +40,7 @@ from tasks.settings import SPACY_MODEL, corpora_dir
         ([("the World Intellectual Property Organization", "ORG"), ("WIPO", "ORG")],
          ["World Intellectual Property Organization"] * 2),
         ([("ASEAN", "ORG")], ["Association of Southeast Asian Nations"]),
+        ([("Bradford & Bingley", "ORG"), ("B&B", "ORG")], ["Bradford & Bingley"] * 2),  # "&" spells no initial
         ([("the Bank of England's", "ORG")], ["Bank of England"]),
         ([("U.S.", "GPE"), ("the United States", "GPE"), ("America", "GPE"), ("US", "GPE")], ["United States"] * 4),
         ([("UK", "GPE"), ("Britain", "GPE"), ("the United Kingdom", "GPE")], ["United Kingdom"] * 3),
