@@ -286,6 +286,8 @@ def _genders(text: str, names: Sequence[Mention]) -> dict[str, str]:
 SPOKESPERSON_FOR = re.compile(r"\bspokes(man|woman|person)\s+(?:for|at|of)\s+(?:the\s+)?$", re.IGNORECASE)
 SPOKESPERSON_AFTER = re.compile(r"(?:'s|’s)?\s+spokes(man|woman|person)\b", re.IGNORECASE)
 SPOKESPERSON_GENDERS = {"man": "m", "woman": "f", "person": None}
+# A body's spokesperson named by the body's noun: "an executive spokeswoman", "the council's spokesperson".
+SPOKESPERSON_OF_A_BODY = re.compile(r"\b(?:[Aa]n?|[Tt]he|[Ii]ts)\s+([a-z]+)(?:['’]s)?\s+spokes(man|woman|person)\b")
 
 
 def _spokespeople(text: str, names: Sequence[Mention]) -> list[tuple[Mention, str | None, int]]:
@@ -299,6 +301,10 @@ def _spokespeople(text: str, names: Sequence[Mention]) -> list[tuple[Mention, st
             found.append((name, SPOKESPERSON_GENDERS[before.group(1).lower()], name.end_char))
         elif after := SPOKESPERSON_AFTER.match(text, name.end_char):
             found.append((name, SPOKESPERSON_GENDERS[after.group(1).lower()], after.end()))
+    for described in SPOKESPERSON_OF_A_BODY.finditer(text):  # "an executive spokeswoman", "the council's spokesperson"
+        body = _body_named_by(names, described.start(), described.group(1))
+        if body is not None:
+            found.append((body, SPOKESPERSON_GENDERS[described.group(2).lower()], described.end()))
     return found
 
 
@@ -331,7 +337,7 @@ def _last_person_before(text: str, names: Sequence[Mention], offset: int, gender
     recent = [name for name in before if name.start_char >= offset - SPEAKER_WINDOW_CHARS]
     speakers = [(name, name.end_char) for name in recent] + [
         (name, end) for name, spokesperson, end in _spokespeople(text, names)
-        if offset - SPEAKER_WINDOW_CHARS <= name.start_char and end <= offset and spokesperson in (None, gender)]
+        if offset - SPEAKER_WINDOW_CHARS <= end <= offset and spokesperson in (None, gender)]
     for name, end in sorted(speakers, key=lambda speaker: speaker[1], reverse=True):
         if _spoke(text, name, end):
             return name.canonical
@@ -349,7 +355,7 @@ PERSON_NOUN_AFTER = re.compile(r"\s+(?:executive|boss|chief|official|minister|ec
                                r"director|leader|president|founder|manager|head|coach|player|striker|star|singer|"
                                r"actor|secretary|governor)\b")
 IN_RELATIVE_CLAUSE = re.compile(r",\s*(?:which|who|whose)\b[^,]*$")
-MODIFIES_A_NOUN = re.compile(r"\s+[a-z]")
+MODIFIES_A_NOUN = re.compile(r"(?:['’]s)?\s+[a-z]")  # "the US company", "the UK's financial watchdog"
 
 
 def _named_in(text: str, names: Sequence[Mention], start: int, end: int, nearest_last: bool = False) -> str | None:
@@ -405,8 +411,12 @@ def _referent(span: str, names: Sequence[Mention], offset: int, text: str) -> st
     # QCA", a name the model missed), also after the sentence's opening ("In his speech, the
     # governor stressed")
     description = DESCRIPTION.search(span)
-    if description and (body := _named_by_its_noun(names, offset, description.group(1).split()[-1])):
-        return body  # "the committee": the Commons education select committee named before
+    if description and (body := _body_named_by(names, offset, description.group(1).split()[-1])):
+        return body.canonical  # "the committee": the Commons education select committee named before
+    spokesperson = SPOKESPERSON_OF_A_BODY.search(span)
+    if spokesperson and spokesperson.end() == len(span.rstrip(" ,")):  # "the council's spokesperson said"
+        body = _body_named_by(names, offset, spokesperson.group(1))
+        return body.canonical if body else None
     if description and description.group(1).split()[-1] not in NOT_PEOPLE:
         return _titled(text, names, offset, description.group(1).split()) or _last_person_before(text, names, offset)
     if len(words) == 1 and words[0][0].isupper():  # "said Jan", a name the model missed
@@ -415,10 +425,10 @@ def _referent(span: str, names: Sequence[Mention], offset: int, text: str) -> st
     return None
 
 
-def _named_by_its_noun(names: Sequence[Mention], offset: int, noun: str) -> str | None:
+def _body_named_by(names: Sequence[Mention], offset: int, noun: str) -> Mention | None:
     """The last organisation named before `offset` whose name holds `noun` ("the committee",
     "the ministry": "Commons science and technology committee", "Ministry of Commerce")."""
-    return next((name.canonical for name in reversed(names) if name.end_char <= offset and name.label == "ORG"
+    return next((name for name in reversed(names) if name.end_char <= offset and name.label == "ORG"
                  and noun in name.canonical.lower().split()), None)
 
 
@@ -515,7 +525,10 @@ def attribute_quotes(text: str, spans: list[tuple[int, int]], names: Sequence[Me
         partial = bool(lead) and not lead.endswith((":", ","))
         after = min(end + 1, len(text))
         speaker, verb = None, _verb_in(text, after, high)
-        if verb is not None and not _attributes(text, names, start, end, verb, high):
+        # `X told crowds: "...." Y said ...`: a quote that a colon introduces is X's
+        introduced = (lead.endswith(":") and text[start:end].rstrip().endswith((".", "!", "?"))
+                      and _verb_in(text, low, max(low, start - 1)) is not None)
+        if verb is not None and (introduced or not _attributes(text, names, start, end, verb, high)):
             verb = None
         if verb is not None:
             speaker = _speaker_at(text, names, after, verb, high)

@@ -155,6 +155,14 @@ ATTRIBUTION_CASES = [
      [("These guys are trying to work.", "Radwan Hadi", None, False)]),
     ('Mr Fox responded by accusing the prime minister of "hiding away from scrutiny".', [("Fox", "PERSON", "Liam Fox")],
      [("hiding away from scrutiny", "Liam Fox", "responded", True)]),
+    # a quote a colon introduces is its speaker's, not the next sentence's
+    ('Kate Hoey told crowds: "We will prevail." Judith Moritz said activists were out.',
+     [("Kate Hoey", "PERSON", "Kate Hoey"), ("Judith Moritz", "PERSON", "Judith Moritz")],
+     [("We will prevail.", "Kate Hoey", "told", False)]),
+    # a spokesperson named by the body's noun speaks for the body named before
+    ('The UK Film Council said output fell.\n\n"The drop was expected," the council\'s spokesperson said. "It was '
+     'a good year."', [("UK Film Council", "ORG", "UK Film Council")],
+     [("The drop was expected,", "UK Film Council", "said", False), ("It was a good year.", "UK Film Council", None, False)]),
     # one word in quotation marks is a term, even after a verb of attribution
     ('Suga assured Bach that Japan is "determined" to host the Games.', [("Suga", "PERSON", "Yoshihide Suga")], []),
 ]
