@@ -574,6 +574,8 @@ def _named_last(text: str, names: Sequence[Mention], start: int, end: int) -> st
 SUBJECT_OPENERS = frozenset({"he", "she", "they", "it", "we", "i", "the", "a", "an", "another", "his", "her", "its",
                              "their", "one"})
 MAX_WORDS_BEFORE_VERB = 15
+# More words after the verb of a new sentence than "in a statement on Monday" report a clause.
+MAX_WORDS_AFTER_A_VERB = 6
 # Words after a verb that open the clause it reports ("said that ...", "said it was ...").
 CLAUSE_OPENERS = frozenset({"that", "it", "he", "she", "they", "we", "there", "i"})
 
@@ -596,7 +598,10 @@ def _attributes(text: str, names: Sequence[Mention], start: int, end: int, verb:
     names_first = any(name.start_char == first.start() and name.label in ("PERSON", "ORG") for name in names)
     if text[start:end].rstrip().endswith((".", "!", "?")):
         # `"..." A spokeswoman said it was a principle`: a new sentence reporting other words
-        reports_a_clause = (WORD.match(text, verb.end() + 1) or first).group().lower() in CLAUSE_OPENERS
+        rest = WORD.findall(text, verb.end(), high)
+        reports_a_clause = ((WORD.match(text, verb.end() + 1) or first).group().lower() in CLAUSE_OPENERS
+                            # "Simon Hall said 2,000 people had turned out to welcome the hunts"
+                            or len(rest) > MAX_WORDS_AFTER_A_VERB and verb.group().lower() not in ADDRESSING_VERBS)
         return (pronoun or names_first) and not reports_a_clause
     # ", chief executive Tom Glocer said": a title in lower case before a name
     names_someone = any(after <= name.start_char and name.end_char <= verb.start() and name.label == "PERSON"

@@ -159,6 +159,12 @@ ATTRIBUTION_CASES = [
     ('Kate Hoey told crowds: "We will prevail." Judith Moritz said activists were out.',
      [("Kate Hoey", "PERSON", "Kate Hoey"), ("Judith Moritz", "PERSON", "Judith Moritz")],
      [("We will prevail.", "Kate Hoey", "told", False)]),
+    # after a quote that ends its sentence, a verb followed by a long clause reports other words
+    ('"We have received reports," Mike Hobday said. "Most hunts kept within the law." Simon Hall at Postbridge '
+     'said 2,000 people had turned out to welcome the hunt. "It was calm," Hall said in a statement.',
+     [("Mike Hobday", "PERSON", "Mike Hobday"), ("Simon Hall", "PERSON", "Simon Hall")],
+     [("We have received reports,", "Mike Hobday", "said", False),
+      ("Most hunts kept within the law.", "Mike Hobday", None, False), ("It was calm,", "Simon Hall", "said", False)]),
     # a spokesperson named by the body's noun speaks for the body named before
     ('The UK Film Council said output fell.\n\n"The drop was expected," the council\'s spokesperson said. "It was '
      'a good year."', [("UK Film Council", "ORG", "UK Film Council")],
