@@ -100,6 +100,11 @@ own owns owned owning hold holds held holding have has had having control contro
 been being represent represents represented account accounts accounted make makes made
 """.split())
 PERCENT_WORDS = frozenset({"%", "percent", "cent"})
+# Shares in words, whose conjoined amounts measure what they do ("make up half of all graduates
+# but only 5% of the workforce").
+FRACTIONS = frozenset({"half", "third", "thirds", "quarter", "quarters", "fifth", "fifths", "majority", "minority"})
+# Holders of a share: "DaimlerChrysler, a 30% shareholder in Mitsubishi" measures DaimlerChrysler.
+HOLDER_NOUNS = frozenset({"shareholder", "stakeholder", "owner", "holder", "investor", "partner", "backer"})
 # Words of time that a quantity hangs from in the parse ("4.9 percent year on year").
 TIME_NOUNS = frozenset({"year", "years", "month", "months", "quarter", "quarters", "week", "weeks", "day", "days",
                         "annually", "yearly", "period", "periods"})
@@ -727,8 +732,9 @@ def measured_phrase(sentence, start: int, end: int, quantities: Sequence[tuple[i
         if token is None or token.head is token:
             return None
         head, dep = token.head, token.dep_
-        if in_a_quantity(head) or head.lower_ in TIME_NOUNS or head.lower_ in COMPARATIVES:
-            # another amount, "%", "year on year", "19% less than men"
+        if in_a_quantity(head) or head.lower_ in TIME_NOUNS or head.lower_ in COMPARATIVES \
+                or dep == "conj" and head.lower_ in FRACTIONS:
+            # another amount, "%", "year on year", "19% less than men", "half of all graduates but only 5%"
             token = head
             continue
         if token.lower_ in CHANGE_NOUNS and dep == "appos":  # "1,493 trains, an increase of 49.1%"
@@ -758,6 +764,8 @@ def measured_phrase(sentence, start: int, end: int, quantities: Sequence[tuple[i
         elif _nominal(head) and dep in ("nummod", "compound", "amod", "nmod", "quantmod", "npadvmod"):
             noun, changes = head, head.lower_ in CHANGE_NOUNS
         if noun is not None:
+            if noun.lower_ in HOLDER_NOUNS and noun.dep_ == "appos":  # "DaimlerChrysler, a 30% shareholder in"
+                return _phrase(noun.head, start, end)
             if not changes:
                 return _phrase(noun, start, end)
             measured = _change_phrase(noun, start, end)

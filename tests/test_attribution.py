@@ -263,6 +263,10 @@ QUANTITY_CASES = [
      "4.6%", "consumer spending", "Commerce Department"),
     ("Carlsberg is more optimistic than Heineken, projecting a 15% rise in net profits for the year.", "15%",
      "rise in net profits for the year", "Carlsberg"),
+    # a share conjoined with a fraction measures what the fraction does; a holder in apposition is its noun
+    ("Women now make up more than half of all graduates but only 5% of the workforce.", "5%", "Women", None),
+    ("US-German carmaker DaimlerChrysler, a 30% shareholder in Mitsubishi Motors, decided not to pump in more money.",
+     "30%", "US-German carmaker DaimlerChrysler", None),
     # what a comparative stands for is no subject ("less than 5bn euros")
     ("Its contribution would rise from less than 5bn euros in 2014 to almost 9bn euros in 2025.", "5bn euros",
      "Its contribution", None),
