@@ -15,6 +15,9 @@
     cd /work/main && .venv/bin/python bench/score_attribution.py [--verbose] [--json PATH]
     .venv/bin/python bench/score_attribution.py --quantities tests/data/quantity_attribution_holdout.jsonl \
         --quotations tests/data/quotations_holdout.jsonl    # the held-out sets
+    .venv/bin/python bench/score_attribution.py --quantities tests/data/quantity_attribution_final2.jsonl \
+        --quotations tests/data/quotations_final2.jsonl --json bench/results/attribution_final2.json \
+        --totals-only    # a set kept unseen: its totals only
 """
 
 from __future__ import annotations
@@ -59,6 +62,11 @@ def same_name(predicted: str | None, expected: str | None) -> bool:
     return bool(got and want) and (got <= want or want <= got)
 
 
+def share(hits: int, total: int) -> float | None:
+    """hits / total to four places; None for an empty set."""
+    return round(hits / total, 4) if total else None
+
+
 def squeeze(text: str) -> str:
     return " ".join(words(text))
 
@@ -94,12 +102,16 @@ def locate(text: str, sentence: str, quantity: str) -> tuple[int, int] | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--verbose", action="store_true", help="print every miss")
-    parser.add_argument("--json", help="write the figures to this file")
-    parser.add_argument("--quantities", type=Path, default=QUANTITIES, help="labelled quantities (default: %(default)s)")
-    parser.add_argument("--quotations", type=Path, default=QUOTATIONS, help="labelled quotes (default: %(default)s)")
+    parser.add_argument("--json", help="write the figures (and every miss) to this file")
+    parser.add_argument("--totals-only", action="store_true",
+                        help="write no misses: for a set kept unseen, whose misses nobody should read")
+    parser.add_argument("--quantities", type=Path, default=QUANTITIES,
+                        help="labelled quantities (default: %(default)s; 'none' for none)")
+    parser.add_argument("--quotations", type=Path, default=QUOTATIONS,
+                        help="labelled quotes (default: %(default)s; 'none' for none)")
     args = parser.parse_args()
-    quantity_rows = read_jsonl(args.quantities)
-    quote_rows = read_jsonl(args.quotations)
+    quantity_rows = [] if str(args.quantities) == "none" else read_jsonl(args.quantities)
+    quote_rows = [] if str(args.quotations) == "none" else read_jsonl(args.quotations)
     texts = clean_texts(quantity_rows + quote_rows, corpora_dir())
     keys = sorted(texts)
     documents = [{"doc_id": str(index), "source": key[1], "text": texts[key], "quantities": quantity_spans(texts[key])}
@@ -171,18 +183,18 @@ def main() -> None:
 
     figures = {
         "quantities": {"labelled": len(quantity_rows), "scored": scored, "not_found": unlocated,
-                       "subject_right": round(subject_hits / scored, 4), "speaker_right": round(speaker_hits / scored, 4),
-                       "both_right": round(both / scored, 4),
-                       "speaker_named_by_no_entity": speakers_out_of_reach},
+                       "subject_right": share(subject_hits, scored), "speaker_right": share(speaker_hits, scored),
+                       "both_right": share(both, scored), "speaker_named_by_no_entity": speakers_out_of_reach},
         "quotations": {"labelled": len(quote_rows), **quotes.figures(),
-                       "speaker_right_of_found": round(quote_speakers / quote_found, 4) if quote_found else 0.0,
+                       "speaker_right_of_found": share(quote_speakers, quote_found),
                        "speaker_named_by_no_entity": quote_speakers_out_of_reach},
     }
     if args.verbose:
         print("\n".join(misses + quote_misses))
     print(json.dumps(figures, indent=2))
     if args.json:
-        Path(args.json).write_text(json.dumps(figures | {"misses": misses, "quote_misses": quote_misses}, indent=2) + "\n")
+        written = figures if args.totals_only else figures | {"misses": misses, "quote_misses": quote_misses}
+        Path(args.json).write_text(json.dumps(written, indent=2) + "\n")
 
 
 if __name__ == "__main__":
