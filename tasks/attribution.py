@@ -66,8 +66,8 @@ NOT_PEOPLE = frozenset({"report", "study", "statement", "survey", "figures", "da
 # profits") or what they belong to; and nouns that are the quantity itself ("a total of $5bn").
 CHANGE_NOUNS = frozenset({"rise", "rises", "fall", "falls", "increase", "increases", "decrease", "drop", "decline",
                           "jump", "gain", "gains", "growth", "cut", "cuts", "reduction", "surge", "slump", "climb",
-                          "boost", "hike", "slide", "dip", "improvement", "total", "sum", "amount", "level", "figure", "rate",
-                          "average", "forecast", "forecasts", "estimate", "estimates", "prediction", "predictions",
+                          "boost", "hike", "slide", "dip", "improvement", "total", "sum", "amount", "level", "figure",
+                          "rate", "average", "forecast", "forecasts", "estimate", "estimates", "prediction", "predictions",
                           "expectation", "expectations"})
 # What a sum is bid or paid "for" and raised "from" is what it measures.
 BIDDING_VERBS = frozenset("pay pays paid paying offer offers offered offering bid bids bidding".split())
@@ -85,9 +85,8 @@ sue sues sued suing fine fines fined fining seek seeks sought seeking demand dem
 owed owing
 """.split())
 # Verbs in which a sum is the subject and goes "for" or "on" something ("£5m was spent on roads").
-ALLOCATED_VERBS = frozenset("""
-earmark earmarked allocate allocated set spend spent invest invested budget budgeted pay paid raise raised
-""".split())
+# (Paying and investing are PAYING_VERBS, decided before.)
+ALLOCATED_VERBS = frozenset("earmark earmarked allocate allocated set spend spent budget budgeted raise raised".split())
 # Verbs whose object is what a source expects ("ECLAC forecasts growth of 4%"): the object is
 # what the amount measures, the subject who said it.
 FORECASTING_VERBS = frozenset("""
@@ -259,7 +258,9 @@ def _spoke(text: str, name: Mention, end: int | None = None) -> bool:
                         for word in before.group().lower().split()[1:]))
 
 
-SENTENCE_OPENING = re.compile(r"(?:^|[.!?][\"”’]?\s+|\n)(?:[^.!?\n,\"“”]{1,50},\s+)?(?:[A-Z0-9][\w.'’-]*\s+){0,3}$")
+SENTENCE_OPENING = re.compile(r"(?:^|[.!?][\"”’]?\s+|\n)"  # a sentence's start
+                              r"(?:[^.!?\n,\"“”]{1,50},\s+)?"  # an opening phrase ("On the outskirts of Kyoto,")
+                              r"(?:[A-Z0-9][\w.'’-]*\s+){0,3}$")  # a few capitalised words ("83-year-old", "Mr")
 
 
 def _opens_sentence(text: str, name: Mention) -> bool:
@@ -486,7 +487,8 @@ def _sentence_bounds_around(text: str, start: int, end: int) -> tuple[int, int]:
     return low, after.start() if after else high_limit
 
 
-# (not "so-called")
+# A word that may attribute: "according to", "points out" or a word, hyphenated ones whole (not
+# "called" of "so-called").
 ATTRIBUTION_VERB = re.compile(r"\b(?:according to|points? out|pointed out|[A-Za-z]+(?:-[A-Za-z]+)*)\b", re.IGNORECASE)
 
 
@@ -570,9 +572,10 @@ def _named_last(text: str, names: Sequence[Mention], start: int, end: int) -> st
     ("Observes Mr Hadi: "...", "said chief executive Tom Glocer: "...")."""
     named = [name for name in names if start <= name.start_char and name.end_char <= end
              and name.label in SPEAKER_LABELS]
-    if not named or text[named[-1].end_char:end].strip(" :,") or re.search(r"[^\w\s.'’-]", text[start:named[-1].start_char]):
+    if not named or text[named[-1].end_char:end].strip(" :,"):
         return None
-    return named[-1].canonical
+    titles = text[start:named[-1].start_char]
+    return None if re.search(r"[^\w\s.'’-]", titles) else named[-1].canonical
 
 
 # Words that open the subject of an attribution after a quote (", the spokesman said").

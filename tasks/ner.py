@@ -348,8 +348,9 @@ def consistent_people(text: str, spans: list[Span]) -> list[Span]:
 
 # A personal title before capitalised words: a person's name, whatever the model made of it
 # ("Mr Toshitsune" as a PRODUCT, "Dr Vancheshwar" missed). Not "Miss" ("Miss World").
-TITLED_NAME = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Prof|Professor|Sir|Lord|Lady|Dame)\.? "
-                         r"((?:[A-Z][a-z]+(?:[A-Z][a-z]+)?(?:['’-][A-Z][a-z]+)*)(?: [A-Z][a-z]+(?:[A-Z][a-z]+)?(?:['’-][A-Z][a-z]+)*){0,2})\b(?!-?\w)")
+CAPITALISED_WORD = r"[A-Z][a-z]+(?:[A-Z][a-z]+)?(?:['’-][A-Z][a-z]+)*"  # "Hadi", "McDonald", "Kilroy-Silk"
+TITLED_NAME = re.compile(rf"\b(?:Mr|Mrs|Ms|Dr|Prof|Professor|Sir|Lord|Lady|Dame)\.? "
+                         rf"({CAPITALISED_WORD}(?: {CAPITALISED_WORD}){{0,2}})\b(?!-?\w)")
 # Words after "Lord" that make an office, not a name ("Lord Chief Justice", "Lord Chancellor").
 OFFICE_WORDS = frozenset({"chief", "justice", "provost", "advocate", "lieutenant", "speaker", "privy", "high"})
 
@@ -364,9 +365,12 @@ def titled_people(text: str, spans: list[Span]) -> list[Span]:
         start, end = match.span(1)
         if any(is_title(word) or word.lower() in OFFICE_WORDS for word in match.group(1).split()):
             continue
-        first = bisect_right(starts, match.start()) - 1
-        overlapping = [index for index in range(max(first, 0), len(spans))
-                       if spans[index].start < end and spans[index].end > match.start()]
+        overlapping = []
+        for index in range(max(bisect_right(starts, match.start()) - 1, 0), len(spans)):
+            if spans[index].start >= end:
+                break
+            if spans[index].end > match.start():
+                overlapping.append(index)
         if any(spans[index].label == "PERSON" or spans[index].start < start or spans[index].end > end
                for index in overlapping):
             continue

@@ -168,7 +168,8 @@ ATTRIBUTION_CASES = [
     # a spokesperson named by the body's noun speaks for the body named before
     ('The UK Film Council said output fell.\n\n"The drop was expected," the council\'s spokesperson said. "It was '
      'a good year."', [("UK Film Council", "ORG", "UK Film Council")],
-     [("The drop was expected,", "UK Film Council", "said", False), ("It was a good year.", "UK Film Council", None, False)]),
+     [("The drop was expected,", "UK Film Council", "said", False),
+      ("It was a good year.", "UK Film Council", None, False)]),
     # one word in quotation marks is a term, even after a verb of attribution
     ('Suga assured Bach that Japan is "determined" to host the Games.', [("Suga", "PERSON", "Yoshihide Suga")], []),
 ]
@@ -250,7 +251,8 @@ QUANTITY_CASES = [
      "growth for the three months to December", "INSEE"),
     # what a sum of money is "of" or "worth of", or the noun it stands beside; a share's "of" is its whole
     ("The deal will be financed with $15bn of shares as well as a special dividend.", "$15bn", "shares", None),
-    ("The firm had been expected to offer 22.5bn yuan ($2.7bn) worth of shares to investors.", "$2.7bn", "shares", None),
+    ("The firm had been expected to offer 22.5bn yuan ($2.7bn) worth of shares to investors.", "$2.7bn", "shares",
+     None),
     ("Sibneft started to pay dividends - $53m in 2000 - and closed its subsidiaries.", "$53m", "dividends", None),
     ("By 18 February, creditors holding $41bn - or 40% of the total debt - had accepted the offer.", "$41bn",
      "creditors", None),
