@@ -122,6 +122,7 @@ MAX_SUBJECT_WORDS = 12
 # Scales after a number that make it an amount ("to £280.2m"); a few of tasks.numbers.SCALES,
 # which NER workers do not import (it loads the currency vocabulary at start-up).
 SCALE_WORDS = frozenset({"m", "bn", "million", "billion", "trillion", "mn"})
+AN_AMOUNT = re.compile(r"^[\d.,]+(?:m|bn|mn|k)?$")  # "8.5bn", "1,000"
 # A "sentence" longer than this is a table or a run-on page, not a sentence: it is not parsed.
 MAX_PARSED_CHARS = 2000
 MAX_ATTRIBUTION_CHARS = 200
@@ -646,7 +647,8 @@ def _subject_token(verb):
     """The verb's subject, or that of the verb it hangs from ("posting" in "Reuters beat
     forecasts, posting a 52% rise")."""
     for _ in range(4):
-        for child in verb.children:
+        # the one nearest the verb when the parser gives two ("volume/nsubj sales/nsubj fall")
+        for child in sorted(verb.children, key=lambda child: abs(verb.i - child.i)):
             if child.dep_ in ("nsubj", "nsubjpass"):
                 # "the Brazilian economy, which could grow by 4.5%": the noun "which" stands for
                 return verb.head if child.tag_ in ("WDT", "WP") and verb.dep_ == "relcl" else child
@@ -941,9 +943,10 @@ def _verb_phrase(verb, quantity, start: int, end: int, in_a_quantity) -> str | N
 
 
 def _prep_object(verb, preposition: str, quantity, start: int, end: int) -> str | None:
-    """The noun of the verb's `preposition` after the amount: what a sum is paid or bid "for",
+    """The noun of the verb's `preposition` after the amount (or of the amount's own, where the
+    parser hangs it: "raise 16.4bn rupees from the offering"): what a sum is paid or bid "for",
     raised "from"."""
-    for child in verb.children:
+    for child in [*verb.children, *quantity.children]:
         if child.dep_ == "prep" and child.lower_ == preposition and child.i > quantity.i:
             for noun in child.children:
                 if noun.dep_ == "pobj" and _nominal(noun) and noun.lower_ not in TIME_NOUNS and \
@@ -966,6 +969,11 @@ def _phrase(head, start: int, end: int) -> str | None:
     if not kept or all(token.tag_ in ("PRP", "DT", "EX", "WDT", "WP") for token in kept):
         return None
     kept = kept[:MAX_SUBJECT_WORDS] if kept[0] is head or kept.index(head) < MAX_SUBJECT_WORDS else kept
+    # the rest of a bracketed amount before it: "$16bn (£8.5bn) takeover" -> "takeover"
+    closing = next((index for index, token in enumerate(kept[:kept.index(head)]) if token.text == ")"), None)
+    if closing is not None and all(token.text == "(" or token.tag_ == "$" or AN_AMOUNT.match(token.text)
+                                   for token in kept[:closing]):
+        kept = kept[closing + 1:]
     words = []
     for index, token in enumerate(kept):
         words.append(token.text)

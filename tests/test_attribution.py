@@ -269,6 +269,14 @@ QUANTITY_CASES = [
     ("Women now make up more than half of all graduates but only 5% of the workforce.", "5%", "Women", None),
     ("US-German carmaker DaimlerChrysler, a 30% shareholder in Mitsubishi Motors, decided not to pump in more money.",
      "30%", "US-German carmaker DaimlerChrysler", None),
+    # the rest of a bracketed amount is no part of the phrase; "from" where the parser hangs it on the amount
+    ("SBC said it expects to cut jobs following its $16bn (£8.5bn) takeover of former parent AT&T.", "£8.5bn",
+     "takeover of former parent", "SBC"),
+    ("Analysts expect Jet to raise at least 16.4bn rupees ($375m; £198m) from the offering.", "$375m", "the offering",
+     None),
+    # of two subjects the parser gives a verb, the one nearest it
+    ("In contrast, Inbev's European business saw volume sales fall 2.5%, although other sales rose 12%.", "2.5%",
+     "sales", None),
     # what a comparative stands for is no subject ("less than 5bn euros")
     ("Its contribution would rise from less than 5bn euros in 2014 to almost 9bn euros in 2025.", "5bn euros",
      "Its contribution", None),
