@@ -12,9 +12,12 @@ from flows.reaper import is_temporary_server
 from tests.conftest import REPO, process_running, wait_until
 
 # A stand-in for the server: its command line names uvicorn and the port, as the real one does.
-FAKE_SERVER = [sys.executable, "-c", "import time; time.sleep(60)", "uvicorn", "--port", "48123"]
+# Each prints "ready" once set up, so that the reaper never signals a stubborn one before it
+# ignores SIGTERM (under load, that race killed it with SIGTERM).
+FAKE_SERVER = [sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(60)",
+               "uvicorn", "--port", "48123"]
 STUBBORN_SERVER = [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-                   "time.sleep(60)", "uvicorn", "--port", "48123"]
+                   "print('ready', flush=True); time.sleep(60)", "uvicorn", "--port", "48123"]
 # A parent that starts the reaper for `pid`, prints the reaper's pid and exits at once, as a
 # killed run would.
 SHORT_LIVED_PARENT = """
@@ -33,8 +36,9 @@ def _reap_after_parent_exits(pid: int) -> int:
 
 @pytest.mark.parametrize("command, signal_number", [(FAKE_SERVER, signal.SIGTERM), (STUBBORN_SERVER, signal.SIGKILL)])
 def test_the_server_is_stopped_once_the_run_is_gone(command: list[str], signal_number: int):
-    server = subprocess.Popen(command)
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
+        assert server.stdout.readline().strip() == "ready"
         wait_until(lambda: is_temporary_server(server.pid, "48123"), 10, "the stand-in to run")  # exec'd
         assert not is_temporary_server(server.pid, "48124")
         _reap_after_parent_exits(server.pid)
