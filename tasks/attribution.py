@@ -533,15 +533,16 @@ def attribute_quotes(text: str, spans: list[tuple[int, int]], names: Sequence[Me
         partial = bool(lead) and not lead.endswith((":", ","))
         after = min(end + 1, len(text))
         speaker, verb = None, _verb_in(text, after, high)
+        lead_verb = _verb_in(text, low, max(low, start - 1), last=True)  # the one nearest the quote
         # `X told crowds: "...." Y said ...`: a quote that a colon introduces is X's
         introduced = (lead.endswith(":") and text[start:end].rstrip().endswith((".", "!", "?"))
-                      and _verb_in(text, low, max(low, start - 1)) is not None)
+                      and lead_verb is not None)
         if verb is not None and (introduced or not _attributes(text, names, start, end, verb, high)):
             verb = None
         if verb is not None:
             speaker = _speaker_at(text, names, after, verb, high)
         else:
-            verb = _verb_in(text, low, max(low, start - 1), last=True)  # the one nearest the quote
+            verb = lead_verb
             if verb is not None:
                 speaker = (_speaker_at(text, names, low, verb, max(low, start - 1), after_verb=False)
                            or (None if verb.group().lower() in ADDRESSING_VERBS
