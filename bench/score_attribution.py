@@ -4,7 +4,8 @@
   pages with the phrase each measures (`subject`) and who the text attributes it to
   (`speaker`), labelled by reading. A subject is right when newsflow's phrase holds the
   labelled one, or the labelled one holds newsflow's and both share the labelled phrase's
-  head word (its root in spaCy's parse); null is right only for null. A speaker is right when
+  head word (its root in spaCy's parse, or the noun before a final participle: "the companies
+  surveyed"); null is right only for null. A speaker is right when
   the names match (case, a leading "the" and titles such as "Lord" aside), or one name's words are all in the other's
   ("Nationwide" and "Nationwide building society").
 - tests/data/quotations.jsonl: every direct quote of the labelled articles, with its speaker.
@@ -71,11 +72,20 @@ def squeeze(text: str) -> str:
     return " ".join(words(text))
 
 
+def head_word(phrase) -> str:
+    """A parsed noun phrase's head word: its root, or the noun a final participle follows
+    ("the companies surveyed", which the parser reads alone as a clause with "surveyed" its root)."""
+    root = next(token for token in phrase if token.dep_ == "ROOT")
+    subject = next((child for child in root.children if child.dep_ in ("nsubj", "nsubjpass")), None)
+    if subject is not None and root.i == len(phrase) - 1 and root.tag_ in ("VBN", "VBD") and root.text.endswith("ed"):
+        return subject.text
+    return root.text
+
+
 def head_words(rows: list[dict]) -> dict[str, str]:
-    """Each labelled subject's head word: its root in spaCy's parse of the phrase."""
+    """Each labelled subject's head word (`head_word` of spaCy's parse of the phrase)."""
     subjects = sorted({row["subject"] for row in rows if row["subject"]})
-    return {subject: next(token.text for token in doc if token.dep_ == "ROOT")
-            for subject, doc in zip(subjects, spacy.load(SPACY_MODEL).pipe(subjects))}
+    return {subject: head_word(doc) for subject, doc in zip(subjects, spacy.load(SPACY_MODEL).pipe(subjects))}
 
 
 def subject_right(predicted: str | None, expected: str | None, head: str | None) -> bool:
