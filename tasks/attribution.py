@@ -271,6 +271,9 @@ def _opens_sentence(text: str, name: Mention) -> bool:
     return SENTENCE_OPENING.search(text, max(0, name.start_char - 110), name.start_char) is not None
 
 
+SENTENCE_END = re.compile(r"[.!?][\"”’]?\s")
+SENTENCE_PRONOUN = re.compile(r"(?:^|[.!?][\"”’]?\s+|\n)(He|She)\b")
+GENDERED_PRONOUNS = {"m": "he", "f": "she"}
 TITLE_GENDERS = {"mr": "m", "sir": "m", "lord": "m", "mrs": "f", "ms": "f", "miss": "f", "lady": "f", "dame": "f",
                  "baroness": "f"}
 TITLE_BEFORE = re.compile(r"\b([A-Za-z]+)\.?\s*$")
@@ -328,6 +331,15 @@ def _titled(text: str, names: Sequence[Mention], offset: int, title: list[str]) 
     return None
 
 
+def _described(text: str, names: Sequence[Mention], offset: int, title: list[str]) -> str | None:
+    """Who "the <title>" opening a sentence before `offset` is, for a pronoun that follows it:
+    the person the text gives that title, else the person named most before it (ties: the
+    first), as "the first minister" of a story is most often its subject. (A description
+    right at a verb of attribution takes the last person instead, see `_referent`.)"""
+    counts = Counter(name.canonical for name in names if name.end_char <= offset and name.label == "PERSON")
+    return _titled(text, names, offset, title) or (max(counts, key=counts.get) if counts else None)
+
+
 def _last_person_before(text: str, names: Sequence[Mention], offset: int, gender: str | None = None
                         ) -> str | None:
     """Who "he" or "the governor" before `offset` most likely is, of the pronoun's `gender`
@@ -338,6 +350,20 @@ def _last_person_before(text: str, names: Sequence[Mention], offset: int, gender
     last person there who opens a sentence; else the last person not named after a
     preposition ("hosted by Gordon Brown"); else the last person named."""
     before = [name for name in names if name.end_char <= offset and name.label == "PERSON"]
+    # "Mr Balls ... had suggested that Mr Brown would meet his rule. He said ... He also stressed
+    # ... "..." he told": a sentence opened by the pronoun since the last person named continues
+    # that sentence's person, who is resolved where that sentence opens.
+    since = before[-1].end_char if before else 0
+    chain = next((opening for opening in SENTENCE_PRONOUN.finditer(text, since, offset)
+                  if opening.group(1).lower() == GENDERED_PRONOUNS.get(gender)), None)
+    if chain and SENTENCE_END.search(text, chain.end(), offset):
+        return _last_person_before(text, names, chain.start(1), gender)
+    # "The Tory leader was asked ... He replies:": a sentence opened by a person's title since
+    # the last person named, whom an earlier mention gives that title ("Tory leader Michael Howard")
+    described = [opening for opening in DESCRIPTION_OPENING.finditer(text, since, offset)
+                 if SENTENCE_END.search(text, opening.end(), offset)]
+    if described:
+        return _described(text, names, offset, described[-1].group(1).split())
     if gender:
         titled = _genders(text, names)
         before = [name for name in before if titled.get(name.canonical, gender) == gender]
@@ -357,10 +383,13 @@ def _last_person_before(text: str, names: Sequence[Mention], offset: int, gender
     return before[-1].canonical if before else None
 
 
+PERSON_NOUNS = (r"(?:executive|boss|chief|official|minister|economist|analyst|chairman|chairwoman|director|leader|"
+                r"president|founder|manager|head|coach|player|striker|star|singer|actor|secretary|governor|"
+                r"chancellor|premier)")
 THE_BEFORE = re.compile(r"\b[Tt]he\s+$")
-PERSON_NOUN_AFTER = re.compile(r"\s+(?:executive|boss|chief|official|minister|economist|analyst|chairman|chairwoman|"
-                               r"director|leader|president|founder|manager|head|coach|player|striker|star|singer|"
-                               r"actor|secretary|governor)\b")
+PERSON_NOUN_AFTER = re.compile(rf"\s+{PERSON_NOUNS}\b")
+DESCRIPTION_OPENING = re.compile(rf"(?:^|[.!?][\"”’]?\s+|\n)(?:[^.!?\n,\"“”]{{1,50}},\s+)?[Tt]he\s+"
+                                 rf"((?:[\w'’-]+\s+){{0,3}}{PERSON_NOUNS})\b")
 IN_RELATIVE_CLAUSE = re.compile(r",\s*(?:which|who|whose)\b[^,]*$")
 MODIFIES_A_NOUN = re.compile(r"(?:['’]s)?\s+[a-z]")  # "the US company", "the UK's financial watchdog"
 

@@ -170,6 +170,26 @@ ATTRIBUTION_CASES = [
      'a good year."', [("UK Film Council", "ORG", "UK Film Council")],
      [("The drop was expected,", "UK Film Council", "said", False),
       ("It was a good year.", "UK Film Council", None, False)]),
+    # "He" opening sentences since the last person named continues the person of the first of them,
+    # however far back
+    ('Mr Balls, who left the Treasury, had suggested that Mr Brown would meet his rule. He said he hoped for more. '
+     + 'Expectations of a rate rise have gathered pace after figures showed house prices are still rising. ' * 9
+     + 'He also stressed that rates would not matter. "This is a big change," he told a lunch.',
+     [("Balls", "PERSON", "Ed Balls"), ("Brown", "PERSON", "Gordon Brown")],
+     [("This is a big change,", "Ed Balls", "told", False)]),
+    # a sentence opened by a title since then: the person given that title, else the one named most
+    ('Michael Cockerell made a film about Tory leader Michael Howard. Mr Cockerell said it was fair. The Tory '
+     'leader was asked about immigration.\n\nHe replies: "What is the inference of that?"',
+     [("Michael Cockerell", "PERSON", "Michael Cockerell"), ("Michael Howard", "PERSON", "Michael Howard"),
+      ("Mr Cockerell", "PERSON", "Michael Cockerell")],
+     [("What is the inference of that?", "Michael Howard", "replies", False)]),
+    ('Jack McConnell visited a school. Mr McConnell spoke about drink. Nicola Sturgeon said it was a gaffe. Hamish '
+     'MacDonell said it was a mistake. In a furious response, the first minister said his comments had been '
+     'distorted. He told Ms Sturgeon: "That is completely untrue."',
+     [("Jack McConnell", "PERSON", "Jack McConnell"), ("Mr McConnell", "PERSON", "Jack McConnell"),
+      ("Nicola Sturgeon", "PERSON", "Nicola Sturgeon"), ("Hamish MacDonell", "PERSON", "Hamish MacDonell"),
+      ("Ms Sturgeon", "PERSON", "Nicola Sturgeon")],
+     [("That is completely untrue.", "Jack McConnell", "told", False)]),
     # one word in quotation marks is a term, even after a verb of attribution
     ('Suga assured Bach that Japan is "determined" to host the Games.', [("Suga", "PERSON", "Yoshihide Suga")], []),
 ]
