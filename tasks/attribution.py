@@ -681,7 +681,15 @@ def _subject_token(verb):
         for child in sorted(verb.children, key=lambda child: abs(verb.i - child.i)):
             if child.dep_ in ("nsubj", "nsubjpass"):
                 # "the Brazilian economy, which could grow by 4.5%": the noun "which" stands for
-                return verb.head if child.tag_ in ("WDT", "WP") and verb.dep_ == "relcl" else child
+                if child.tag_ in ("WDT", "WP") and verb.dep_ == "relcl":
+                    return verb.head
+                # "growth figures/nsubj showing Malaysia's economy/dobj expanded 7.1%": the object
+                # right before the verb, inside its subject, is what the verb tells of
+                before = verb.doc[verb.i - 1]
+                if child.i < before.i < verb.i and before.dep_ == "dobj" and _nominal(before) \
+                        and child.left_edge.i <= before.i <= child.right_edge.i:
+                    return before
+                return child
         if (verb.dep_ == "relcl" or verb.dep_ == "acl" and verb.tag_ in ("VBG", "VBN")) and _nominal(verb.head):
             return verb.head  # "a steel mill sold to a consortium for $800m", "Atticus Capital, holding 2%"
         if verb.dep_ in ("advcl", "xcomp", "conj", "acl", "pcomp", "prep", "acomp") and verb.head is not verb:
@@ -788,7 +796,9 @@ def measured_phrase(sentence, start: int, end: int, quantities: Sequence[tuple[i
                 continue
             if _nominal(owner) and not in_a_quantity(owner):
                 noun, changes = owner, owner.lower_ in CHANGE_NOUNS or preposition.lower_ in ("to", "from", "by")
-            elif owner.tag_.startswith("VB"):
+            elif owner.tag_.startswith("VB") or any(child.dep_ in ("nsubj", "aux") for child in owner.children):
+                # a verb, or a word the tagger took for another part of speech that has a verb's
+                # subject or auxiliary ("revenues should more than double/JJ to $21bn")
                 if owner.dep_ == "prep" and owner.tag_ == "VBG" and owner.head.tag_.startswith("VB"):
                     # a participle as preposition: "fell 2.8%, following a fall of 0.6%"
                     return _verb_phrase(owner.head, token, start, end, in_a_quantity)

@@ -300,6 +300,12 @@ QUANTITY_CASES = [
     # what a comparative stands for is no subject ("less than 5bn euros")
     ("Its contribution would rise from less than 5bn euros in 2014 to almost 9bn euros in 2025.", "5bn euros",
      "Its contribution", None),
+    # a word the tagger took for an adjective that has a verb's subject ("double/JJ")
+    ("The tourism industry is booming and revenues from visitors should more than double to $21bn (£10.8bn) in "
+     "three years.", "$21bn", "revenues from visitors", None),
+    # the object right before the verb, inside the subject the parser gives it
+    ("Also on Tuesday, the central bank released growth figures showing Malaysia's economy expanded 7.1% in 2004.",
+     "7.1%", "Malaysia's economy", None),
 ]
 
 
