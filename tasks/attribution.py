@@ -974,6 +974,10 @@ def _verb_phrase(verb, quantity, start: int, end: int, in_a_quantity) -> str | N
                     child.lower_ not in ("more", "less", "most", "much"):
                 return _phrase(child, -1, -1)
     subject = _subject_token(verb)
+    if subject is not None and subject.lower_ in ("it", "they") and verb.dep_ == "conj":
+        # "the stock market has fallen 5%, but it is still 40% higher": the first clause's subject
+        earlier = _subject_token(verb.head)
+        subject = earlier if earlier is not None and earlier.tag_ != "PRP" else subject
     if subject is not None and _holds(subject, start, end) and verb.lower_ in ALLOCATED_VERBS:
         # "A total of 24.2 trillion pesos is earmarked for subsidies": what the sum goes to
         return _prep_object(verb, "for", quantity, start, end) or _prep_object(verb, "on", quantity, start, end)

@@ -306,6 +306,9 @@ QUANTITY_CASES = [
     # the object right before the verb, inside the subject the parser gives it
     ("Also on Tuesday, the central bank released growth figures showing Malaysia's economy expanded 7.1% in 2004.",
      "7.1%", "Malaysia's economy", None),
+    # "it" of a second clause is the first clause's subject
+    ("Sri Lanka's stock market has fallen about 5% since the weekend, but it is still 40% higher than at the start "
+     "of 2004.", "40%", "Sri Lanka's stock market", None),
 ]
 
 
