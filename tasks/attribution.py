@@ -96,7 +96,7 @@ estimate estimates estimated estimating project projects projected projecting
 # Verbs whose subject a share of something measures ("owns 5% of", "is 40% of GDP").
 HOLDING_VERBS = frozenset("""
 own owns owned owning hold holds held holding have has had having control controls controlled is are was were be
-been being represent represents represented account accounts accounted make makes made
+been being represent represents represented representing account accounts accounted accounting make makes made making
 """.split())
 PERCENT_WORDS = frozenset({"%", "percent", "cent"})
 # Shares in words, whose conjoined amounts measure what they do ("make up half of all graduates
@@ -791,6 +791,11 @@ def measured_phrase(sentence, start: int, end: int, quantities: Sequence[tuple[i
         noun = None  # the noun the quantity hangs from, and whether it is one of change
         if dep == "pobj":
             preposition, owner = head, head.head
+            earlier = [(low, high) for low, high in quantities if high <= start]
+            if owner.lower_ in ("compared", "comparing") and earlier:
+                # "has a market value of $2.95bn, compared to EA's $17.8bn": what the amount
+                # it is compared to measures
+                return measured_phrase(sentence, *earlier[-1], quantities)
             if owner.lower_ in COMPARATIVES:  # "rise from less than 5bn euros"
                 token = owner
                 continue

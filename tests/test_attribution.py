@@ -309,6 +309,12 @@ QUANTITY_CASES = [
     # "it" of a second clause is the first clause's subject
     ("Sri Lanka's stock market has fallen about 5% since the weekend, but it is still 40% higher than at the start "
      "of 2004.", "40%", "Sri Lanka's stock market", None),
+    # an amount "compared to" another measures what that one does
+    ("Activision has a stock market capitalisation of about $2.95bn (£1.57bn), compared to EA's $17.8bn.", "$17.8bn",
+     "a stock market capitalisation", None),
+    # a share that something represents measures that thing, as one it holds
+    ("The share offer, representing about 20% of Jet's equity, was oversubscribed, news agency Reuters reported.",
+     "20%", "The share offer", "Reuters"),
 ]
 
 
