@@ -42,6 +42,7 @@ suggests suggested believe believes believed announce announces announced report
 acknowledge acknowledged declare declares declared observe observed stated insisting urged urges describe
 described describes tweeted tweets assure assures assured recall recalls recalled remark remarks remarked
 concede concedes conceded remember remembers remembered observes respond responds responded
+confirm confirms confirmed deny denies denied promise promises promised pledge pledges pledged
 """.split()) | {"point out", "points out", "pointed out"}
 # Verbs that attribute a figure: saying it, and the ways a source publishes one ("the company
 # posted a loss", "figures show", "the IMF forecast").
@@ -251,7 +252,10 @@ def _spoke(text: str, name: Mention, end: int | None = None) -> bool:
     """True when `name` (ending at `end`: "a Vodafone spokesman") is the subject of a verb of
     attribution in the author's text."""
     after = VERB_AFTER_NAME.match(text, name.end_char if end is None else end)
-    if after and after.group(1).lower() in SPOKE:
+    # not a name at the end of the subject's relative clause ("Blanchett, who won a Bafta for
+    # her role in Elizabeth, said")
+    if after and after.group(1).lower() in SPOKE \
+            and not IN_RELATIVE_CLAUSE.search(text, max(0, name.start_char - 100), name.start_char):
         return True
     before = VERB_BEFORE_NAME.search(text, max(0, name.start_char - 60), name.start_char)
     return (bool(before) and before.group(1).lower() in QUOTING_VERBS

@@ -190,6 +190,15 @@ ATTRIBUTION_CASES = [
       ("Nicola Sturgeon", "PERSON", "Nicola Sturgeon"), ("Hamish MacDonell", "PERSON", "Hamish MacDonell"),
       ("Ms Sturgeon", "PERSON", "Nicola Sturgeon")],
      [("That is completely untrue.", "Jack McConnell", "told", False)]),
+    # a name at the end of the subject's relative clause is no speaker
+    ('Cate Blanchett, who won a Bafta for her role in Elizabeth, said: "It means a lot." She thanked her family. '
+     '"Thank you," she said.', [("Cate Blanchett", "PERSON", "Cate Blanchett"), ("Elizabeth", "PERSON", "Elizabeth")],
+     [("It means a lot.", "Cate Blanchett", "said", False), ("Thank you,", "Cate Blanchett", "said", False)]),
+    # "confirmed", "denied", "promised" and "pledged" attribute
+    ('Scarlets chief executive Stuart Gallacher confirmed that 17 players would leave. Dave Hodges, a forward, is '
+     'one of them. "It is a chance to invigorate the squad," he said.',
+     [("Stuart Gallacher", "PERSON", "Stuart Gallacher"), ("Dave Hodges", "PERSON", "Dave Hodges")],
+     [("It is a chance to invigorate the squad,", "Stuart Gallacher", "said", False)]),
     # one word in quotation marks is a term, even after a verb of attribution
     ('Suga assured Bach that Japan is "determined" to host the Games.', [("Suga", "PERSON", "Yoshihide Suga")], []),
 ]
