@@ -500,9 +500,14 @@ def _speaker_at(text: str, names: Sequence[Mention], low: int, verb: re.Match, h
         stop = clause.start() if clause else high
         # "said its chairman, Sir Anthony Greener": the name in apposition
         apposition = re.match(r",\s*([^,]+?)\s*(?:,|$)", text[stop:high]) if clause and text[stop] == "," else None
-        speaker = (_named_in(text, names, verb.end(), stop)
-                   or (_named_in(text, names, stop, stop + apposition.end(1)) if apposition else None)
-                   or _speaker_between(text, names, verb.end(), stop))
+        appositive = _named_in(text, names, stop, stop + apposition.end(1)) if apposition else None
+        # "said the head of Counter Terrorism Policing, Assistant Commissioner Neil Basu": the
+        # person in apposition before an organisation in the description
+        described = not any(verb.end() <= name.start_char < stop and name.label == "PERSON" for name in names)
+        person_in_apposition = apposition is not None and described and any(
+            stop <= name.start_char < stop + apposition.end(1) and name.label == "PERSON" for name in names)
+        speaker = ((appositive if person_in_apposition else None) or _named_in(text, names, verb.end(), stop)
+                   or appositive or _speaker_between(text, names, verb.end(), stop))
     return speaker
 
 
@@ -581,7 +586,12 @@ def attribute_quotes(text: str, spans: list[tuple[int, int]], names: Sequence[Me
                            or (None if verb.group().lower() in ADDRESSING_VERBS
                                else _named_last(text, names, verb.end(), max(low, start - 1))))
         quote = Quote(start, end, speaker, verb.group() if verb else None, partial)
-        if verb is None:
+        # a name right before the quote, as under a heading ("- Bolton boss Sam Allardyce "..."")
+        introduced_by = next((name.canonical for name in names if name.label == "PERSON" and low <= name.start_char
+                              and name.end_char <= start - 1 and not text[name.end_char:start - 1].strip(" :")), None)
+        if verb is None and introduced_by:
+            quote = Quote(start, end, introduced_by, None, False)  # a whole statement, not the author's words
+        elif verb is None:
             if quotes and _continues(text, quotes[-1], start):
                 quote = Quote(start, end, quotes[-1].speaker, None, partial)
             elif len(text[start:end].split()) < MIN_UNATTRIBUTED_QUOTE_WORDS:
@@ -637,6 +647,8 @@ def _attributes(text: str, names: Sequence[Mention], start: int, end: int, verb:
     if not words:
         return True
     first = words[0]
+    if first.group().lower() in ("but", "and", "while", "whereas"):
+        return False  # `Mr Blair said he left "..." but Dominic Grieve branded`: another clause
     pronoun = first.group().lower() in SUBJECT_OPENERS
     names_first = any(name.start_char == first.start() and name.label in ("PERSON", "ORG") for name in names)
     if text[start:end].rstrip().endswith((".", "!", "?")):

@@ -199,6 +199,18 @@ ATTRIBUTION_CASES = [
      'one of them. "It is a chance to invigorate the squad," he said.',
      [("Stuart Gallacher", "PERSON", "Stuart Gallacher"), ("Dave Hodges", "PERSON", "Dave Hodges")],
      [("It is a chance to invigorate the squad,", "Stuart Gallacher", "said", False)]),
+    # a verb after "but" or "and" opens another clause: not the quote's attribution
+    ('Mr Blair said he left "without a stain on his character" but Tory Dominic Grieve branded it a scandal.',
+     [("Blair", "PERSON", "Tony Blair"), ("Dominic Grieve", "PERSON", "Dominic Grieve")],
+     [("without a stain on his character", "Tony Blair", "said", True)]),
+    # the person in apposition, not the organisation in the description before it
+    ('"More young people are drawn in," said the head of Counter Terrorism Policing, Assistant Commissioner Neil '
+     'Basu.', [("Counter Terrorism Policing", "ORG", "Counter Terrorism Policing"), ("Neil Basu", "PERSON", "Neil Basu")],
+     [("More young people are drawn in,", "Neil Basu", "said", False)]),
+    # a name right before a quote introduces it
+    ('Dyer scored.\n- Bolton boss Sam Allardyce "I am bitterly disappointed with the result."',
+     [("Dyer", "PERSON", "Kieron Dyer"), ("Sam Allardyce", "PERSON", "Sam Allardyce")],
+     [("I am bitterly disappointed with the result.", "Sam Allardyce", None, False)]),
     # one word in quotation marks is a term, even after a verb of attribution
     ('Suga assured Bach that Japan is "determined" to host the Games.', [("Suga", "PERSON", "Yoshihide Suga")], []),
 ]
