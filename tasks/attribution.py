@@ -322,15 +322,21 @@ def _spokespeople(text: str, names: Sequence[Mention]) -> list[tuple[Mention, st
     return found
 
 
+OTHER_OFFICES = frozenset({"shadow", "former", "deputy", "vice", "assistant", "acting", "junior", "interim", "ex",
+                           "late"})
+
+
 def _titled(text: str, names: Sequence[Mention], offset: int, title: list[str]) -> str | None:
     """The last person before `offset` whom the text gives the title that "the <title>" takes up
     ("Tory leader Michael Howard", "Jack McConnell, the first minister," -> "the Tory leader",
     "the first minister")."""
     words = r"\s+".join(re.escape(word) for word in title)
-    before = re.compile(rf"\b{words}\s+$", re.IGNORECASE)
+    # another office when a word changes it: "shadow chancellor Oliver Letwin" is no "the chancellor"
+    before = re.compile(rf"(?:\b(\w+)[\s-]+)?\b{words}\s+$", re.IGNORECASE)
     after = re.compile(rf",\s+(?:the\s+)?{words}\b", re.IGNORECASE)
     for name in reversed([name for name in names if name.end_char <= offset and name.label == "PERSON"]):
-        if before.search(text, max(0, name.start_char - 60), name.start_char) or after.match(text, name.end_char):
+        titled = before.search(text, max(0, name.start_char - 60), name.start_char)
+        if titled and (titled.group(1) or "").lower() not in OTHER_OFFICES or after.match(text, name.end_char):
             return name.canonical
     return None
 

@@ -211,6 +211,11 @@ ATTRIBUTION_CASES = [
     ('Dyer scored.\n- Bolton boss Sam Allardyce "I am bitterly disappointed with the result."',
      [("Dyer", "PERSON", "Kieron Dyer"), ("Sam Allardyce", "PERSON", "Sam Allardyce")],
      [("I am bitterly disappointed with the result.", "Sam Allardyce", None, False)]),
+    # a word before a title makes it another office: "shadow chancellor" is no "the chancellor"
+    ('Chancellor Gordon Brown spoke. The cuts proposed by shadow chancellor Oliver Letwin were wrong. "It is a clear '
+     'choice," the chancellor said.',
+     [("Gordon Brown", "PERSON", "Gordon Brown"), ("Oliver Letwin", "PERSON", "Oliver Letwin")],
+     [("It is a clear choice,", "Gordon Brown", "said", False)]),
     # one word in quotation marks is a term, even after a verb of attribution
     ('Suga assured Bach that Japan is "determined" to host the Games.', [("Suga", "PERSON", "Yoshihide Suga")], []),
 ]
