@@ -10,8 +10,9 @@
   ("Nationwide" and "Nationwide building society").
 - tests/data/quotations.jsonl: every direct quote of the labelled articles, with its speaker.
   A quote is found when newsflow has a quote with the same text (edge punctuation and
-  whitespace aside); precision, recall and F1 over the labelled articles, and the share of the
-  found quotes whose speaker is right (as above).
+  whitespace aside); precision, recall and F1 over the labelled articles, the share of the
+  found quotes whose speaker is right (as above), the share given a speaker (not null), and
+  the share of those that are right.
 
     cd /work/main && .venv/bin/python bench/score_attribution.py [--verbose] [--json PATH]
     .venv/bin/python bench/score_attribution.py --quantities tests/data/quantity_attribution_holdout.jsonl \
@@ -166,7 +167,7 @@ def main() -> None:
                           f"({row['file']}) || {row['sentence'][:160]}")
 
     quotes = Score()
-    quote_speakers = quote_found = quote_speakers_out_of_reach = 0
+    quote_speakers = quote_found = quote_speakers_out_of_reach = given = given_right = 0
     quote_misses = []
     for key in sorted({(row["corpus"], row["file"]) for row in quote_rows}):
         want = [row for row in quote_rows if (row["corpus"], row["file"]) == key]
@@ -182,8 +183,10 @@ def main() -> None:
             matched.add(squeeze(row["quote"]))
             quote_found += 1
             quote_speakers_out_of_reach += no_entity(row["speaker"], key)
+            given += quotation.speaker is not None
             if same_name(quotation.speaker, row["speaker"]):
                 quote_speakers += 1
+                given_right += quotation.speaker is not None
             else:
                 quote_misses.append(f"SPEAKER {quotation.speaker!r} (want {row['speaker']!r}) {row['quote'][:70]!r} ({key[1]})")
         for text, quotation in got.items():
@@ -197,6 +200,9 @@ def main() -> None:
                        "both_right": share(both, scored), "speaker_named_by_no_entity": speakers_out_of_reach},
         "quotations": {"labelled": len(quote_rows), **quotes.figures(),
                        "speaker_right_of_found": share(quote_speakers, quote_found),
+                       # how far a speaker newsflow gives can be trusted: null is "nobody named"
+                       "speaker_given_of_found": share(given, quote_found),
+                       "speaker_right_of_given": share(given_right, given),
                        "speaker_named_by_no_entity": quote_speakers_out_of_reach},
     }
     if args.verbose:
