@@ -466,9 +466,15 @@ def _referent(span: str, names: Sequence[Mention], offset: int, text: str) -> st
     if description and description.group(1).split()[-1] not in NOT_PEOPLE:
         return _titled(text, names, offset, description.group(1).split()) or _last_person_before(text, names, offset)
     if len(words) == 1 and words[0][0].isupper():  # "said Jan", a name the model missed
+        # a person's name that holds the word, else a full name the model took for an
+        # organisation's that ends in it ("Dusty Hare" tagged ORG: "Hare told BBC Radio")
         return next((name.canonical for name in names if name.label == "PERSON" and words[0] in name.canonical.split()),
-                    None)
+                    next((name.canonical for name in names if name.label == "ORG" and TWO_OR_THREE_NAMES.match(name.canonical)
+                          and name.canonical.split()[-1] == words[0]), None))
     return None
+
+
+TWO_OR_THREE_NAMES = re.compile(r"^[A-Z][\w'’-]*(?: [A-Z][\w'’-]*){1,2}$")  # "Dusty Hare", not "Online, Divine"
 
 
 def _body_named_by(names: Sequence[Mention], offset: int, noun: str) -> Mention | None:

@@ -216,6 +216,9 @@ ATTRIBUTION_CASES = [
      'choice," the chancellor said.',
      [("Gordon Brown", "PERSON", "Gordon Brown"), ("Oliver Letwin", "PERSON", "Oliver Letwin")],
      [("It is a clear choice,", "Gordon Brown", "said", False)]),
+    # a name the model missed that ends a full name it took for an organisation's
+    ('Former full-back Dusty Hare spoke. "It is the same with goal-kicking," Hare added.',
+     [("Dusty Hare", "ORG", "Dusty Hare")], [("It is the same with goal-kicking,", "Dusty Hare", "added", False)]),
     # one word in quotation marks is a term, even after a verb of attribution
     ('Suga assured Bach that Japan is "determined" to host the Games.', [("Suga", "PERSON", "Yoshihide Suga")], []),
 ]
