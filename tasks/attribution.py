@@ -468,9 +468,11 @@ def _referent(span: str, names: Sequence[Mention], offset: int, text: str) -> st
     if len(words) == 1 and words[0][0].isupper():  # "said Jan", a name the model missed
         # a person's name that holds the word, else a full name the model took for an
         # organisation's that ends in it ("Dusty Hare" tagged ORG: "Hare told BBC Radio")
-        return next((name.canonical for name in names if name.label == "PERSON" and words[0] in name.canonical.split()),
-                    next((name.canonical for name in names if name.label == "ORG" and TWO_OR_THREE_NAMES.match(name.canonical)
-                          and name.canonical.split()[-1] == words[0]), None))
+        person = next((name.canonical for name in names
+                       if name.label == "PERSON" and words[0] in name.canonical.split()), None)
+        return person or next((name.canonical for name in names if name.label == "ORG"
+                               and TWO_OR_THREE_NAMES.match(name.canonical) and name.canonical.split()[-1] == words[0]),
+                              None)
     return None
 
 
@@ -599,9 +601,10 @@ def attribute_quotes(text: str, spans: list[tuple[int, int]], names: Sequence[Me
                                else _named_last(text, names, verb.end(), max(low, start - 1))))
         quote = Quote(start, end, speaker, verb.group() if verb else None, partial)
         # a name right before the quote, as under a heading ("- Bolton boss Sam Allardyce "..."")
-        introduced_by = next((name.canonical for name in names if name.label == "PERSON" and low <= name.start_char
-                              and name.end_char <= start - 1 and not text[name.end_char:start - 1].strip(" :")), None)
-        if verb is None and introduced_by:
+        introduced_by = None if verb is not None else next(
+            (name.canonical for name in names if name.label == "PERSON" and low <= name.start_char
+             and name.end_char <= start - 1 and not text[name.end_char:start - 1].strip(" :")), None)
+        if introduced_by:
             quote = Quote(start, end, introduced_by, None, False)  # a whole statement, not the author's words
         elif verb is None:
             if quotes and _continues(text, quotes[-1], start):
@@ -819,8 +822,9 @@ def measured_phrase(sentence, start: int, end: int, quantities: Sequence[tuple[i
         noun = None  # the noun the quantity hangs from, and whether it is one of change
         if dep == "pobj":
             preposition, owner = head, head.head
-            earlier = [(low, high) for low, high in quantities if high <= start]
-            if owner.lower_ in ("compared", "comparing") and earlier:
+            earlier = [(low, high) for low, high in quantities if high <= start] \
+                if owner.lower_ in ("compared", "comparing") else []
+            if earlier:
                 # "has a market value of $2.95bn, compared to EA's $17.8bn": what the amount
                 # it is compared to measures
                 return measured_phrase(sentence, *earlier[-1], quantities)
