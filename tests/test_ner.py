@@ -52,7 +52,8 @@ def test_canonical_names(mentions, expected):
 
 @pytest.mark.parametrize(
     "text, label, noise",
-    [('"', "ORG", True), ("“ ”", "ORG", True), ("COVID-19", "ORG", True), ("WIPO", "ORG", False), ("Xi", "PERSON", False)],
+    [('"', "ORG", True), ("“ ”", "ORG", True), ("COVID-19", "ORG", True), ("COVID-19", "PERSON", True),
+     ("WIPO", "ORG", False), ("Xi", "PERSON", False)],
 )
 def test_is_noise(text: str, label: str, noise: bool):
     assert is_noise(text, label) is noise
