@@ -54,7 +54,8 @@ posting show shows showed shown project projects projected expects expected stat
 reiterate reiterates reiterated reiterating revealing indicate indicates indicated disclose discloses disclosed
 confirm confirms confirmed showing projecting estimating expecting
 """.split())
-PERSON_PRONOUNS = frozenset({"he", "she", "him", "her"})
+PRONOUN_GENDERS = {"he": "m", "him": "m", "she": "f", "her": "f"}
+PERSON_PRONOUNS = frozenset(PRONOUN_GENDERS)
 ORG_PRONOUNS = frozenset({"it", "its"})
 ORG_NOUNS = frozenset({"company", "firm", "group", "bank", "newspaper", "carrier", "airline", "retailer",
                        "insurer", "operator", "maker", "giant", "chain", "society", "paper", "fund"})
@@ -263,9 +264,10 @@ def _spoke(text: str, name: Mention, end: int | None = None) -> bool:
                         for word in before.group().lower().split()[1:]))
 
 
-SENTENCE_OPENING = re.compile(r"(?:^|[.!?][\"”’]?\s+|\n)"  # a sentence's start
-                              r"(?:[^.!?\n,\"“”]{1,50},\s+)?"  # an opening phrase ("On the outskirts of Kyoto,")
-                              r"(?:[A-Z0-9][\w.'’-]*\s+){0,3}$")  # a few capitalised words ("83-year-old", "Mr")
+SENTENCE_START = r"(?:^|[.!?][\"”’]?\s+|\n)"
+OPENING_PHRASE = r"(?:[^.!?\n,\"“”]{1,50},\s+)?"  # "On the outskirts of Kyoto,"
+SENTENCE_OPENING = re.compile(SENTENCE_START + OPENING_PHRASE
+                              + r"(?:[A-Z0-9][\w.'’-]*\s+){0,3}$")  # a few capitalised words ("83-year-old", "Mr")
 
 
 def _opens_sentence(text: str, name: Mention) -> bool:
@@ -276,8 +278,7 @@ def _opens_sentence(text: str, name: Mention) -> bool:
 
 
 SENTENCE_END = re.compile(r"[.!?][\"”’]?\s")
-SENTENCE_PRONOUN = re.compile(r"(?:^|[.!?][\"”’]?\s+|\n)(He|She)\b")
-GENDERED_PRONOUNS = {"m": "he", "f": "she"}
+SENTENCE_PRONOUN = re.compile(SENTENCE_START + r"(He|She)\b")
 TITLE_GENDERS = {"mr": "m", "sir": "m", "lord": "m", "mrs": "f", "ms": "f", "miss": "f", "lady": "f", "dame": "f",
                  "baroness": "f"}
 TITLE_BEFORE = re.compile(r"\b([A-Za-z]+)\.?\s*$")
@@ -365,7 +366,7 @@ def _last_person_before(text: str, names: Sequence[Mention], offset: int, gender
     # that sentence's person, who is resolved where that sentence opens.
     since = before[-1].end_char if before else 0
     chain = next((opening for opening in SENTENCE_PRONOUN.finditer(text, since, offset)
-                  if opening.group(1).lower() == GENDERED_PRONOUNS.get(gender)), None)
+                  if PRONOUN_GENDERS[opening.group(1).lower()] == gender), None)
     if chain and SENTENCE_END.search(text, chain.end(), offset):
         return _last_person_before(text, names, chain.start(1), gender)
     # "The Tory leader was asked ... He replies:": a sentence opened by a person's title since
@@ -398,8 +399,8 @@ PERSON_NOUNS = (r"(?:executive|boss|chief|official|minister|economist|analyst|ch
                 r"chancellor|premier)")
 THE_BEFORE = re.compile(r"\b[Tt]he\s+$")
 PERSON_NOUN_AFTER = re.compile(rf"\s+{PERSON_NOUNS}\b")
-DESCRIPTION_OPENING = re.compile(rf"(?:^|[.!?][\"”’]?\s+|\n)(?:[^.!?\n,\"“”]{{1,50}},\s+)?[Tt]he\s+"
-                                 rf"((?:[\w'’-]+\s+){{0,3}}{PERSON_NOUNS})\b")
+DESCRIPTION_OPENING = re.compile(SENTENCE_START + OPENING_PHRASE
+                                 + rf"[Tt]he\s+((?:[\w'’-]+\s+){{0,3}}{PERSON_NOUNS})\b")
 IN_RELATIVE_CLAUSE = re.compile(r",\s*(?:which|who|whose)\b[^,]*$")
 MODIFIES_A_NOUN = re.compile(r"(?:['’]s)?\s+[a-z]")  # "the US company", "the UK's financial watchdog"
 
@@ -446,7 +447,7 @@ def _referent(span: str, names: Sequence[Mention], offset: int, text: str) -> st
         return None
     pronoun = next((word for word in lowered if word in PERSON_PRONOUNS), None)
     if pronoun:
-        return _last_person_before(text, names, offset, "f" if pronoun in ("she", "her") else "m")
+        return _last_person_before(text, names, offset, PRONOUN_GENDERS[pronoun])
     if lowered[0] in ORG_PRONOUNS:
         return _last_before(names, offset, "ORG")
     if len(lowered) <= 4 and lowered[-1] in ORG_NOUNS:
@@ -493,6 +494,10 @@ def _speaker_between(text: str, names: Sequence[Mention], start: int, end: int, 
     return _named_in(text, names, start, end, nearest_last) or _referent(text[start:end], names, start, text)
 
 
+def _names_a_person(names: Sequence[Mention], start: int, end: int) -> bool:
+    return any(start <= name.start_char < end and name.label == "PERSON" for name in names)
+
+
 def _speaker_at(text: str, names: Sequence[Mention], low: int, verb: re.Match, high: int,
                 after_verb: bool = True) -> str | None:
     """The speaker of a verb of attribution in text[low:high]: named before the verb ("Ms
@@ -514,13 +519,12 @@ def _speaker_at(text: str, names: Sequence[Mention], low: int, verb: re.Match, h
         stop = clause.start() if clause else high
         # "said its chairman, Sir Anthony Greener": the name in apposition
         apposition = re.match(r",\s*([^,]+?)\s*(?:,|$)", text[stop:high]) if clause and text[stop] == "," else None
-        appositive = _named_in(text, names, stop, stop + apposition.end(1)) if apposition else None
+        apposition_end = stop + apposition.end(1) if apposition else stop
+        appositive = _named_in(text, names, stop, apposition_end) if apposition else None
         # "said the head of Counter Terrorism Policing, Assistant Commissioner Neil Basu": the
         # person in apposition before an organisation in the description
-        described = not any(verb.end() <= name.start_char < stop and name.label == "PERSON" for name in names)
-        person_in_apposition = apposition is not None and described and any(
-            stop <= name.start_char < stop + apposition.end(1) and name.label == "PERSON" for name in names)
-        speaker = ((appositive if person_in_apposition else None) or _named_in(text, names, verb.end(), stop)
+        person_first = _names_a_person(names, stop, apposition_end) and not _names_a_person(names, verb.end(), stop)
+        speaker = ((appositive if person_first else None) or _named_in(text, names, verb.end(), stop)
                    or appositive or _speaker_between(text, names, verb.end(), stop))
     return speaker
 
@@ -822,12 +826,12 @@ def measured_phrase(sentence, start: int, end: int, quantities: Sequence[tuple[i
         noun = None  # the noun the quantity hangs from, and whether it is one of change
         if dep == "pobj":
             preposition, owner = head, head.head
-            earlier = [(low, high) for low, high in quantities if high <= start] \
-                if owner.lower_ in ("compared", "comparing") else []
-            if earlier:
+            if owner.lower_ in ("compared", "comparing"):
                 # "has a market value of $2.95bn, compared to EA's $17.8bn": what the amount
                 # it is compared to measures
-                return measured_phrase(sentence, *earlier[-1], quantities)
+                earlier = [(low, high) for low, high in quantities if high <= start]
+                if earlier:
+                    return measured_phrase(sentence, *earlier[-1], quantities)
             if owner.lower_ in COMPARATIVES:  # "rise from less than 5bn euros"
                 token = owner
                 continue
